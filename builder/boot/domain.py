@@ -1,0 +1,216 @@
+"""Libvirt domain XML for boot-test VMs: install phase (direct kernel boot) and verify phase (boot from disk).
+
+Pure XML generation; nothing here imports libvirt, so rendering and tests run without it.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Literal
+
+from builder.errors import BadInput
+
+KSBUILD_XMLNS = "https://ksbuild.dev/xmlns/run/1"
+DOMAIN_NAME_PREFIX = "ksbuild-"
+ANACONDA_LOG_PORT = "org.fedoraproject.anaconda.log.0"
+
+DomainType = Literal["kvm", "qemu"]
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_RUN_TAG = f"{{{KSBUILD_XMLNS}}}run"
+
+# Without registering the prefix, ElementTree would write the metadata element as ns0:run.
+ET.register_namespace("ksbuild", KSBUILD_XMLNS)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    kind: Literal["network", "bridge", "user"]
+    source: str | None  # network name or bridge name
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The ksbuild process that started a VM, so a later run can tell whether the VM is abandoned."""
+
+    host: str
+    pid: int
+    # Process start time in clock ticks after boot (/proc/PID/stat field 22); tells a reused pid apart.
+    # 0 when unknown.
+    started: int
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """What a domain's ksbuild metadata records."""
+
+    run_id: str
+    profile: str
+    owner: RunOwner | None
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str  # "ksbuild-<profile>-<run-id>"
+    run_id: str
+    profile: str
+    domain_type: DomainType
+    memory_mib: int
+    vcpus: int
+    disk_path: str  # the qcow2 volume's path (on the libvirt host)
+    kernel: str | None  # direct kernel boot (install phase); None → boot from disk (verify phase)
+    initrd: str | None
+    cmdline: str | None
+    cdrom: str | None  # ISO path, read-only
+    network: NetworkSpec | None
+    console_log: str | None  # serial console captured to this file; None → a pty nobody needs to read
+    installer_log: str | None  # virtio port org.fedoraproject.anaconda.log.0 backed by this file
+    on_reboot: Literal["destroy", "restart"]
+    machine: str = "pc"
+    owner: RunOwner | None = None  # recorded in the metadata for clean_stale; filled in when started
+
+    def __post_init__(self) -> None:
+        if self.memory_mib <= 0 or self.vcpus <= 0:
+            raise BadInput(f"domain {self.name}: memory and vcpus must be positive")
+        if self.kernel is None and (self.initrd is not None or self.cmdline is not None):
+            raise BadInput(f"domain {self.name}: an initrd or kernel command line needs a kernel")
+
+    def to_xml(self) -> str:
+        """The domain XML: deterministic, indented, attributes in a fixed order."""
+        domain = ET.Element("domain", {"type": self.domain_type})
+        _text(domain, "name", self.name)
+        metadata = ET.SubElement(domain, "metadata")
+        ET.SubElement(metadata, _RUN_TAG, _run_attributes(self))
+        _text(domain, "memory", str(self.memory_mib), unit="MiB")
+        _text(domain, "vcpu", str(self.vcpus))
+        self._add_os(domain)
+        features = ET.SubElement(domain, "features")
+        # Without ACPI the guest's poweroff only halts the CPU and the VM never stops.
+        ET.SubElement(features, "acpi")
+        if self.domain_type == "kvm":
+            # host-model needs KVM; under TCG qemu's default CPU model is the one that works.
+            ET.SubElement(domain, "cpu", {"mode": "host-model"})
+        ET.SubElement(domain, "clock", {"offset": "utc"})
+        _text(domain, "on_poweroff", "destroy")
+        _text(domain, "on_reboot", self.on_reboot)
+        _text(domain, "on_crash", "destroy")
+        self._add_devices(ET.SubElement(domain, "devices"))
+        ET.indent(domain, space="  ")
+        return ET.tostring(domain, encoding="unicode") + "\n"
+
+    def _add_os(self, domain: ET.Element) -> None:
+        os_element = ET.SubElement(domain, "os")
+        _text(os_element, "type", "hvm", arch="x86_64", machine=self.machine)
+        if self.kernel is None:
+            ET.SubElement(os_element, "boot", {"dev": "hd"})
+            return
+        _text(os_element, "kernel", self.kernel)
+        if self.initrd is not None:
+            _text(os_element, "initrd", self.initrd)
+        if self.cmdline is not None:
+            _text(os_element, "cmdline", self.cmdline)
+
+    def _add_devices(self, devices: ET.Element) -> None:
+        disk = ET.SubElement(devices, "disk", {"type": "file", "device": "disk"})
+        # cache=unsafe ignores the guest's flushes: rpm and anaconda fsync constantly, and a test disk
+        # is worthless after a host crash anyway. Data still reaches the file when qemu exits.
+        ET.SubElement(disk, "driver", {"name": "qemu", "type": "qcow2", "cache": "unsafe"})
+        ET.SubElement(disk, "source", {"file": self.disk_path})
+        ET.SubElement(disk, "target", {"dev": "vda", "bus": "virtio"})
+        if self.cdrom is not None:
+            cdrom = ET.SubElement(devices, "disk", {"type": "file", "device": "cdrom"})
+            ET.SubElement(cdrom, "driver", {"name": "qemu", "type": "raw"})
+            ET.SubElement(cdrom, "source", {"file": self.cdrom})
+            # q35 has no IDE controller; i440fx ("pc") has one built in and needs no AHCI device.
+            bus, dev = ("sata", "sda") if "q35" in self.machine else ("ide", "hda")
+            ET.SubElement(cdrom, "target", {"dev": dev, "bus": bus})
+            ET.SubElement(cdrom, "readonly")
+        if self.network is not None:
+            self._add_interface(devices, self.network)
+        if self.console_log is not None:
+            serial = ET.SubElement(devices, "serial", {"type": "file"})
+            ET.SubElement(serial, "source", {"path": self.console_log})
+            ET.SubElement(serial, "target", {"port": "0"})
+            console = ET.SubElement(devices, "console", {"type": "file"})
+            ET.SubElement(console, "source", {"path": self.console_log})
+            ET.SubElement(console, "target", {"type": "serial", "port": "0"})
+        else:
+            serial = ET.SubElement(devices, "serial", {"type": "pty"})
+            ET.SubElement(serial, "target", {"port": "0"})
+            console = ET.SubElement(devices, "console", {"type": "pty"})
+            ET.SubElement(console, "target", {"type": "serial", "port": "0"})
+        if self.installer_log is not None:
+            # A file, not a unix socket: a socket nobody reads fills up and blocks the guest's rsyslog.
+            channel = ET.SubElement(devices, "channel", {"type": "file"})
+            ET.SubElement(channel, "source", {"path": self.installer_log})
+            ET.SubElement(channel, "target", {"type": "virtio", "name": ANACONDA_LOG_PORT})
+        # Under TCG a guest gathers entropy slowly; key generation in %post could stall without this.
+        rng = ET.SubElement(devices, "rng", {"model": "virtio"})
+        _text(rng, "backend", "/dev/urandom", model="random")
+        ET.SubElement(devices, "memballoon", {"model": "none"})
+
+    @staticmethod
+    def _add_interface(devices: ET.Element, network: NetworkSpec) -> None:
+        interface = ET.SubElement(devices, "interface", {"type": network.kind})
+        if network.mac is not None:
+            ET.SubElement(interface, "mac", {"address": network.mac})
+        if network.kind == "network":
+            ET.SubElement(interface, "source", {"network": network.source or "default"})
+        elif network.kind == "bridge":
+            ET.SubElement(interface, "source", {"bridge": network.source or ""})
+        ET.SubElement(interface, "model", {"type": "virtio"})
+
+
+def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attributes)
+    element.text = text
+    return element
+
+
+def _run_attributes(spec: DomainSpec) -> dict[str, str]:
+    attributes = {"run-id": spec.run_id, "profile": spec.profile}
+    if spec.owner is not None:
+        owner = spec.owner
+        attributes |= {"host": owner.host, "pid": str(owner.pid), "pid-start": str(owner.started)}
+    return attributes
+
+
+def parse_run_metadata(element_xml: str) -> RunTag | None:
+    """Read back the ksbuild metadata element (as libvirt's virDomainGetMetadata returns it)."""
+    try:
+        element = ET.fromstring(element_xml)  # noqa: S314  # comes from the libvirt daemon, not a user
+    except ET.ParseError:
+        return None
+    if element.tag not in ("run", _RUN_TAG) or "run-id" not in element.attrib:
+        return None
+    owner = None
+    host, pid, started = element.get("host"), element.get("pid", ""), element.get("pid-start", "0")
+    if host is not None and pid.isdigit() and started.isdigit():
+        owner = RunOwner(host, int(pid), int(started))
+    return RunTag(element.get("run-id", ""), element.get("profile", ""), owner)
+
+
+def parse_network_option(value: str) -> NetworkSpec | None:
+    """virt-install-like --network: "none", "user", "network=NAME", "bridge=NAME", each with an optional
+    ",mac=52:54:00:..." suffix (except "none")."""
+    head, *options = [part.strip() for part in value.split(",")]
+    mac = None
+    for option in options:
+        key, _, mac_value = option.partition("=")
+        if key != "mac" or not _MAC_RE.match(mac_value):
+            raise BadInput(f"--network {value}: expected ',mac=XX:XX:XX:XX:XX:XX', got {option!r}")
+        mac = mac_value.lower()
+    if head == "none":
+        if options:
+            raise BadInput(f"--network {value}: 'none' takes no options")
+        return None
+    if head == "user":
+        return NetworkSpec("user", None, mac)
+    kind, _, source = head.partition("=")
+    if kind == "network" and source:
+        return NetworkSpec("network", source, mac)
+    if kind == "bridge" and source:
+        return NetworkSpec("bridge", source, mac)
+    raise BadInput(f"--network {value}: expected none, user, network=NAME or bridge=NAME")

@@ -1,0 +1,149 @@
+"""Command line: parse arguments, call library functions, print. Every user error becomes a message and an exit code
+here and only here (2 bad input or usage, 1 a check failed, 130 interrupted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from builder import __version__
+from builder.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    ChecksFailed,
+    Finding,
+    KsbuildError,
+)
+
+FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+                             show_default=True, help="Findings as text or as JSON for machines.")
+SET_OPTION = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+                          help="Override one profile value (YAML syntax), e.g. --set system.selinux=permissive.")
+TEMPLATES_OPTION = click.option("--templates", "templates", multiple=True,
+                                type=click.Path(file_okay=False, path_type=Path),
+                                help="Folder of template overrides (same names as kickstart_templates/).")
+
+
+def print_findings(findings: Sequence[Finding], *, err: bool = True) -> None:
+    for finding in findings:
+        click.echo(finding.format(), err=err)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ksbuild")
+def cli() -> None:
+    """ksbuild: CentOS 7 KVM hypervisor kickstarts from YAML profiles."""
+
+
+@cli.command()
+@click.argument("profile")
+@SET_OPTION
+@TEMPLATES_OPTION
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: output/<profile>/).")
+@FORMAT_OPTION
+def render(profile: str, overrides: tuple[str, ...], templates: tuple[Path, ...], output_dir: Path | None,
+           output_format: str) -> None:
+    """Render PROFILE to ks.cfg + manifest.json after every check passed."""
+    from builder.commands import render_profile
+
+    outcome = render_profile(profile, overrides=overrides, templates=templates, output_dir=output_dir)
+    if output_format == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
+    else:
+        print_findings(outcome.findings)
+        click.echo(f"wrote {outcome.files.kickstart} and {outcome.files.manifest}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@SET_OPTION
+@TEMPLATES_OPTION
+@click.option("--no-shellcheck", is_flag=True, help="Skip shellcheck and bash -n on the scripts.")
+@FORMAT_OPTION
+def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tuple[Path, ...], no_shellcheck: bool,
+             output_format: str) -> None:
+    """Check profiles (YAML) or kickstart files: schema, semantics, pykickstart, shellcheck, policy."""
+    from builder.commands import validate_paths
+
+    outcome = validate_paths(paths, overrides=overrides, templates=templates, shell=not no_shellcheck)
+    if output_format == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
+    else:
+        for item in outcome.items:
+            print_findings(item.findings, err=False)
+            status = "ok" if item.ok else f"{len(item.errors)} error(s)"
+            click.echo(f"{item.source}: {status}")
+    outcome.raise_for_status()
+
+
+@cli.command()
+@click.argument("profile")
+@SET_OPTION
+@click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+def show(profile: str, overrides: tuple[str, ...], output_format: str) -> None:
+    """Print the merged PROFILE, each value with the file:line it came from."""
+    from builder.commands import show_profile
+
+    click.echo(show_profile(profile, overrides=overrides, as_json=output_format == "json"), nl=False)
+
+
+@cli.command(name="list")
+@click.option("--dir", "dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Also list profiles in this folder.")
+def list_profiles(dirs: tuple[Path, ...]) -> None:
+    """List shipped and local profiles with their descriptions."""
+    from builder.commands import list_available
+
+    for entry in list_available(dirs):
+        click.echo(f"{entry.name:<24} {entry.origin:<8} {entry.description}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the profile JSON Schema (for editors: yaml-language-server, VS Code)."""
+    from builder.commands import profile_schema
+
+    click.echo(json.dumps(profile_schema(), indent=2, sort_keys=True))
+
+
+def _register_optional_commands() -> None:
+    # Boot and fleet commands live in their own modules; they import libvirt only when they run.
+    from builder.cli import boot_commands
+
+    boot_commands.register(cli)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    _register_optional_commands()
+    try:
+        status = cli.main(args=list(argv) if argv is not None else None, prog_name="ksbuild", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except KsbuildError as exc:
+        _report(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except OSError as exc:
+        # A file or device problem the library did not anticipate: still a message, never a traceback.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _report(exc: KsbuildError) -> None:
+    print_findings(exc.findings)
+    label = "failed" if isinstance(exc, ChecksFailed) else "error"
+    click.echo(f"{label}: {exc.message}", err=True)

@@ -1,0 +1,72 @@
+"""Write a rendered kickstart and its manifest: atomically, deterministically, secrets 0600."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+from builder import __version__
+from builder.fsutil import atomic_write, sha256_bytes, sha256_file
+
+KICKSTART_NAME = "ks.cfg"
+MANIFEST_NAME = "manifest.json"
+# A kickstart carries password hashes: only its owner may read it.
+KICKSTART_MODE = 0o600
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the current folder when it lies below it, so manifests do not embed home folders."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+@dataclass(frozen=True)
+class EmittedFiles:
+    kickstart: Path
+    manifest: Path
+
+
+def build_manifest(
+    name: str,
+    kickstart_text: str,
+    sources: Sequence[Path],
+    templates: Mapping[str, Path],
+    overrides: Sequence[str] = (),
+    extra: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    manifest: dict[str, object] = {
+        "profile": name,
+        "ksbuild_version": __version__,
+        "pykickstart_version": version("pykickstart"),
+        "inputs": [{"path": display_path(p), "sha256": sha256_file(p)} for p in sources],
+        "overrides": list(overrides),
+        "templates": [
+            {"name": template, "path": display_path(path), "sha256": sha256_file(path)}
+            for template, path in sorted(templates.items())
+        ],
+        "outputs": {
+            KICKSTART_NAME: {"sha256": sha256_bytes(kickstart_text.encode()), "mode": f"{KICKSTART_MODE:04o}"}
+        },
+    }
+    if extra:
+        manifest.update(extra)
+    return manifest
+
+
+def manifest_bytes(manifest: Mapping[str, object]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+def emit_kickstart(out_dir: Path, kickstart_text: str, manifest: Mapping[str, object]) -> EmittedFiles:
+    """Write ks.cfg first and the manifest last, each by atomic rename; nothing is touched if rendering failed."""
+    kickstart = out_dir / KICKSTART_NAME
+    atomic_write(kickstart, kickstart_text.encode(), KICKSTART_MODE)
+    manifest_path = out_dir / MANIFEST_NAME
+    atomic_write(manifest_path, manifest_bytes(manifest), 0o644)
+    return EmittedFiles(kickstart=kickstart, manifest=manifest_path)

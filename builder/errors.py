@@ -1,0 +1,118 @@
+"""User-facing errors and findings.
+
+Library code raises these; only the CLI turns them into messages and exit codes
+(2 bad input or usage, 1 a check failed, 130 interrupted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in an input file (1-based line), or a pseudo-file such as ``--set``."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found by a check, with where it came from."""
+
+    check: str
+    message: str
+    location: Location | None = None
+    key: str | None = None
+    severity: Severity = "error"
+    # Where the problem shows in generated text (e.g. ks.cfg line), when that differs from `location`.
+    rendered_line: int | None = None
+
+    def format(self) -> str:
+        parts = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.key:
+            parts.append(self.key)
+        prefix = ": ".join(parts)
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        text = f"{label}{self.message}"
+        if self.rendered_line is not None and (self.location is None or self.location.line != self.rendered_line):
+            text += f" (ks.cfg line {self.rendered_line})"
+        return f"{prefix}: {text}" if prefix else text
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "file": self.location.file if self.location else None,
+            "line": self.location.line if self.location else None,
+            "key": self.key,
+            "message": self.message,
+            "rendered_line": self.rendered_line,
+        }
+
+
+class KsbuildError(Exception):
+    """Base of every error a user can cause or fix; never shown as a traceback."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.findings: tuple[Finding, ...] = tuple(findings)
+
+
+class BadInput(KsbuildError):
+    """The input cannot be read or does not have the required shape."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class ChecksFailed(KsbuildError):
+    """The input was read, but one or more checks found errors."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class ToolMissing(KsbuildError):
+    """An external program ksbuild drives is not installed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class CommandFailed(KsbuildError):
+    """An external program ran and failed."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+@dataclass
+class FindingList:
+    """Collects findings from several checks so they are reported together."""
+
+    items: list[Finding] = field(default_factory=list)
+
+    def add(self, finding: Finding) -> None:
+        self.items.append(finding)
+
+    def extend(self, findings: Sequence[Finding]) -> None:
+        self.items.extend(findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.items if f.severity == "error"]

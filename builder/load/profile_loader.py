@@ -1,0 +1,181 @@
+"""Find a profile, follow its ``extends`` chain, merge it and apply ``--set`` overrides.
+
+``extends`` takes one string (a list of bases is not supported: one chain is easy to follow):
+
+- ``extends: base`` names ``base.yaml`` in the folder of the file that says it, then in each search folder;
+- ``extends: ../common/base.yaml`` (any value ending in ``.yaml``/``.yml``, or holding a ``/``) is a path
+  relative to the folder of the file that says it (``.yaml`` is added when there is no such suffix).
+
+Chains may be any length; a file that comes back is a cycle, reported with the whole chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from builder.errors import BadInput, Finding, Location
+from builder.load.merge import Layer, merge_layers
+from builder.load.overrides import apply_overrides, parse_override
+from builder.load.yaml_source import CHECK, Path_, display_path, parse_yaml_text, read_text_file
+
+PROFILE_SUFFIXES = (".yaml", ".yml")
+EXTENDS_KEY = "extends"
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    """A profile after ``extends`` and ``--set``: plain data and where each value came from."""
+
+    name: str
+    path: Path
+    data: dict[str, Any]
+    locations: Mapping[Path_, Location]
+    sources: tuple[Path, ...]
+
+    def locate(self, path: Path_) -> Location:
+        """Where the value at `path` came from, or its nearest located ancestor, or (no line) the top file."""
+        for length in range(len(path), 0, -1):
+            found = self.locations.get(tuple(path[:length]))
+            if found is not None:
+                return found
+        return Location(display_path(self.path))
+
+
+def load_profile(
+    ref: str | Path, *, overrides: Sequence[str] = (), search_dirs: Sequence[Path] = ()
+) -> LoadedProfile:
+    """Load the profile `ref`: a file path, or a bare name looked up as ``<dir>/<name>.yaml``.
+
+    Bare names are looked up in `search_dirs`, in order; `overrides` are ``--set`` texts, applied in order.
+
+    Raises BadInput with one finding per problem found, each located ``file:line: key``.
+    """
+    top = _find_top(ref, search_dirs)
+    findings: list[Finding] = []
+    layers, sources = _read_chain(top, search_dirs, findings)
+    # Check the --set syntax now too, so one run reports the profile's and the options' problems together.
+    for text in overrides:
+        try:
+            parse_override(text)
+        except BadInput as exc:
+            findings.extend(exc.findings)
+    if findings:
+        count = len(findings)
+        raise BadInput(f"cannot load profile {display_path(top)}: {count} problem(s)", findings)
+
+    merged = Layer({}, {})
+    for layer in reversed(layers):
+        merged = merge_layers(merged, layer)
+    merged = apply_overrides(merged, overrides)
+    return LoadedProfile(
+        name=top.stem,
+        path=top,
+        data=merged.data,
+        locations=MappingProxyType(dict(merged.locations)),
+        sources=tuple(reversed(sources)),
+    )
+
+
+def _absolute(path: Path) -> Path:
+    # normpath, not resolve(): keep the names the user wrote (symlinks included) for messages.
+    return Path(os.path.normpath(path.absolute()))
+
+
+def _is_path_ref(ref: str) -> bool:
+    return "/" in ref or os.sep in ref or ref.endswith(PROFILE_SUFFIXES)
+
+
+def _find_top(ref: str | Path, search_dirs: Sequence[Path]) -> Path:
+    if isinstance(ref, Path) or _is_path_ref(ref):
+        return _absolute(Path(ref))
+    if not ref or ref.startswith("."):
+        finding = Finding(CHECK, f"{ref!r} is not a profile name or a path to a .yaml file")
+        raise BadInput(finding.message, [finding])
+    tried = [_absolute(Path(folder) / f"{ref}.yaml") for folder in search_dirs]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    where = "looked for " + ", ".join(display_path(c) for c in tried) if tried else "no profile folders given"
+    finding = Finding(CHECK, f"no profile named {ref!r} ({where})")
+    raise BadInput(finding.message, [finding])
+
+
+def _extends_candidates(value: str, folder: Path, search_dirs: Sequence[Path]) -> list[Path]:
+    relative = value if value.endswith(PROFILE_SUFFIXES) else f"{value}.yaml"
+    candidates = [_absolute(folder / relative)]
+    if not _is_path_ref(value):
+        candidates += [_absolute(Path(d) / relative) for d in search_dirs]
+    return list(dict.fromkeys(candidates))
+
+
+def _read_chain(
+    top: Path, search_dirs: Sequence[Path], findings: list[Finding]
+) -> tuple[list[Layer], list[Path]]:
+    """Read `top` and the files it extends, top first; problems go to `findings`."""
+    layers: list[Layer] = []
+    sources: list[Path] = []
+    chain: list[tuple[Path, str]] = []  # (real path, display name) of each file read
+    current: Path | None = top
+    while current is not None:
+        display = display_path(current)
+        chain.append((current.resolve(), display))
+        try:
+            text = read_text_file(current, display)
+        except BadInput as exc:
+            findings.extend(exc.findings)
+            break
+        document = parse_yaml_text(text, display)
+        findings.extend(document.findings)
+        if document.data is None:
+            break
+        sources.append(current)
+        data: dict[str, Any] = dict(document.data)
+        extends = data.pop(EXTENDS_KEY, None)
+        locations = {p: loc for p, loc in document.locations.items() if p[:1] != (EXTENDS_KEY,)}
+        layers.append(Layer(data, locations))
+        if extends is None:
+            break
+        where = document.locations.get((EXTENDS_KEY,), Location(display))
+        current = _follow_extends(
+            extends, current, where, search_dirs=search_dirs, chain=chain, findings=findings
+        )
+    return layers, sources
+
+
+def _follow_extends(
+    extends: Any,
+    current: Path,
+    where: Location,
+    *,
+    search_dirs: Sequence[Path],
+    chain: list[tuple[Path, str]],
+    findings: list[Finding],
+) -> Path | None:
+    """The file `extends` names, or None after recording why it cannot be followed."""
+
+    def problem(message: str) -> None:
+        findings.append(Finding(CHECK, message, where, EXTENDS_KEY))
+
+    if isinstance(extends, list):
+        problem("takes one profile name or path; a list of profiles is not supported")
+        return None
+    if not isinstance(extends, str) or not extends.strip():
+        problem("must be a profile name (base) or a relative path (../common/base.yaml)")
+        return None
+    candidates = _extends_candidates(extends, current.parent, search_dirs)
+    target = next((c for c in candidates if c.exists()), None)
+    if target is None:
+        looked = ", ".join(display_path(c) for c in candidates)
+        problem(f"profile {extends!r} not found (looked for {looked})")
+        return None
+    real = target.resolve()
+    if any(real == seen for seen, _ in chain):
+        names = [name for _, name in chain] + [display_path(target)]
+        problem("cycle: " + " -> ".join(names))
+        return None
+    return target

@@ -1,0 +1,46 @@
+"""The one Jinja environment factory: strict undefined, no autoescape (kickstart is not HTML), quoting filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from builder.paths import templates_dir
+from builder.render.quoting import HEREDOC_END, heredoc_body, ifcfg_value, kickstart_quote, shell_quote
+
+MAIN_TEMPLATE = "ks.cfg.j2"
+
+
+def template_search_path(overrides: Sequence[Path] = ()) -> tuple[Path, ...]:
+    """Override folders first, the shipped templates last: a user replaces one snippet without copying the set."""
+    return (*overrides, templates_dir())
+
+
+@lru_cache(maxsize=16)
+def make_environment(search_path: tuple[Path, ...]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - the output is a kickstart; values are quoted by the filters below
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ksq"] = kickstart_quote
+    env.filters["shq"] = shell_quote
+    env.filters["ifcfg_value"] = ifcfg_value
+    env.filters["heredoc"] = heredoc_body
+    env.globals["HEREDOC_END"] = HEREDOC_END
+    return env
+
+
+def effective_templates(search_path: Sequence[Path]) -> dict[str, Path]:
+    """Every template name and the file that serves it (the first folder in the search path wins)."""
+    chosen: dict[str, Path] = {}
+    for folder in search_path:
+        for file in sorted(folder.rglob("*.j2")):
+            chosen.setdefault(file.relative_to(folder).as_posix(), file)
+    return dict(sorted(chosen.items()))

@@ -1,0 +1,74 @@
+"""Render a Profile into kickstart text with the (possibly overridden) templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from builder import __version__
+from builder.errors import BadInput
+from builder.model.profile import Profile
+from builder.render.context import (
+    FAILURE_MARKER,
+    SUCCESS_MARKER,
+    firewall_port,
+    ifcfg_files,
+    install_network,
+    nested_modules,
+)
+from builder.render.verify_plan import SEAL_SCRIPT, VERIFY_SCRIPT, VERIFY_UNIT, VerifyPlan
+from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
+
+
+@dataclass(frozen=True)
+class RenderedKickstart:
+    text: str
+    templates: dict[str, Path]   # template name -> file that served it
+
+
+def render_kickstart(
+    profile: Profile, name: str, template_overrides: Sequence[Path] = (), *, verify: VerifyPlan | None = None
+) -> RenderedKickstart:
+    """Render the kickstart; `verify` adds the boot-test verification unit (boot-test builds only)."""
+    search_path = template_search_path(tuple(template_overrides))
+    env = make_environment(search_path)
+    context = {
+        "profile": profile,
+        "name": name,
+        "ksbuild_version": __version__,
+        "ifcfg": ifcfg_files(profile),
+        "install_network": install_network(profile),
+        "nested_modules": nested_modules(profile),
+        "firewall_ports": [firewall_port(p) for p in profile.system.firewall.ports],
+        "success_marker": SUCCESS_MARKER,
+        "failure_marker": FAILURE_MARKER,
+        "verify": verify,
+        "verify_script": VERIFY_SCRIPT,
+        "verify_unit": VERIFY_UNIT,
+        "seal_script": SEAL_SCRIPT,
+    }
+    try:
+        text = env.get_template(MAIN_TEMPLATE).render(context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise BadInput(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise BadInput(f"template error: {exc.message} (a --templates override uses a name ksbuild does not define)")\
+            from None
+    except jinja2.TemplateNotFound as exc:
+        raise BadInput(f"template not found: {exc.name}") from None
+    return RenderedKickstart(text=_tidy(text), templates=effective_templates(search_path))
+
+
+def _tidy(text: str) -> str:
+    """At most one blank line in a row and a single trailing newline, whatever the snippets left."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.strip() == "" and (not lines or lines[-1] == ""):
+            continue
+        lines.append(line.rstrip())
+    while lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Quoting for the three languages a profile value can land in: kickstart lines, shell, ifcfg files.
+
+pykickstart (and so anaconda) splits each command line with `shlex.split(line, comments=True)`, so
+`shlex.quote` is its exact inverse: a quoted value comes back unchanged and cannot start a comment or a new
+option. Newlines cannot be quoted away in a line-based format, so they are refused outright.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from builder.errors import BadInput
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_IFCFG_BARE = re.compile(r"[A-Za-z0-9_.:/@%+,=-]*")
+_IFCFG_QUOTABLE = re.compile(r"[A-Za-z0-9_.:/@%+,= -]*")
+HEREDOC_END = "KSBUILD_EOF"
+
+
+def _single_line(value: object) -> str:
+    text = str(value)
+    if _CONTROL.search(text):
+        raise BadInput(f"value {text[:40]!r} contains a newline or control character and cannot be rendered")
+    return text
+
+
+def kickstart_quote(value: object) -> str:
+    """A kickstart command argument that pykickstart reads back as exactly `value`."""
+    return shlex.quote(_single_line(value))
+
+
+def shell_quote(value: object) -> str:
+    """A shell word that bash reads back as exactly `value`, with no expansion."""
+    return shlex.quote(_single_line(value))
+
+
+def ifcfg_value(value: object) -> str:
+    """A value for an ifcfg file, which initscripts sources as shell and NetworkManager parses."""
+    text = _single_line(value)
+    if _IFCFG_BARE.fullmatch(text):
+        return text
+    if _IFCFG_QUOTABLE.fullmatch(text):
+        return f'"{text}"'
+    raise BadInput(f"ifcfg value {text!r} contains characters that cannot be written safely")
+
+
+def heredoc_body(text: str) -> str:
+    """Text for a quoted here-document (`<<'KSBUILD_EOF'`): nothing in it is expanded; the end word cannot occur."""
+    if any(line == HEREDOC_END for line in text.splitlines()):
+        raise BadInput(f"a line of generated file content equals the here-document end word {HEREDOC_END}")
+    return text if text.endswith("\n") else text + "\n"

@@ -1,0 +1,84 @@
+"""What a boot test verifies on the installed host, derived from the profile.
+
+Rendered into a one-shot script by snippets/post-verify.j2 (only for boot-test builds); the host side parses the
+report it prints (builder.boot.report).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from builder.model.profile import Profile
+from builder.render.context import IfcfgFile, ifcfg_files, nested_modules
+
+VERIFY_SCRIPT = "/usr/local/sbin/ksbuild-verify"
+VERIFY_UNIT = "ksbuild-verify.service"
+SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
+# Lines the seal removes from ifcfg files, so clones do not carry this machine's identity.
+SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
+
+
+@dataclass(frozen=True)
+class BridgeExpectation:
+    name: str
+    stp: bool
+    ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FileExpectation:
+    name: str        # device
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    profile: str
+    hostname: str
+    selinux: str
+    firewall_enabled: bool
+    services_enabled: tuple[str, ...]
+    services_disabled: tuple[str, ...]
+    packages: tuple[str, ...]
+    nested: bool
+    nested_modules: tuple[str, ...]
+    default_network: str
+    bridges: tuple[BridgeExpectation, ...]
+    ifcfg: tuple[FileExpectation, ...]
+
+
+def sealed_text(file: IfcfgFile, seal: bool) -> str:
+    if not seal:
+        return file.text
+    return "".join(line + "\n" for line in file.text.splitlines() if line.split("=", 1)[0] not in SEALED_IFCFG_KEYS)
+
+
+def verify_plan(profile: Profile, name: str) -> VerifyPlan:
+    bridges = tuple(
+        BridgeExpectation(
+            name=bridge.name,
+            stp=bridge.stp,
+            ports=tuple(i.name for i in profile.network.interfaces if i.bridge == bridge.name),
+        )
+        for bridge in profile.network.bridges
+    )
+    files = tuple(
+        FileExpectation(f.device, f.path, hashlib.sha256(sealed_text(f, profile.seal).encode()).hexdigest())
+        for f in ifcfg_files(profile)
+    )
+    return VerifyPlan(
+        profile=name,
+        hostname=profile.system.hostname,
+        selinux=profile.system.selinux,
+        firewall_enabled=profile.system.firewall.enabled,
+        services_enabled=profile.system.services.enabled,
+        services_disabled=profile.system.services.disabled,
+        packages=profile.packages.install,
+        nested=profile.virtualization.nested,
+        nested_modules=nested_modules(profile),
+        default_network=profile.virtualization.default_network,
+        bridges=bridges,
+        ifcfg=files,
+    )

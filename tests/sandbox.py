@@ -1,0 +1,168 @@
+"""A throwaway root in which rendered %post scripts run for real, the way anaconda runs them.
+
+The root holds busybox, bash, and recording stand-ins for the CentOS tools a hypervisor %post may call
+(systemctl, yum, virsh, rpm): these are stand-ins, not CentOS, because no CentOS tree exists here. Scripts run
+under `chroot` (through `unshare --map-root-user` when not root), with stdout and stderr sent to the section's
+--log file inside the root, like anaconda; /dev/console is a plain file, so what a script shows on the console can
+be read back.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from builder.validate.kickstart import ScriptSection
+
+ANACONDA_IFCFG = """\
+TYPE=Ethernet
+BOOTPROTO=dhcp
+NAME={device}
+DEVICE={device}
+ONBOOT=yes
+"""
+
+STANDIN = """#!/bin/sh
+echo "{name} $*" >> /var/log/standins.log
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    name: str
+    returncode: int
+    log: str
+
+
+def _copy_with_libs(binary: Path, root: Path) -> None:
+    targets = [binary]
+    output = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+    for line in output.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) >= 3 and parts[2].startswith("/"):
+            targets.append(Path(parts[2]))
+        elif parts and parts[0].startswith("/"):
+            targets.append(Path(parts[0]))
+    for source in targets:
+        dest = root / source.relative_to("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            shutil.copy2(source.resolve(), dest)
+
+
+def make_root(root: Path, *, nic: str | None = None, with_libvirt: bool = True) -> Path:
+    """A minimal CentOS-shaped tree with what anaconda leaves before %post runs."""
+    for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/sysconfig/network-scripts", "etc/selinux",
+                   "etc/yum.repos.d", "etc/modprobe.d", "root", "tmp", "var/log", "dev", "proc"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    busybox = Path(shutil.which("busybox") or "/bin/busybox")
+    shutil.copy2(busybox, root / "bin/busybox")
+    applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        link = root / "bin" / applet
+        if not link.exists():
+            link.symlink_to("busybox")
+    _copy_with_libs(Path("/bin/bash"), root)
+    for name in ("systemctl", "yum", "virsh", "rpm", "restorecon", "grubby"):
+        standin = root / "usr/bin" / name
+        standin.write_text(STANDIN.format(name=name))
+        standin.chmod(0o755)
+    (root / "etc/selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
+    if nic is not None:
+        (root / f"etc/sysconfig/network-scripts/ifcfg-{nic}").write_text(ANACONDA_IFCFG.format(device=nic))
+    if with_libvirt:
+        networks = root / "etc/libvirt/qemu/networks"
+        (networks / "autostart").mkdir(parents=True)
+        (networks / "default.xml").write_text("<network><name>default</name></network>\n")
+        (networks / "autostart/default.xml").symlink_to("../default.xml")
+    (root / "dev/null").write_text("")
+    return root
+
+
+_STOP = b"\0ksbuild-sandbox-stop\0"
+
+
+@contextmanager
+def console(root: Path) -> Iterator[list[str]]:
+    """/dev/console in the root as a FIFO whose every write is collected (a plain file would be truncated by
+    each `>/dev/console`)."""
+    fifo = root / "dev/console"
+    if fifo.exists():
+        fifo.unlink()
+    os.mkfifo(fifo)
+    chunks: list[bytes] = []
+
+    def reader() -> None:
+        while True:
+            with fifo.open("rb") as handle:
+                data = handle.read()
+            if data.endswith(_STOP):
+                chunks.append(data[: -len(_STOP)])
+                return
+            chunks.append(data)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        with fifo.open("wb") as handle:
+            handle.write(_STOP)
+        thread.join(timeout=10)
+        lines.extend(b"".join(chunks).decode(errors="replace").splitlines())
+
+
+def _chroot_argv(root: Path, interpreter: str, script: str) -> list[str]:
+    argv = ["chroot", str(root), interpreter, script]
+    if os.geteuid() != 0:
+        argv = ["unshare", "--map-root-user", *argv]
+    return argv
+
+
+def run_post_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[ScriptRun]:
+    """Run each chroot %post in order, stopping at the first --erroronfail failure, like anaconda."""
+    runs = []
+    for number, script in enumerate(s for s in scripts if s.kind == "post" and s.in_chroot):
+        path_in_root = f"/tmp/ks-script-{number}"
+        (root / path_in_root.lstrip("/")).write_text(script.body)
+        log = script.log or f"/tmp/ks-script-{number}.log"
+        log_file = root / log.lstrip("/")
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as handle:
+            # /dev/null stays a regular file in the root; that is fine for scripts that redirect into it.
+            result = subprocess.run(
+                _chroot_argv(root, script.interpreter, path_in_root),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
+                timeout=60,
+                check=False,
+            )
+        runs.append(ScriptRun(name=_section_name(script), returncode=result.returncode, log=log_file.read_text()))
+        if result.returncode != 0 and script.error_on_fail:
+            break
+    return runs
+
+
+def _section_name(script: ScriptSection) -> str:
+    for line in script.body.splitlines():
+        if line.startswith("# ksbuild "):
+            return line.rsplit(":", 1)[1].strip()
+    return "?"
+
+
+def parse_ifcfg(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key] = value.strip('"')
+    return values
