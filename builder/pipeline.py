@@ -43,6 +43,7 @@ _COMMAND_KEYS: dict[str, PathKey] = {
     "reboot": ("install", "finish"),
     "poweroff": ("install", "finish"),
 }
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _SCRIPT_NAME = re.compile(r"^# ksbuild (pre|post) script: (\S+)$", re.MULTILINE)
 
 
@@ -92,6 +93,9 @@ def prepare(
     """Load, model, check and render one profile. Raises BadInput when it cannot be read or has the wrong shape."""
     loaded = load_profile(ref, overrides=overrides, search_dirs=default_search_dirs() if search_dirs is None
                           else search_dirs)
+    if not _PROFILE_NAME.fullmatch(loaded.name):
+        # The name becomes a folder under output/ and a word in the kickstart: keep it plain.
+        raise BadInput(f"{loaded.path}: profile file names may only use letters, digits, '.', '_' and '-'")
     profile = build_profile(loaded.data, loaded.locate)
     semantic = check_profile(profile, loaded.locate)
     if adjust is not None:

@@ -73,9 +73,12 @@ def test_merge_rule_type_changes_and_nulls_inside_lists() -> None:
         {"a": {"x": 1}, "b": 2, "c": [{"k": None, "v": 1}, None], "d": None},
         {("a",): Location("base", 1), ("a", "x"): Location("base", 2), ("b",): Location("base", 3)},
     )
-    child = Layer({"a": 5, "b": {"y": None, "z": 3}}, {("a",): Location("child", 1), ("b", "z"): Location("child", 3)})
+    child = Layer(
+        {"a": 5, "b": {"y": None, "z": 3}}, {("a",): Location("child", 1), ("b", "z"): Location("child", 3)}
+    )
     merged = merge_layers(base, child)
-    # A scalar replaces a mapping and a mapping a scalar; null entries vanish at every depth, null list items stay.
+    # A scalar replaces a mapping and a mapping a scalar; null entries vanish at every depth;
+    # null list items stay.
     assert merged.data == {"a": 5, "b": {"z": 3}, "c": [{"v": 1}, None]}
     assert merged.locations == {("a",): Location("child", 1), ("b", "z"): Location("child", 3)}
     assert base.data["a"] == {"x": 1}  # inputs are left alone
@@ -89,7 +92,9 @@ def test_extends_by_relative_path() -> None:
 
 
 def test_a_cycle_lists_the_chain_at_the_extends_that_closes_it() -> None:
-    assert problems("cycle/a.yaml") == ["cycle/b.yaml:3: extends: cycle: cycle/a.yaml -> cycle/b.yaml -> cycle/a.yaml"]
+    assert problems("cycle/a.yaml") == [
+        "cycle/b.yaml:3: extends: cycle: cycle/a.yaml -> cycle/b.yaml -> cycle/a.yaml"
+    ]
 
 
 def test_a_profile_extending_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +105,8 @@ def test_a_profile_extending_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_a_missing_base_is_reported_at_the_extends_line() -> None:
     assert problems("missing/child.yaml") == [
-        "missing/child.yaml:4: extends: profile 'no-such-base' not found (looked for missing/no-such-base.yaml)"
+        "missing/child.yaml:4: extends: profile 'no-such-base' not found "
+        "(looked for missing/no-such-base.yaml)"
     ]
 
 
@@ -114,7 +120,9 @@ def test_a_name_falls_back_to_the_search_folders() -> None:
 
 def test_a_bare_name_is_looked_up_in_the_search_folders_in_order() -> None:
     assert load_profile("kvm", search_dirs=[Path("chain"), Path("site")]).path == DATA / "site" / "kvm.yaml"
-    assert load_profile("base", search_dirs=[Path("chain"), Path("common")]).path == DATA / "chain" / "base.yaml"
+    assert (
+        load_profile("base", search_dirs=[Path("chain"), Path("common")]).path == DATA / "chain" / "base.yaml"
+    )
     assert problems("nothing", search_dirs=[Path("chain"), Path("site")]) == [
         "no profile named 'nothing' (looked for chain/nothing.yaml, site/nothing.yaml)"
     ]
@@ -129,7 +137,9 @@ def test_a_bare_name_is_looked_up_in_the_search_folders_in_order() -> None:
         ("''", "must be a profile name (base) or a relative path (../common/base.yaml)"),
     ],
 )
-def test_extends_takes_one_string(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+def test_extends_takes_one_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     Path("p.yaml").write_text(f"a: 1\n\nextends: {value}\n", encoding="utf-8")
     assert problems("p.yaml") == [f"p.yaml:3: extends: {message}"]

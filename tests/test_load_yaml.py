@@ -139,14 +139,26 @@ def test_quoted_keys_that_look_like_numbers_are_strings(in_tmp: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("system:\n  hostname: a\n   bad: b\n", "p.yaml:3: YAML error: mapping values are not allowed here (column 7)"),
+        (
+            "system:\n  hostname: a\n   bad: b\n",
+            "p.yaml:3: YAML error: mapping values are not allowed here (column 7)",
+        ),
         (
             "a: [1, 2\nb: 3\n",
-            "p.yaml:2: YAML error: expected ',' or ']', but got ':' (column 2; while parsing a flow sequence at line 1)",
+            "p.yaml:2: YAML error: expected ',' or ']', but got ':' "
+            "(column 2; while parsing a flow sequence at line 1)",
         ),
-        ("a: 'unclosed\n", "p.yaml:2: YAML error: found unexpected end of stream (column 1; while scanning a quoted scalar at line 1)"),
+        (
+            "a: 'unclosed\n",
+            "p.yaml:2: YAML error: found unexpected end of stream "
+            "(column 1; while scanning a quoted scalar at line 1)",
+        ),
         ("a: *nowhere\n", "p.yaml:1: YAML error: found undefined alias 'nowhere' (column 4)"),
-        ("a: 1\n---\nb: 2\n", "p.yaml:2: YAML error: but found another document (column 1; expected a single document in the stream at line 1)"),
+        (
+            "a: 1\n---\nb: 2\n",
+            "p.yaml:2: YAML error: but found another document "
+            "(column 1; expected a single document in the stream at line 1)",
+        ),
         ("a: b\x07c\n", "p.yaml:1: YAML error: character U+0007 is not allowed (column 5)"),
     ],
 )
@@ -247,9 +259,25 @@ def test_a_recursive_alias_is_refused(in_tmp: Path) -> None:
 
 def test_deep_nesting_is_refused(in_tmp: Path) -> None:
     write("flow.yaml", "a: " + "[" * 70 + "]" * 70 + "\n")
-    assert problems("flow.yaml")[0].startswith("flow.yaml:1: nested more than 64 levels deep")
-    write("deeper.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
-    assert problems("deeper.yaml") == ["deeper.yaml: nested too deeply (the limit is 64 levels)"]
+    assert problems("flow.yaml") == ["flow.yaml:1: YAML error: nested more than 64 levels deep (column 67)"]
+    write("block.yaml", "".join(f"{'  ' * level}k{level}:\n" for level in range(100)))
+    assert problems("block.yaml") == [
+        "block.yaml:64: YAML error: nested more than 64 levels deep (column 127)"
+    ]
+    # Deeper than Python's own stack allows for PyYAML's recursive composer.
+    write("deeper.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert problems("deeper.yaml") == [
+        "deeper.yaml:1: YAML error: nested more than 64 levels deep (column 67)"
+    ]
+
+
+def test_aliases_cannot_nest_deeper_than_the_limit(in_tmp: Path) -> None:
+    # Each alias level adds depth that the composer never sees: 10 levels x 10 aliases.
+    lines = ["l0: &l0 [[[[[[[[[[x]]]]]]]]]]"] + [
+        f"l{i}: &l{i} [[[[[[[[[[*l{i - 1}]]]]]]]]]]" for i in range(1, 8)
+    ]
+    write("p.yaml", "\n".join(lines) + "\n")
+    assert problems("p.yaml") == ["p.yaml:7: nested more than 64 levels deep"]
 
 
 def test_a_missing_file(in_tmp: Path) -> None:
@@ -280,11 +308,16 @@ def test_non_utf8_names_the_byte_and_line(in_tmp: Path) -> None:
 
 def test_a_file_over_the_size_limit(in_tmp: Path) -> None:
     write("big.yaml", "a: " + "x" * MAX_FILE_BYTES + "\n")
-    assert problems("big.yaml") == [f"big.yaml: is {MAX_FILE_BYTES + 4} bytes; profiles are limited to 1048576 bytes"]
+    assert problems("big.yaml") == [
+        f"big.yaml: is {MAX_FILE_BYTES + 4} bytes; profiles are limited to 1048576 bytes"
+    ]
 
 
 def test_a_file_outside_the_current_folder_is_named_by_absolute_path(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     path.write_text("a: [\n", encoding="utf-8")
     found = problems(path)
-    assert found == [f"{path}:2: YAML error: expected the node content, but found '<stream end>' (column 1; while parsing a flow node)"]
+    assert found == [
+        f"{path}:2: YAML error: expected the node content, but found '<stream end>' "
+        "(column 1; while parsing a flow node)"
+    ]

@@ -5,9 +5,12 @@ Pure XML generation; nothing here imports libvirt, so rendering and tests run wi
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from builder.errors import BadInput
@@ -17,11 +20,9 @@ DOMAIN_NAME_PREFIX = "ksbuild-"
 ANACONDA_LOG_PORT = "org.fedoraproject.anaconda.log.0"
 
 DomainType = Literal["kvm", "qemu"]
+Accel = Literal["auto", "kvm", "tcg"]
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _RUN_TAG = f"{{{KSBUILD_XMLNS}}}run"
-
-# Without registering the prefix, ElementTree would write the metadata element as ns0:run.
-ET.register_namespace("ksbuild", KSBUILD_XMLNS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,33 @@ class RunOwner:
     # Process start time in clock ticks after boot (/proc/PID/stat field 22); tells a reused pid apart.
     # 0 when unknown.
     started: int
+
+    @classmethod
+    def current(cls) -> RunOwner:
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _process_start_ticks(pid))
+
+    def is_gone(self) -> bool:
+        """True only when the owner ran on this host and its process no longer exists."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # exists, owned by another user
+        return self.started != 0 and _process_start_ticks(self.pid) not in (0, self.started)
+
+
+def _process_start_ticks(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0
+    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -82,7 +110,9 @@ class DomainSpec:
         domain = ET.Element("domain", {"type": self.domain_type})
         _text(domain, "name", self.name)
         metadata = ET.SubElement(domain, "metadata")
-        ET.SubElement(metadata, _RUN_TAG, _run_attributes(self))
+        # Written with a literal prefix and declaration so the namespace is declared on the element itself,
+        # as libvirt writes metadata back, instead of ElementTree's ns0: prefix on the root element.
+        ET.SubElement(metadata, "ksbuild:run", {"xmlns:ksbuild": KSBUILD_XMLNS, **_run_attributes(self)})
         _text(domain, "memory", str(self.memory_mib), unit="MiB")
         _text(domain, "vcpu", str(self.vcpus))
         self._add_os(domain)
@@ -190,6 +220,36 @@ def parse_run_metadata(element_xml: str) -> RunTag | None:
     if host is not None and pid.isdigit() and started.isdigit():
         owner = RunOwner(host, int(pid), int(started))
     return RunTag(element.get("run-id", ""), element.get("profile", ""), owner)
+
+
+def choose_domain_type(
+    capabilities_xml: str, cpu_flags: set[str], accel: Accel
+) -> tuple[DomainType, str | None]:
+    """Pick the libvirt domain type from the host's capabilities and CPU flags: (type, warning)."""
+    offered: set[str] = set()
+    root = ET.fromstring(capabilities_xml)  # noqa: S314  # libvirt's own XML
+    for guest in root.findall("guest"):
+        if guest.findtext("os_type") != "hvm":
+            continue
+        for arch in guest.findall("arch"):
+            if arch.get("name") == "x86_64":
+                offered.update(d.get("type", "") for d in arch.findall("domain"))
+    if not offered & {"kvm", "qemu"}:
+        raise BadInput("the libvirt host offers no x86_64 hvm guests (is qemu-system-x86 installed there?)")
+    has_vt = bool(cpu_flags & {"vmx", "svm"})
+    if accel == "tcg":
+        if "qemu" not in offered:
+            raise BadInput("--accel tcg: the libvirt host offers no qemu (TCG) domain type")
+        return "qemu", None
+    if accel == "kvm":
+        if "kvm" not in offered:
+            raise BadInput("--accel kvm: the libvirt host offers no kvm domain type (no /dev/kvm there?)")
+        warning = None if has_vt else "--accel kvm: the CPU shows no vmx/svm flag; KVM guests may hang"
+        return "kvm", warning
+    if "kvm" in offered and has_vt:
+        return "kvm", None
+    reason = "the CPU shows no vmx/svm flag" if "kvm" in offered else "the host offers no kvm domain type"
+    return "qemu", f"KVM not used ({reason}): software emulation (TCG), installs take much longer"
 
 
 def parse_network_option(value: str) -> NetworkSpec | None:

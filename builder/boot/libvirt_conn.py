@@ -23,9 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from builder.boot.domain import DOMAIN_NAME_PREFIX, KSBUILD_XMLNS, DomainSpec, RunOwner, parse_run_metadata
+from builder.boot.domain import (
+    DOMAIN_NAME_PREFIX,
+    KSBUILD_XMLNS,
+    Accel,
+    DomainSpec,
+    DomainType,
+    RunOwner,
+    choose_domain_type,
+    parse_run_metadata,
+)
 from builder.errors import BadInput, CommandFailed, ToolMissing
 from builder.fsutil import sha256_bytes
 
@@ -33,7 +42,6 @@ if TYPE_CHECKING:
     import libvirt
 
 Progress = Callable[[str], None]
-Accel = Literal["auto", "kvm", "tcg"]
 
 KSBUILD_POOL = "ksbuild"
 SYSTEM_POOL_DIR = "/var/lib/libvirt/images/ksbuild"
@@ -120,37 +128,7 @@ def _local_cpu_flags() -> set[str]:
     return flags
 
 
-def choose_domain_type(
-    capabilities_xml: str, cpu_flags: set[str], accel: Accel
-) -> tuple[Literal["kvm", "qemu"], str | None]:
-    """Pick the libvirt domain type from the host's capabilities and CPU flags: (type, warning)."""
-    offered: set[str] = set()
-    root = ET.fromstring(capabilities_xml)  # noqa: S314  # libvirt's own XML
-    for guest in root.findall("guest"):
-        if guest.findtext("os_type") != "hvm":
-            continue
-        for arch in guest.findall("arch"):
-            if arch.get("name") == "x86_64":
-                offered.update(d.get("type", "") for d in arch.findall("domain"))
-    if not offered & {"kvm", "qemu"}:
-        raise BadInput("the libvirt host offers no x86_64 hvm guests (is qemu-system-x86 installed there?)")
-    has_vt = bool(cpu_flags & {"vmx", "svm"})
-    if accel == "tcg":
-        if "qemu" not in offered:
-            raise BadInput("--accel tcg: the libvirt host offers no qemu (TCG) domain type")
-        return "qemu", None
-    if accel == "kvm":
-        if "kvm" not in offered:
-            raise BadInput("--accel kvm: the libvirt host offers no kvm domain type (no /dev/kvm there?)")
-        warning = None if has_vt else "--accel kvm: the CPU shows no vmx/svm flag; KVM guests may hang"
-        return "kvm", warning
-    if "kvm" in offered and has_vt:
-        return "kvm", None
-    reason = "the CPU shows no vmx/svm flag" if "kvm" in offered else "the host offers no kvm domain type"
-    return "qemu", f"KVM not used ({reason}): software emulation (TCG), installs take much longer"
-
-
-def pick_domain_type(conn: libvirt.virConnect, accel: Accel) -> tuple[Literal["kvm", "qemu"], str | None]:
+def pick_domain_type(conn: libvirt.virConnect, accel: Accel) -> tuple[DomainType, str | None]:
     """(domain type, warning): "auto" picks kvm only when the CPU has vmx/svm and libvirt offers kvm.
 
     CPU flags come from /proc/cpuinfo for a local host, else from the host CPU in the capabilities.
@@ -164,43 +142,11 @@ def pick_domain_type(conn: libvirt.virConnect, accel: Accel) -> tuple[Literal["k
     return choose_domain_type(capabilities, flags, accel)
 
 
-# --------------------------------------------------------------------------------------------- owner
-
-
-def _process_start_ticks(pid: int) -> int:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return 0
-    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
-
-
-def current_owner() -> RunOwner:
-    pid = os.getpid()
-    return RunOwner(socket.gethostname(), pid, _process_start_ticks(pid))
+# -------------------------------------------------------------------------------------------- owners
 
 
 def _host_hash(host: str) -> str:
     return sha256_bytes(host.encode())[:8]
-
-
-def owner_is_gone(owner: RunOwner) -> bool:
-    """True only when the owner ran on this host and its process no longer exists."""
-    if owner.host != socket.gethostname():
-        return False
-    return _pid_is_gone(owner.pid, owner.started)
-
-
-def _pid_is_gone(pid: int, started: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass  # exists, owned by another user
-    return started != 0 and _process_start_ticks(pid) not in (0, started)
 
 
 def volume_name(owner: RunOwner, run_id: str, role: str) -> str:
@@ -211,7 +157,7 @@ def _volume_is_stale(name: str) -> bool:
     match = _VOLUME_RE.match(name)
     if match is None or match["host"] != _host_hash(socket.gethostname()):
         return False
-    return _pid_is_gone(int(match["pid"]), int(match["start"]))
+    return RunOwner(socket.gethostname(), int(match["pid"]), int(match["start"])).is_gone()
 
 
 # ------------------------------------------------------------------------------------- storage pools
@@ -329,7 +275,7 @@ class RunResources:
         self.profile = profile
         self.run_dir = run_dir
         self.remote = is_remote(conn.getURI())
-        self.owner = current_owner()
+        self.owner = RunOwner.current()
         self.kept_disk: Path | None = None
         self._pool_name = pool
         self._pool: Any = None
@@ -490,7 +436,7 @@ def clean_stale(conn: libvirt.virConnect, *, dry_run: bool = False) -> list[str]
             domain.name().startswith(DOMAIN_NAME_PREFIX)
             and tag is not None
             and tag.owner is not None
-            and owner_is_gone(tag.owner)
+            and tag.owner.is_gone()
         )
         if not stale:
             with contextlib.suppress(lv.libvirtError):
@@ -570,6 +516,9 @@ def wait_for_stop(
     try:
         while True:
             polled = _poll_stopped(lv, conn, dom_name)
+            if polled == "gone" and not stopped.is_set():
+                # libvirt may drop a transient domain a moment before the STOPPED event with its reason.
+                stopped.wait(1.0)
             if stopped.is_set() or polled is not None:
                 return StopResult(True, reason[0] if reason else str(polled), time.monotonic() - started)
             if on_poll is not None:

@@ -21,7 +21,7 @@ from builder.load.yaml_source import Path_, ProfileYamlLoader, display_path
 _INDENT = "  "
 _COMMENT_COLUMN_LIMIT = 60
 # Plain (unquoted) style is used only for strings made of these characters; anything else is quoted.
-_PLAIN_CANDIDATE = re.compile(r"[A-Za-z0-9_./@%+~-][A-Za-z0-9_./@%+~:, -]*")
+_PLAIN_CANDIDATE = re.compile(r"[\w./@%+~-][\w./@%+~:, -]*")
 _SHORT_ESCAPES = {"\0": "\\0", "\t": "\\t", "\n": "\\n", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 
 _Line = tuple[str, str | None]  # text, origin comment

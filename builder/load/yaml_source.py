@@ -84,6 +84,22 @@ class ProfileYamlLoader(yaml.SafeLoader):
     # Own table, filled below; an empty class attribute stops PyYAML copying SafeLoader's resolvers into it.
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML keeps this table on the class
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nesting = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        # PyYAML composes recursively: refuse deep nesting here, at its line, before Python's stack runs out.
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_NESTING:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                problem = f"nested more than {MAX_NESTING} levels deep"
+                raise yaml.composer.ComposerError(None, None, problem, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+
 
 ProfileYamlLoader.add_implicit_resolver(
     _BOOL,
@@ -172,9 +188,6 @@ def parse_yaml_text(text: str, display: str, *, require_mapping: bool = True) ->
         return YamlDocument(None, findings=[_syntax_finding(exc, display)])
     except yaml.YAMLError as exc:
         return YamlDocument(None, findings=[Finding(CHECK, f"YAML error: {exc}", Location(display))])
-    except RecursionError:
-        message = f"nested too deeply (the limit is {MAX_NESTING} levels)"
-        return YamlDocument(None, findings=[Finding(CHECK, message, Location(display))])
     finally:
         loader.dispose()
 
@@ -192,7 +205,7 @@ def parse_yaml_text(text: str, display: str, *, require_mapping: bool = True) ->
         return YamlDocument(None, findings=[size_problem])
     builder = _ValueBuilder(loader, display)
     data = builder.build(root, ())
-    in_file_order = sorted(_unique(builder.findings), key=lambda f: f.location.line if f.location else 0)
+    in_file_order = sorted(_unique(builder.findings), key=_line_of)
     return YamlDocument(data, builder.locations, in_file_order)
 
 
@@ -215,6 +228,10 @@ def _syntax_finding(exc: yaml.MarkedYAMLError, display: str) -> Finding:
     problem = exc.problem or exc.context or "invalid YAML"
     message = f"YAML error: {problem}" + (f" ({'; '.join(details)})" if details else "")
     return Finding(CHECK, message, Location(display, mark.line + 1 if mark is not None else None))
+
+
+def _line_of(finding: Finding) -> int:
+    return finding.location.line or 0 if finding.location else 0
 
 
 def _node_location(node: Node, display: str) -> Location:

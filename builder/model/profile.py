@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from builder.model.network import Network
 from builder.model.types import (
@@ -159,17 +159,18 @@ class Script(Model):
     erroronfail: Bool = Field(True, description="A failure of this script fails the install.")
     nochroot: Bool = Field(False, description="Run in the installer's environment (%post only).")
 
-    @model_validator(mode="after")
-    def _body_stays_inside(self) -> Self:
-        for number, line in enumerate(self.body.splitlines(), start=1):
+    @field_validator("body")
+    @classmethod
+    def _body_stays_inside(cls, body: str) -> str:
+        for number, line in enumerate(body.splitlines(), start=1):
             if line.lstrip().startswith("%"):
                 raise ValueError(
                     f"body line {number} starts with '%': kickstart would read it as a section header or %end; "
                     "indent it inside a command or rewrite it"
                 )
-        if "\x00" in self.body or "\r" in self.body:
+        if "\x00" in body or "\r" in body:
             raise ValueError("body may not contain NUL or carriage-return characters")
-        return self
+        return body
 
 
 class Scripts(Model):

@@ -25,6 +25,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -78,45 +79,33 @@ def _shellcheck_copy(body: _Body) -> str:
     return f"# shellcheck shell={body.dialect}\n" + "\n".join(lines)
 
 
-def _run_shellcheck(bodies: Sequence[_Body], folder: Path) -> dict[str, list[_Issue]]:
-    issues: dict[str, list[_Issue]] = {body.key: [] for body in bodies}
-    names = {}
-    for index, body in enumerate(bodies):
-        name = f"{index}.sh"
-        (folder / name).write_text(_shellcheck_copy(body), encoding="utf-8")
-        names[name] = body.key
-    shellcheck = find_tool("shellcheck")
+def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Issue]]:
+    """(body key, issue) for the files in `folder` (file name -> body key), with one shellcheck run."""
     env = {key: value for key, value in os.environ.items() if key != "SHELLCHECK_OPTS"}
-    all_names = list(names)
-    for start in range(0, len(all_names), _FILES_PER_SHELLCHECK):
-        chunk = all_names[start : start + _FILES_PER_SHELLCHECK]
-        argv = [shellcheck, "--norc", "--format=json1", "--severity=warning", *chunk]
-        result = run(argv, check=False, env=env, cwd=folder)
-        # 0: nothing found, 1: something found; anything else is shellcheck failing.
-        if result.returncode not in (0, 1):
-            raise CommandFailed(f"shellcheck exited with {result.returncode}: {result.stderr.strip()}")
-        try:
-            comments = json.loads(result.stdout)["comments"]
-        except (ValueError, KeyError) as exc:
-            raise CommandFailed(f"shellcheck printed no json1 report: {exc}") from exc
-        for comment in comments:
-            key = names[comment["file"]]
-            severity: Severity = "error" if comment["level"] == "error" else "warning"
-            issues[key].append(
-                _Issue(
-                    check="shellcheck",
-                    # The first line of the checked copy is the dialect line.
-                    line=max(int(comment["line"]) - 1, 1),
-                    severity=severity,
-                    message=f"SC{comment['code']}: {comment['message']}",
-                )
-            )
-    return issues
+    argv = [find_tool("shellcheck"), "--norc", "--format=json1", "--severity=warning", *files]
+    result = run(argv, check=False, env=env, cwd=folder)
+    # 0: nothing found, 1: something found; anything else is shellcheck failing.
+    if result.returncode not in (0, 1):
+        raise CommandFailed(f"shellcheck exited with {result.returncode}: {result.stderr.strip()}")
+    try:
+        comments = json.loads(result.stdout)["comments"]
+    except (ValueError, KeyError) as exc:
+        raise CommandFailed(f"shellcheck printed no json1 report: {exc}") from exc
+    found = []
+    for comment in comments:
+        severity: Severity = "error" if comment["level"] == "error" else "warning"
+        issue = _Issue(
+            check="shellcheck",
+            # The first line of the checked copy is the dialect line.
+            line=max(int(comment["line"]) - 1, 1),
+            severity=severity,
+            message=f"SC{comment['code']}: {comment['message']}",
+        )
+        found.append((files[comment["file"]], issue))
+    return found
 
 
 def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
-    path = folder / name
-    path.write_text(body.text, encoding="utf-8")
     argv = ["bash", "--posix", "-n", name] if body.dialect == "sh" else ["bash", "-n", name]
     result = run(argv, check=False, cwd=folder)
     if result.returncode == 0:
@@ -139,9 +128,29 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
 def _check_bodies(bodies: Sequence[_Body]) -> dict[str, tuple[_Issue, ...]]:
     with tempfile.TemporaryDirectory(prefix="ksbuild-shell-") as tmp:
         folder = Path(tmp)
-        found = _run_shellcheck(bodies, folder)
+        checked_copies: dict[str, str] = {}
         for index, body in enumerate(bodies):
-            found[body.key] = _run_bash_syntax(body, folder, f"{index}.body") + found[body.key]
+            (folder / f"{index}.body").write_text(body.text, encoding="utf-8")
+            (folder / f"{index}.sh").write_text(_shellcheck_copy(body), encoding="utf-8")
+            checked_copies[f"{index}.sh"] = body.key
+        names = list(checked_copies)
+        # shellcheck keeps one core busy; the bash -n runs (one per body) share the others.
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+            shellcheck_runs = [
+                pool.submit(_run_shellcheck, {name: checked_copies[name] for name in chunk}, folder)
+                for chunk in (
+                    names[start : start + _FILES_PER_SHELLCHECK]
+                    for start in range(0, len(names), _FILES_PER_SHELLCHECK)
+                )
+            ]
+            bash_runs = {
+                body.key: pool.submit(_run_bash_syntax, body, folder, f"{index}.body")
+                for index, body in enumerate(bodies)
+            }
+            found = {key: future.result() for key, future in bash_runs.items()}
+            for shellcheck_run in shellcheck_runs:
+                for key, issue in shellcheck_run.result():
+                    found[key].append(issue)
     return {key: tuple(issues) for key, issues in found.items()}
 
 

@@ -1,0 +1,45 @@
+"""Small shared helpers for the tests: profile files, the CLI as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_PROFILES = REPO / "profiles"
+
+# crypt(3) SHA-512 of "test-password", made with `openssl passwd -6 -salt testsalt12345678`.
+ROOT_HASH = "$6$testsalt12345678$uxDsxG/9VeOdQ0xD1bN0bybqUfgzP/X1qrDe1YDKZ3aX6I3CPn3926NcQzXZQR5P4iLELW4Cn7bZ0sylAY2v0/"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJKRlvWlBd+E7sdUk7c4dBj45bbU3trTAODPEOtpGFFv ops@lab"
+
+MINIMAL = f"""\
+install:
+  source: {{url: "http://192.168.80.1/centos7/os/x86_64"}}
+system:
+  hostname: kvm01.lab.local
+  services: {{enabled: [libvirtd], disabled: [NetworkManager]}}
+users:
+  root: {{password_hash: "{ROOT_HASH}"}}
+network:
+  nameservers: [114.114.114.114]
+  interfaces:
+    - {{name: enp2s0f0, bridge: br0}}
+  bridges:
+    - name: br0
+      ipv4: {{address: 192.168.80.40/24, gateway: 192.168.80.1}}
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """ksbuild as a user runs it: a separate process, so exit codes and stderr are the real ones."""
+    return subprocess.run(
+        [sys.executable, "-m", "builder", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )

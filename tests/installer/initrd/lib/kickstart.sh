@@ -1,0 +1,150 @@
+# shellcheck shell=sh
+# The kickstart: where it comes from (inst.ks=), how it is read (ks-parse.awk) and what its commands
+# set. Disk layout commands are accepted but the layout is fixed (see disk.sh).
+
+KS_FILE=/run/install/ks.cfg
+KS_DIR=/tmp/ks
+US=$(printf '\037')
+
+# anaconda's words for a kickstart it cannot read (pyanaconda/kickstart.py and pykickstart), after
+# which anaconda stops.
+ks_error() {
+    say ""
+    say "An error occurred during reading the kickstart file:"
+    say "The following problem occurred on line $1 of the kickstart file:"
+    say ""
+    say "$2"
+    say ""
+    say "The installer will now terminate."
+    flush_log
+    sleep_forever
+}
+
+fetch_kickstart() {
+    source=$(getarg inst.ks ks) || source=""
+    case $source in
+        "")
+            # Without a kickstart anaconda would ask questions, which cmdline mode cannot.
+            crash RuntimeError "Can't have a question in command line mode!" "kickstart.sh:fetch_kickstart"
+            ;;
+        file:*)
+            path=${source#file:}
+            cp "$path" "$KS_FILE" 2>/dev/null ||
+                ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
+            ;;
+        http://* | https://*)
+            if [ -z "$NET_UP" ] || ! wget -q -T 20 -O "$KS_FILE" "$source" 2>/tmp/ks_fetch_err; then
+                dracut_warn "failed to fetch kickstart from $source"
+                ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
+            fi
+            ;;
+        cdrom:*)
+            path=${source#cdrom:}
+            [ "$REPO_KIND" = cdrom ] && cp "$REPO_DIR/${path#/}" "$KS_FILE" 2>/dev/null ||
+                ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
+            ;;
+        *)
+            ks_error 0 "Unable to open input kickstart file: the test installer reads file:, cdrom: and http(s): kickstarts, not $source"
+            ;;
+    esac
+    log_line INFO anaconda "kickstart from $source"
+}
+
+# parse_kickstart pre|full
+parse_kickstart() {
+    rm -rf "$KS_DIR"
+    mkdir -p "$KS_DIR"
+    if ! awk -v ks="$KS_FILE" -v out="$KS_DIR" -v mode="$1" -f /usr/lib/ksbuild-installer/ks-parse.awk; then
+        if [ -s "$KS_DIR/error" ]; then
+            IFS=$US read -r lineno message < "$KS_DIR/error"
+            ks_error "$lineno" "$message"
+        fi
+        crash KickstartParseError "the kickstart parser failed" "kickstart.sh:parse_kickstart"
+    fi
+}
+
+# option_value NAME WORD NEXT: the value of --NAME=value, or of --NAME value (NEXT is the value).
+option_value() {
+    case $2 in
+        "--$1="*) echo "${2#--"$1"=}" ;;
+        "--$1") echo "$3" ;;
+        *) return 1 ;;
+    esac
+}
+
+# Commands the test installer honours; everything else is accepted and ignored (see README.md).
+apply_commands() {
+    FINISH=""
+    KS_HOSTNAME=""
+    KS_SELINUX=""
+    KS_FIREWALL=""
+    SERVICES_ENABLED=""
+    SERVICES_DISABLED=""
+    BOOT_APPEND=""
+    NET_BOOTPROTO=""
+    NET_IP=""
+    NET_NETMASK=""
+    NET_GATEWAY=""
+    NET_ONBOOT=""
+    set -f
+    while IFS=$US read -r lineno command rest; do
+        old_ifs=$IFS
+        IFS=$US
+        # shellcheck disable=SC2086 # split the words the parser separated
+        set -- $rest
+        IFS=$old_ifs
+        case $command in
+            reboot) FINISH=reboot ;;
+            poweroff | shutdown) FINISH=poweroff ;;
+            halt) FINISH=halt ;;
+            selinux)
+                for word in "$@"; do
+                    case $word in
+                        --disabled) KS_SELINUX=disabled ;;
+                        --permissive) KS_SELINUX=permissive ;;
+                        --enforcing) KS_SELINUX=enforcing ;;
+                    esac
+                done
+                ;;
+            firewall)
+                for word in "$@"; do
+                    case $word in
+                        --disabled) KS_FIREWALL=disabled ;;
+                        --enabled | --enable) KS_FIREWALL=enabled ;;
+                    esac
+                done
+                ;;
+            services | bootloader | network)
+                while [ $# -gt 0 ]; do
+                    word=$1
+                    next=${2:-}
+                    shift
+                    case "$command:$word" in
+                        services:--enabled*) SERVICES_ENABLED="$SERVICES_ENABLED $(option_value enabled "$word" "$next" | tr ',' ' ')" ;;
+                        services:--disabled*) SERVICES_DISABLED="$SERVICES_DISABLED $(option_value disabled "$word" "$next" | tr ',' ' ')" ;;
+                        bootloader:--append*) BOOT_APPEND=$(option_value append "$word" "$next") ;;
+                        network:--hostname*) KS_HOSTNAME=$(option_value hostname "$word" "$next") ;;
+                        network:--bootproto*) NET_BOOTPROTO=$(option_value bootproto "$word" "$next") ;;
+                        network:--ip*) NET_IP=$(option_value ip "$word" "$next") ;;
+                        network:--netmask*) NET_NETMASK=$(option_value netmask "$word" "$next") ;;
+                        network:--gateway*) NET_GATEWAY=$(option_value gateway "$word" "$next") ;;
+                        network:--onboot*) NET_ONBOOT=$(option_value onboot "$word" "$next") ;;
+                        *) continue ;;
+                    esac
+                    case $word in *=*) ;; *) [ $# -gt 0 ] && shift ;; esac
+                done
+                ;;
+        esac
+        log_line DEBUG anaconda "kickstart line $lineno: $command"
+    done < "$KS_DIR/commands"
+    set +f
+}
+
+# The %packages entries that name packages (not @groups, not -exclusions), as written.
+package_names() {
+    grep -v -e '^@' -e '^-' "$KS_DIR/packages" || true
+}
+
+excluded() {
+    grep -qx -e "-$1" "$KS_DIR/packages"
+}

@@ -1,0 +1,105 @@
+# shellcheck shell=sh
+# Output of the test installer. Every line goes to the console and to /tmp/syslog; a background
+# `tail -f` forwards /tmp/syslog to anaconda's virtio log port when the VM has one, as rsyslog does
+# under anaconda. Forwarding in the background keeps a port nobody reads from stalling the install.
+
+SYSLOG=/tmp/syslog
+LOG_PORT_NAME=org.fedoraproject.anaconda.log.0
+LOG_PORT=/dev/virtio-ports/$LOG_PORT_NAME
+TAB=$(printf '\t')
+
+# Wall-clock seconds at boot, so stamps come from /proc/uptime (busybox date has no milliseconds).
+read -r BOOT_UPTIME _ < /proc/uptime
+BOOT_EPOCH=$(( $(date +%s) - ${BOOT_UPTIME%.*} ))
+
+stamp() {
+    read -r up _ < /proc/uptime
+    echo "$(date -u -d "@$((BOOT_EPOCH + ${up%.*}))" +%H:%M:%S),${up#*.}0"
+}
+
+# log_line LEVEL TAG TEXT: syslog only (like anaconda.log or program.log lines that skip the console).
+log_line() {
+    level=$1
+    tag=$2
+    shift 2
+    now=$(stamp)
+    printf '%s\n' "$*" | while IFS= read -r text; do
+        printf '%s %s %s: %s\n' "$now" "$level" "$tag" "$text"
+    done >> "$SYSLOG"
+}
+
+# say TEXT: a console line, mirrored to the log port as anaconda's INFO.
+say() {
+    printf '%s\n' "$*"
+    log_line INFO anaconda "$*"
+}
+
+# say_as LEVEL TAG TEXT: a console line logged under another program's name (dracut, program).
+say_as() {
+    level=$1
+    tag=$2
+    shift 2
+    printf '%s\n' "$*"
+    log_line "$level" "$tag" "$*"
+}
+
+sleep_forever() {
+    while :; do
+        sleep 3600
+    done
+}
+
+# Give the forwarder (it polls once a second) time to pass on the last lines.
+flush_log() {
+    [ -n "$FORWARDER_PID" ] && sleep 2
+    sync
+}
+
+# Make /dev/virtio-ports/<name> links as udev does; without udev only /dev/vportNpM exists.
+link_virtio_ports() {
+    for port in /sys/class/virtio-ports/*; do
+        [ -r "$port/name" ] || continue
+        name=$(cat "$port/name")
+        [ -n "$name" ] || continue
+        mkdir -p /dev/virtio-ports
+        ln -sf "../${port##*/}" "/dev/virtio-ports/$name"
+    done
+}
+
+start_logging() {
+    : > "$SYSLOG"
+    dmesg | while IFS= read -r line; do log_line INFO kernel "$line"; done
+    # The control queue announces ports after the driver loads; give a present device a moment.
+    if [ -n "$(ls /sys/bus/virtio/drivers/virtio_console 2>/dev/null | grep '^virtio')" ]; then
+        tries=0
+        while [ ! -e "$LOG_PORT" ] && [ $tries -lt 30 ]; do
+            link_virtio_ports
+            [ -e "$LOG_PORT" ] || sleep 0.1
+            tries=$((tries + 1))
+        done
+    fi
+    if [ -e "$LOG_PORT" ]; then
+        tail -n +1 -f "$SYSLOG" > "$LOG_PORT" 2>/dev/null &
+        FORWARDER_PID=$!
+        log_line INFO anaconda "logging to $LOG_PORT"
+    fi
+}
+
+# crash EXCEPTION REASON FILE:FUNCTION: an unexpected failure of the installer itself, shown the way
+# an anaconda crash is (a Python-style traceback), then wait, as anaconda does for someone to look.
+crash() {
+    exception=$1
+    reason=$2
+    where=${3:-init:main}
+    say "An unknown error has occured, look at the /tmp/anaconda-tb* file(s) for more details"
+    {
+        echo "Traceback (most recent call last):"
+        echo "  File \"/usr/lib/ksbuild-installer/${where%%:*}\", in ${where#*:}"
+        echo "$exception: $reason"
+    } > /tmp/anaconda-tb-ksbuild
+    while IFS= read -r line; do
+        say_as CRITICAL anaconda "$line"
+    done < /tmp/anaconda-tb-ksbuild
+    flush_log
+    sleep_forever
+}

@@ -1,0 +1,66 @@
+"""Output files: where they go, their modes, determinism, atomicity, and the manifest a user audits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from builder.commands import render_profile
+from builder.errors import ChecksFailed
+from tests.helpers import MINIMAL, SHIPPED_PROFILES, write
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path) -> Path:
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    yield tmp_path
+    os.chdir(cwd)
+
+
+def test_render_writes_kickstart_0600_and_manifest(in_tmp: Path) -> None:
+    outcome = render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    kickstart = in_tmp / "output/kvm-hypervisor/ks.cfg"
+    assert outcome.files.kickstart == Path("output/kvm-hypervisor/ks.cfg")
+    assert stat.S_IMODE(kickstart.stat().st_mode) == 0o600
+    manifest = json.loads((in_tmp / "output/kvm-hypervisor/manifest.json").read_text())
+    assert manifest["outputs"]["ks.cfg"]["sha256"] == hashlib.sha256(kickstart.read_bytes()).hexdigest()
+    inputs = {Path(i["path"]).name: i["sha256"] for i in manifest["inputs"]}
+    for name in ("base.yaml", "kvm-hypervisor.yaml"):
+        assert inputs[name] == hashlib.sha256((SHIPPED_PROFILES / name).read_bytes()).hexdigest()
+    templates = {t["name"] for t in manifest["templates"]}
+    assert {"ks.cfg.j2", "macros.j2", "snippets/post-network.j2"} <= templates
+    assert manifest["pykickstart_version"] == "3.78"
+    assert "ksbuild-lab" not in kickstart.read_text()  # the plaintext never appears; only its hash
+
+
+def test_rerender_is_byte_identical(in_tmp: Path) -> None:
+    render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    first = {p.name: p.read_bytes() for p in (in_tmp / "output/kvm-hypervisor").iterdir()}
+    render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    second = {p.name: p.read_bytes() for p in (in_tmp / "output/kvm-hypervisor").iterdir()}
+    assert first == second
+    assert sorted(first) == ["ks.cfg", "manifest.json"]  # no temporary files left behind
+
+
+def test_failed_render_leaves_previous_output_untouched(in_tmp: Path) -> None:
+    profile = write(in_tmp / "lab.yaml", MINIMAL)
+    render_profile(str(profile))
+    before = {p.name: p.read_bytes() for p in (in_tmp / "output/lab").iterdir()}
+    write(profile, MINIMAL.replace("bridge: br0}", "bridge: br7}"))
+    with pytest.raises(ChecksFailed) as caught:
+        render_profile(str(profile))
+    assert "nothing written" in caught.value.message
+    after = {p.name: p.read_bytes() for p in (in_tmp / "output/lab").iterdir()}
+    assert after == before
+
+
+def test_output_option(in_tmp: Path) -> None:
+    outcome = render_profile(str(write(in_tmp / "lab.yaml", MINIMAL)), output_dir=in_tmp / "elsewhere")
+    assert outcome.files.kickstart == in_tmp / "elsewhere/ks.cfg"
+    assert not (in_tmp / "output").exists()
