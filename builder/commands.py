@@ -35,8 +35,8 @@ class RenderOutcome:
         }
 
 
-def output_dir_for(name: str, output_dir: Path | None = None) -> Path:
-    return output_dir if output_dir is not None else DEFAULT_OUTPUT_ROOT / name
+def output_dir_for(name: str, output_dir: Path | None = None, output_root: Path = DEFAULT_OUTPUT_ROOT) -> Path:
+    return output_dir if output_dir is not None else output_root / name
 
 
 def render_profile(
@@ -45,12 +45,13 @@ def render_profile(
     overrides: Sequence[str] = (),
     templates: Sequence[Path] = (),
     output_dir: Path | None = None,
+    output_root: Path = DEFAULT_OUTPUT_ROOT,
 ) -> RenderOutcome:
     """Build, check and write ks.cfg + manifest.json; on any error nothing is written."""
     result = build(ref, overrides=overrides, templates=templates)
     if not result.ok:
         raise ChecksFailed(f"{len(result.errors)} error(s); nothing written", result.findings)
-    out = output_dir_for(result.name, output_dir)
+    out = output_dir_for(result.name, output_dir, output_root)
     manifest = build_manifest(
         result.name, result.kickstart.text, result.loaded.sources, result.kickstart.templates, overrides
     )

@@ -95,6 +95,12 @@ class ToolMissing(KsbuildError):
     exit_code = EXIT_BAD_INPUT
 
 
+class Interrupted(KsbuildError):
+    """The user pressed Ctrl-C or the process got SIGTERM; everything was cleaned up."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class CommandFailed(KsbuildError):
     """An external program ran and failed."""
 

@@ -17,6 +17,7 @@ from builder.model.build import PathKey, build_profile, format_key
 from builder.model.profile import Profile
 from builder.paths import shipped_profiles_dir
 from builder.render.kickstart import RenderedKickstart, render_kickstart
+from builder.render.verify_plan import verify_plan
 from builder.validate.kickstart import ScriptSection
 from builder.validate.pipeline import KickstartReport, validate_kickstart_text, validate_many
 
@@ -89,8 +90,12 @@ def prepare(
     templates: Sequence[Path] = (),
     search_dirs: Sequence[Path] | None = None,
     adjust: Callable[[Profile], Profile] | None = None,
+    verify: bool = False,
 ) -> Prepared:
-    """Load, model, check and render one profile. Raises BadInput when it cannot be read or has the wrong shape."""
+    """Load, model, check and render one profile. Raises BadInput when it cannot be read or has the wrong shape.
+
+    `adjust` rewrites the checked profile before rendering (a boot test points the install source at its media);
+    `verify` adds the boot-test verification unit to the kickstart."""
     loaded = load_profile(ref, overrides=overrides, search_dirs=default_search_dirs() if search_dirs is None
                           else search_dirs)
     if not _PROFILE_NAME.fullmatch(loaded.name):
@@ -107,7 +112,8 @@ def prepare(
     for folder in overrides_dirs:
         if not folder.is_dir():
             raise BadInput(f"{folder}: template folder does not exist")
-    kickstart = render_kickstart(profile, loaded.name, overrides_dirs)
+    plan = verify_plan(profile, loaded.name) if verify else None
+    kickstart = render_kickstart(profile, loaded.name, overrides_dirs, verify=plan)
     return Prepared(loaded, profile, kickstart, tuple(semantic))
 
 

@@ -24,7 +24,8 @@ def test_minimal_has_no_semantic_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("ipv4", "key", "message"),
     [
-        ("{address: 192.168.80.40/24, gateway: 10.0.0.1}", "gateway", "gateway 10.0.0.1 is outside the subnet 192.168.80.0/24"),
+        ("{address: 192.168.80.40/24, gateway: 10.0.0.1}", "gateway",
+         "gateway 10.0.0.1 is outside the subnet 192.168.80.0/24"),
         ("{address: 192.168.80.40/24, gateway: 192.168.80.40}", "gateway", "is the host's own address"),
         ("{address: 192.168.80.0/24, gateway: 192.168.80.1}", "address", "is the network or broadcast address"),
         ("{address: 192.168.80.255/24}", "address", "is the network or broadcast address"),
@@ -79,7 +80,9 @@ def test_several_problems_at_once(tmp_path: Path) -> None:
 
 
 def test_custom_layout_needs_root(tmp_path: Path) -> None:
-    text = MINIMAL + "storage:\n  layout: custom\n  partitions:\n    - {mount: /boot, size: 1024}\n    - {mount: /boot, size: 512}\n"
+    text = MINIMAL + (
+        "storage:\n  layout: custom\n  partitions:\n    - {mount: /boot, size: 1024}\n    - {mount: /boot, size: 512}\n"
+    )
     errors = errors_of(tmp_path, text)
     assert any(":19: storage.partitions[1].mount: /boot is already mounted" in e for e in errors)
     assert any("storage.partitions: no partition is mounted at /" in e for e in errors)

@@ -234,6 +234,11 @@ def test_anchors_aliases_and_merge_keys(in_tmp: Path) -> None:
     assert profile.data["defaults"]["stp"] is False
 
 
+def test_a_problem_inside_an_anchor_is_reported_once(in_tmp: Path) -> None:
+    write("p.yaml", "base: &b\n  x: 1\n  x: 2\nuse: [*b, *b]\nagain: *b\n")
+    assert problems("p.yaml") == ["p.yaml:3: base.x: duplicate key (first at line 2)"]
+
+
 def test_bad_merge_keys(in_tmp: Path) -> None:
     write("p.yaml", "base: &b {x: 1}\na:\n  <<: 5\nb:\n  <<: *b\n  <<: *b\n")
     assert problems("p.yaml") == [
@@ -265,7 +270,7 @@ def test_deep_nesting_is_refused(in_tmp: Path) -> None:
         "block.yaml:64: YAML error: nested more than 64 levels deep (column 127)"
     ]
     # Deeper than Python's own stack allows for PyYAML's recursive composer.
-    write("deeper.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    write("deeper.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert problems("deeper.yaml") == [
         "deeper.yaml:1: YAML error: nested more than 64 levels deep (column 67)"
     ]
@@ -313,7 +318,11 @@ def test_a_file_over_the_size_limit(in_tmp: Path) -> None:
     ]
 
 
-def test_a_file_outside_the_current_folder_is_named_by_absolute_path(tmp_path: Path) -> None:
+def test_a_file_outside_the_current_folder_is_named_by_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     path = tmp_path / "p.yaml"
     path.write_text("a: [\n", encoding="utf-8")
     found = problems(path)

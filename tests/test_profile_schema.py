@@ -90,16 +90,14 @@ def test_missing_required_section(tmp_path: Path) -> None:
 )
 def test_interface_fields(tmp_path: Path, field: str, value: str, message: str) -> None:
     line = "    - {name: enp2s0f0, bridge: br0}"
-    if field == "name":
-        replaced = line.replace("enp2s0f0", value)
-    else:
-        replaced = line.replace("}", f", {field}: {value}}}")
+    replaced = line.replace("enp2s0f0", value) if field == "name" else line.replace("}", f", {field}: {value}}}")
     (error,) = schema_errors(tmp_path, MINIMAL.replace(line, replaced))
     assert f":11: network.interfaces[0]{'.' + field}: " in error
     assert message in error
 
 
 def test_script_body_cannot_close_its_section(tmp_path: Path) -> None:
-    text = MINIMAL + "scripts:\n  post:\n    - name: evil\n      body: |\n        echo hi\n        %end\n        rootpw x\n"
+    text = MINIMAL + "scripts:\n  post:\n    - name: evil\n      body: |\n"
+    text += "        echo hi\n        %end\n        rootpw x\n"
     (error,) = schema_errors(tmp_path, text)
     assert ":18: scripts.post[0].body: body line 2 starts with '%'" in error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from pykickstart.constants import KS_REBOOT
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL7, makeVersion, returnClassForVersion
 
-from builder.errors import BadInput
+from builder.errors import BadInput, Finding
 from builder.validate.kickstart import parse_kickstart, rhel7_handler
 from builder.validate.pipeline import validate_kickstart_file, validate_kickstart_text, validate_many
 
@@ -20,8 +21,8 @@ KICKSTARTS = Path(__file__).parent / "data" / "kickstarts"
 GOOD = KICKSTARTS / "good-hypervisor.ks"
 
 
-def where(findings: object) -> list[tuple[str, int | None]]:
-    return [(f.check, f.location.line if f.location else None) for f in findings]  # type: ignore[attr-defined]
+def where(findings: Iterable[Finding]) -> list[tuple[str, int | None]]:
+    return [(f.check, f.location.line if f.location else None) for f in findings]
 
 
 def test_good_hypervisor_kickstart_has_no_findings() -> None:
@@ -108,7 +109,8 @@ def test_bad_kickstart_is_reported_at_its_line(
     report = validate_kickstart_file(KICKSTARTS / name)
     assert where(report.findings) == expected
     assert words in report.findings[0].message
-    assert all(f.severity == "error" and f.rendered_line == f.location.line for f in report.findings)  # type: ignore[union-attr]
+    assert all(f.severity == "error" for f in report.findings)
+    assert [f.rendered_line for f in report.findings] == [line for _, line in expected]
     assert not report.ok
 
 
@@ -172,6 +174,13 @@ def test_errors_that_stop_pykickstart_are_all_collected() -> None:
     assert [(s.header_line, s.body) for s in parsed.scripts] == [(10, "echo two\n")]
 
 
+def test_a_stray_end_is_reported_and_what_follows_is_still_read() -> None:
+    parsed = parse_kickstart("text\n%end\nfrobnicate\n%post\necho hi\n%end\n", "stray.ks")
+    assert where(parsed.findings) == [("pykickstart", 2), ("pykickstart", 3)]
+    assert "without an open section" in parsed.findings[0].message
+    assert [s.header_line for s in parsed.scripts] == [4]
+
+
 def test_a_script_with_a_bad_header_is_reported_and_not_shell_checked() -> None:
     parsed = parse_kickstart("%post --interpeter=/usr/bin/python\nprint('hi')\n%end\n", "h.ks")
     assert where(parsed.findings) == [("pykickstart", 1)]
@@ -183,6 +192,13 @@ def test_pykickstart_parse_warnings_become_errors_like_ksvalidator() -> None:
     assert where(parsed.findings) == [("pykickstart", 2)]
     assert "already been defined" in parsed.findings[0].message
     assert parsed.findings[0].severity == "error"
+
+
+def test_a_deprecated_command_is_a_warning_at_its_line() -> None:
+    parsed = parse_kickstart("text\nupgrade\n", "old.ks")
+    assert where(parsed.findings) == [("pykickstart", 2)]
+    assert parsed.findings[0].severity == "warning"
+    assert "upgrade command has been deprecated" in parsed.findings[0].message
 
 
 _KICKSTART_LINES = st.sampled_from(

@@ -43,7 +43,7 @@ def test_the_base_kickstart_passes() -> None:
 
 
 def test_fixtures_are_reported_at_the_offending_line() -> None:
-    expected = {
+    expected: dict[str, list[int | None]] = {
         "bad-plaintext-rootpw.ks": [6, 10],
         "bad-no-reboot.ks": [None],
         "bad-erroronfail-no-set-e.ks": [14],

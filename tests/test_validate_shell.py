@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
+from builder.errors import Finding
 from builder.proc import find_tool
 from builder.validate.kickstart import ScriptSection, parse_kickstart
 from builder.validate.pipeline import validate_kickstart_text, validate_many
@@ -17,8 +19,8 @@ from builder.validate.shell import check_scripts, check_scripts_batch, shell_dia
 KICKSTARTS = Path(__file__).parent / "data" / "kickstarts"
 
 
-def where(findings: object) -> list[tuple[str, int | None]]:
-    return [(f.check, f.location.line if f.location else None) for f in findings]  # type: ignore[attr-defined]
+def where(findings: Iterable[Finding]) -> list[tuple[str, int | None]]:
+    return [(f.check, f.location.line if f.location else None) for f in findings]
 
 
 def script(body: str, interpreter: str = "/bin/bash", first_line: int = 10) -> ScriptSection:
@@ -43,7 +45,8 @@ def test_syntax_error_is_reported_by_bash_and_shellcheck_at_kickstart_lines() ->
     assert where(findings) == [("shellcheck", 16), ("bash", 18), ("shellcheck", 18)]
     assert findings[0].message.startswith("SC1073: ")
     assert "unexpected EOF while looking for matching `)'" in findings[1].message
-    assert all(f.severity == "error" and f.rendered_line == f.location.line for f in findings)  # type: ignore[union-attr]
+    assert all(f.severity == "error" for f in findings)
+    assert [f.rendered_line for f in findings] == [16, 18, 18]
     assert text.splitlines()[17] == "%end"
 
 
@@ -121,7 +124,7 @@ def test_a_batch_runs_shellcheck_once_and_bash_once_per_distinct_body(
     assert _runs(shellcheck_log) == 1
     assert _runs(bash_log) == 1
     assert [where(r.findings) for r in reports] == [[("shellcheck", 17)]] * 50
-    assert [r.findings[0].location.file for r in reports] == [f"ks{i}.cfg" for i in range(50)]  # type: ignore[union-attr]
+    assert [str(r.findings[0].location) for r in reports] == [f"ks{i}.cfg:17" for i in range(50)]
 
     single = validate_kickstart_text(fresh_copy(), "ks0.cfg")
     assert _runs(shellcheck_log) == 2

@@ -1,6 +1,7 @@
-"""Libvirt domain XML for boot-test VMs: install phase (direct kernel boot) and verify phase (boot from disk).
+"""Libvirt domain XML for boot-test VMs: install phase (direct kernel boot) and verify phase (boot from disk),
+and the pure parts of a VM's lifecycle: who owns it, which accelerator it gets, how it stopped.
 
-Pure XML generation; nothing here imports libvirt, so rendering and tests run without it.
+Nothing here imports libvirt (libvirt_conn.py talks to it), so rendering and tests run without it.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class DomainSpec:
     on_reboot: Literal["destroy", "restart"]
     machine: str = "pc"
     owner: RunOwner | None = None  # recorded in the metadata for clean_stale; filled in when started
+    # Give a TCG guest AMD-V (svm), which qemu emulates: a hypervisor profile's %pre insists on vmx/svm.
+    guest_virt: bool = False
+    extra_disk_paths: tuple[str, ...] = ()  # vdb, vdc, ...: for profiles that span disks (RAID)
 
     def __post_init__(self) -> None:
         if self.memory_mib <= 0 or self.vcpus <= 0:
@@ -122,6 +126,10 @@ class DomainSpec:
         if self.domain_type == "kvm":
             # host-model needs KVM; under TCG qemu's default CPU model is the one that works.
             ET.SubElement(domain, "cpu", {"mode": "host-model"})
+        elif self.guest_virt:
+            cpu = ET.SubElement(domain, "cpu", {"mode": "custom", "match": "exact", "check": "none"})
+            _text(cpu, "model", "qemu64", fallback="allow")
+            ET.SubElement(cpu, "feature", {"policy": "require", "name": "svm"})
         ET.SubElement(domain, "clock", {"offset": "utc"})
         _text(domain, "on_poweroff", "destroy")
         _text(domain, "on_reboot", self.on_reboot)
@@ -149,6 +157,11 @@ class DomainSpec:
         ET.SubElement(disk, "driver", {"name": "qemu", "type": "qcow2", "cache": "unsafe"})
         ET.SubElement(disk, "source", {"file": self.disk_path})
         ET.SubElement(disk, "target", {"dev": "vda", "bus": "virtio"})
+        for index, path in enumerate(self.extra_disk_paths, start=1):
+            extra = ET.SubElement(devices, "disk", {"type": "file", "device": "disk"})
+            ET.SubElement(extra, "driver", {"name": "qemu", "type": "qcow2", "cache": "unsafe"})
+            ET.SubElement(extra, "source", {"file": path})
+            ET.SubElement(extra, "target", {"dev": f"vd{chr(ord('a') + index)}", "bus": "virtio"})
         if self.cdrom is not None:
             cdrom = ET.SubElement(devices, "disk", {"type": "file", "device": "cdrom"})
             ET.SubElement(cdrom, "driver", {"name": "qemu", "type": "raw"})
@@ -207,6 +220,22 @@ def _run_attributes(spec: DomainSpec) -> dict[str, str]:
     return attributes
 
 
+@dataclass(frozen=True)
+class StopResult:
+    stopped: bool  # False: the timeout ran out and the domain still runs
+    # "shutdown" (guest powered off or, with on_reboot=destroy, rebooted), "destroyed", "crashed",
+    # "failed" (qemu died), "gone" (already vanished when looked at), "timeout", or another libvirt reason.
+    reason: str
+    elapsed_s: float
+
+
+# libvirt's VIR_DOMAIN_EVENT_STOPPED_* details and VIR_DOMAIN_SHUTOFF_* state reasons, by value.
+STOPPED_DETAILS = {0: "shutdown", 1: "destroyed", 2: "crashed", 3: "migrated", 4: "saved", 5: "failed",
+                    6: "from-snapshot"}
+SHUTOFF_REASONS = {0: "unknown", 1: "shutdown", 2: "destroyed", 3: "crashed", 4: "migrated", 5: "saved",
+                    6: "failed", 7: "from-snapshot", 8: "daemon"}
+
+
 def parse_run_metadata(element_xml: str) -> RunTag | None:
     """Read back the ksbuild metadata element (as libvirt's virDomainGetMetadata returns it)."""
     try:
@@ -220,6 +249,20 @@ def parse_run_metadata(element_xml: str) -> RunTag | None:
     if host is not None and pid.isdigit() and started.isdigit():
         owner = RunOwner(host, int(pid), int(started))
     return RunTag(element.get("run-id", ""), element.get("profile", ""), owner)
+
+
+def local_cpu_flags() -> set[str]:
+    """CPU flags of this machine (vmx/svm tell whether KVM can work), from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            flags.update(value.split())
+    return flags
 
 
 def choose_domain_type(

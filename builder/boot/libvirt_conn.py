@@ -20,19 +20,23 @@ import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
 
 from builder.boot.domain import (
     DOMAIN_NAME_PREFIX,
     KSBUILD_XMLNS,
+    SHUTOFF_REASONS,
+    STOPPED_DETAILS,
     Accel,
     DomainSpec,
     DomainType,
     RunOwner,
+    StopResult,
     choose_domain_type,
+    local_cpu_flags,
     parse_run_metadata,
 )
 from builder.errors import BadInput, CommandFailed, ToolMissing
@@ -54,7 +58,7 @@ _event_loop_started = False
 
 def _libvirt() -> Any:
     try:
-        import libvirt  # noqa: PLC0415  # lazy: only the VM commands need libvirt-python
+        import libvirt  # lazy: only the VM commands need libvirt-python
     except ImportError as exc:
         hint = "install it with: pip install 'ksbuild[libvirt]'"
         raise ToolMissing(f"libvirt-python is not installed; {hint}") from exc
@@ -63,8 +67,7 @@ def _libvirt() -> Any:
 
 def _error_text(exc: BaseException) -> str:
     message = getattr(exc, "get_error_message", None)
-    text = message() if callable(message) else None
-    return str(text or exc)
+    return str((message() if callable(message) else None) or exc)
 
 
 def _error_code(exc: BaseException) -> int | None:
@@ -115,19 +118,6 @@ def is_remote(uri: str) -> bool:
 # --------------------------------------------------------------------------------------- accelerator
 
 
-def _local_cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            flags.update(value.split())
-    return flags
-
-
 def pick_domain_type(conn: libvirt.virConnect, accel: Accel) -> tuple[DomainType, str | None]:
     """(domain type, warning): "auto" picks kvm only when the CPU has vmx/svm and libvirt offers kvm.
 
@@ -138,7 +128,7 @@ def pick_domain_type(conn: libvirt.virConnect, accel: Accel) -> tuple[DomainType
         cpu = ET.fromstring(capabilities).find("host/cpu")  # noqa: S314  # libvirt's own XML
         flags = {f.get("name", "") for f in cpu.findall("feature")} if cpu is not None else set()
     else:
-        flags = _local_cpu_flags()
+        flags = local_cpu_flags()
     return choose_domain_type(capabilities, flags, accel)
 
 
@@ -188,10 +178,16 @@ def ensure_pool(conn: libvirt.virConnect, name: str = "default", progress: Progr
     path = _default_pool_dir(conn)
     if progress is not None:
         progress(f"no 'default' storage pool: creating pool {KSBUILD_POOL!r} at {path}")
-    xml = (f"<pool type='dir'><name>{KSBUILD_POOL}</name><target><path>{path}</path>"
+    xml = (f"<pool type='dir'><name>{KSBUILD_POOL}</name><target><path>{xml_escape(path)}</path>"
            "<permissions><mode>0711</mode></permissions></target></pool>")
     try:
-        return conn.storagePoolCreateXML(xml, lv.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+        try:
+            return conn.storagePoolCreateXML(xml, lv.VIR_STORAGE_POOL_CREATE_WITH_BUILD)
+        except lv.libvirtError as exc:
+            # Drivers that cannot build pools (test:///default) reject the flag; the directory may exist.
+            if _error_code(exc) not in (lv.VIR_ERR_INVALID_ARG, lv.VIR_ERR_NO_SUPPORT):
+                raise
+            return conn.storagePoolCreateXML(xml, 0)
     except lv.libvirtError as exc:
         with contextlib.suppress(lv.libvirtError):
             return conn.storagePoolLookupByName(KSBUILD_POOL)  # another run created it meanwhile
@@ -284,7 +280,7 @@ class RunResources:
         self._volumes: list[Any] = []
         self._disk: Any = None
         self._remote_logs: dict[str, Any] = {}
-        self._domains: list[str] = []
+        self._domains: dict[str, str] = {}  # name -> UUID
 
     def __enter__(self) -> RunResources:
         self._pool = ensure_pool(self.conn, self._pool_name, self._progress)
@@ -295,8 +291,17 @@ class RunResources:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         failures = self._cleanup()
-        if failures and exc is None:
-            raise CommandFailed("cleaning up the boot test failed:\n" + "\n".join(failures))
+        if not failures:
+            return
+        message = "cleaning up the boot test failed:\n" + "\n".join(failures)
+        if exc is None:
+            raise CommandFailed(message)
+        exc.add_note(message)  # the original error stays the one reported
+
+    @property
+    def pool(self) -> Any:
+        """The storage pool (virStoragePool) holding this run's volumes; set on entering."""
+        return self._pool
 
     def _say(self, message: str) -> None:
         if self._progress is not None:
@@ -315,6 +320,18 @@ class RunResources:
     def create_disk(self, size_gib: float) -> str:
         """A new, empty qcow2 volume for the install; its path on the libvirt host."""
         self._disk = self._create_volume("disk.qcow2", int(size_gib * (1 << 30)), "qcow2")
+        return str(self._disk.path())
+
+    def create_extra_disk(self, index: int, size_gib: float) -> str:
+        """Another empty qcow2 volume (vdb, vdc, ... for profiles that span disks); its host path."""
+        volume = self._create_volume(f"disk{index}.qcow2", int(size_gib * (1 << 30)), "qcow2")
+        return str(volume.path())
+
+    def adopt_disk(self, local: Path) -> str:
+        """Upload an existing qcow2 image as this run's disk (the original stays untouched); its host path."""
+        self._disk = self._create_volume("disk.qcow2", local.stat().st_size, "raw")
+        self._say(f"uploading {local.name} to the libvirt pool")
+        upload_file(self.conn, self._disk, local)
         return str(self._disk.path())
 
     def stage_file(self, local: Path, role: str) -> str:
@@ -344,31 +361,31 @@ class RunResources:
         """Start `spec` as a transient domain that libvirt destroys if this connection dies."""
         lv = _libvirt()
         xml = dataclasses.replace(spec, owner=self.owner).to_xml()
-        self._domains.append(spec.name)
         try:
             try:
-                return self.conn.createXML(xml, lv.VIR_DOMAIN_START_AUTODESTROY)
+                domain = self.conn.createXML(xml, lv.VIR_DOMAIN_START_AUTODESTROY)
             except lv.libvirtError as exc:
                 # Drivers without auto-destroy (e.g. test:///default) reject the flag as an invalid argument.
                 if _error_code(exc) not in (lv.VIR_ERR_INVALID_ARG, lv.VIR_ERR_NO_SUPPORT):
                     raise
-                return self.conn.createXML(xml, 0)
+                domain = self.conn.createXML(xml, 0)
         except lv.libvirtError as exc:
             raise CommandFailed(f"cannot start VM {spec.name}: {_error_text(exc)}") from exc
+        # Remembered by UUID: cleanup must never hit another domain that happens to have the same name.
+        self._domains[spec.name] = domain.UUIDString()
+        return domain
 
     def destroy(self, name: str) -> None:
         """Stop a domain started through this object, if it still runs (transient ones then vanish)."""
         lv = _libvirt()
+        uuid = self._domains.get(name)
+        if uuid is None:
+            raise BadInput(f"VM {name} was not started by this run")
         try:
-            domain = self.conn.lookupByName(name)
+            domain = self.conn.lookupByUUIDString(uuid)
         except lv.libvirtError:
             return
-        with contextlib.suppress(lv.libvirtError):
-            if domain.isActive():
-                domain.destroy()
-        with contextlib.suppress(lv.libvirtError):
-            if domain.isPersistent():
-                domain.undefine()
+        _destroy_and_undefine(lv, domain)
 
     def _cleanup(self) -> list[str]:
         failures: list[str] = []
@@ -379,10 +396,10 @@ class RunResources:
             except Exception as exc:
                 failures.append(f"{what}: {_error_text(exc)}")
 
-        for name in reversed(self._domains):
+        for name in reversed(self._domains.keys()):
             attempt(f"destroy {name}", self.destroy, name)
         if self._keep_disk_in is not None and self._disk is not None:
-            attempt("keep the disk", self._keep_disk)
+            attempt("keep the disk", self.keep_disk)
         for role, volume in self._remote_logs.items():
             attempt(f"fetch {role}.log", download_volume, self.conn, volume, self.run_dir / f"{role}.log")
         for volume in reversed(self._volumes):
@@ -390,9 +407,14 @@ class RunResources:
         self._volumes.clear()
         return failures
 
-    def _keep_disk(self) -> None:
-        assert self._keep_disk_in is not None  # checked by the caller
-        dest = self._keep_disk_in / f"{self.run_id}.qcow2"
+    def keep_disk(self, folder: Path | None = None) -> Path:
+        """Copy the run's disk to `folder` (default: keep_disk_in) as <run-id>.qcow2, before cleanup deletes it."""
+        folder = folder if folder is not None else self._keep_disk_in
+        if folder is None or self._disk is None:
+            raise BadInput("no disk to keep, or nowhere to keep it")
+        if self.kept_disk is not None:
+            return self.kept_disk
+        dest = folder / f"{self.run_id}.qcow2"
         dest.parent.mkdir(parents=True, exist_ok=True)
         source = Path(self._disk.path())
         if not self.remote and os.access(source, os.R_OK):
@@ -401,9 +423,24 @@ class RunResources:
             download_volume(self.conn, self._disk, dest)
         self.kept_disk = dest
         self._say(f"kept the disk as {dest}")
+        return dest
+
+    def disk_volume(self) -> Any:
+        """The run's disk volume (virStorageVol), once create_disk or adopt_disk made it."""
+        return self._disk
 
 
 # ------------------------------------------------------------------------------------------ cleanup
+
+
+def _destroy_and_undefine(lv: Any, domain: Any) -> None:
+    # Each step may race with the domain stopping (a transient one then vanishes): that is success.
+    with contextlib.suppress(lv.libvirtError):
+        if domain.isActive():
+            domain.destroy()
+    with contextlib.suppress(lv.libvirtError):
+        if domain.isPersistent():
+            domain.undefine()
 
 
 def _domain_run_tag(domain: Any) -> Any:
@@ -432,25 +469,15 @@ def clean_stale(conn: libvirt.virConnect, *, dry_run: bool = False) -> list[str]
     in_use: set[str] = set()
     for domain in conn.listAllDomains(0):
         tag = _domain_run_tag(domain)
-        stale = (
-            domain.name().startswith(DOMAIN_NAME_PREFIX)
-            and tag is not None
-            and tag.owner is not None
-            and tag.owner.is_gone()
-        )
+        owner = tag.owner if tag is not None else None
+        stale = domain.name().startswith(DOMAIN_NAME_PREFIX) and owner is not None and owner.is_gone()
         if not stale:
             with contextlib.suppress(lv.libvirtError):
                 in_use |= _disk_sources(domain)
             continue
         removed.append(f"domain {domain.name()}")
-        if dry_run:
-            continue
-        with contextlib.suppress(lv.libvirtError):
-            if domain.isActive():
-                domain.destroy()
-        with contextlib.suppress(lv.libvirtError):
-            if domain.isPersistent():
-                domain.undefine()
+        if not dry_run:
+            _destroy_and_undefine(lv, domain)
     for pool in conn.listAllStoragePools(lv.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
         with contextlib.suppress(lv.libvirtError):
             pool.refresh(0)
@@ -465,21 +492,6 @@ def clean_stale(conn: libvirt.virConnect, *, dry_run: bool = False) -> list[str]
 
 
 # ---------------------------------------------------------------------------------------------- wait
-
-
-@dataclass(frozen=True)
-class StopResult:
-    stopped: bool  # False: the timeout ran out and the domain still runs
-    # "shutdown" (guest powered off or, with on_reboot=destroy, rebooted), "destroyed", "crashed",
-    # "failed" (qemu died), "gone" (already vanished when looked at), "timeout", or another libvirt reason.
-    reason: str
-    elapsed_s: float
-
-
-_STOPPED_DETAILS = {0: "shutdown", 1: "destroyed", 2: "crashed", 3: "migrated", 4: "saved", 5: "failed",
-                    6: "from-snapshot"}
-_SHUTOFF_REASONS = {0: "unknown", 1: "shutdown", 2: "destroyed", 3: "crashed", 4: "migrated", 5: "saved",
-                    6: "failed", 7: "from-snapshot", 8: "daemon"}
 
 
 def wait_for_stop(
@@ -502,7 +514,7 @@ def wait_for_stop(
 
     def on_lifecycle(_conn: Any, _dom: Any, event: int, detail: int, _opaque: Any) -> None:
         if event == lv.VIR_DOMAIN_EVENT_STOPPED:
-            reason.append(_STOPPED_DETAILS.get(detail, str(detail)))
+            reason.append(STOPPED_DETAILS.get(detail, str(detail)))
             stopped.set()
 
     try:
@@ -544,5 +556,5 @@ def _poll_stopped(lv: Any, conn: libvirt.virConnect, dom_name: str) -> str | Non
     if state == lv.VIR_DOMAIN_CRASHED:
         return "crashed"
     if state == lv.VIR_DOMAIN_SHUTOFF:
-        return _SHUTOFF_REASONS.get(state_reason, str(state_reason))
+        return SHUTOFF_REASONS.get(state_reason, str(state_reason))
     return None

@@ -177,8 +177,8 @@ class _IsoReader:
     """Reads files from an ISO by their Rock Ridge, Joliet or plain ISO 9660 names."""
 
     def __init__(self, iso: Path) -> None:
-        import pycdlib  # noqa: PLC0415  # only ISO sources need it; keeps `import builder.boot.media` light
-        from pycdlib.pycdlibexception import PyCdlibException  # noqa: PLC0415
+        import pycdlib  # only ISO sources need it; keeps `import builder.boot.media` light
+        from pycdlib.pycdlibexception import PyCdlibException
 
         self._error: type[Exception] = PyCdlibException
         self._iso: Any = pycdlib.PyCdlib()

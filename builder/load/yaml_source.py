@@ -251,11 +251,14 @@ def _tag_name(tag: str) -> str:
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
-    """Drop repeats: a node reached through several aliases is checked once per alias."""
-    seen: set[tuple[Location | None, str | None, str]] = set()
+    """Keep one finding per place and problem: a node reached through aliases is checked once per alias.
+
+    Values are built in document order, so the one kept names the path where the anchor is defined.
+    """
+    seen: set[tuple[Location | None, str]] = set()
     kept: list[Finding] = []
     for finding in findings:
-        ident = (finding.location, finding.key, finding.message)
+        ident = (finding.location, finding.message)
         if ident not in seen:
             seen.add(ident)
             kept.append(finding)

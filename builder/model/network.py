@@ -1,36 +1,44 @@
-"""The `network:` part of a profile: NICs, bridges, name servers, raw ifcfg extras."""
+"""The `network:` part of a profile: NICs, bonds, VLANs, bridges, name servers, raw ifcfg extras.
+
+Devices stack one way: NIC → bond (`members:`) → VLAN (`parent:`) → bridge (`bridge:` on any of them).
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from builder.model.types import IPv4, Bool, Int, InterfaceName, IPv4WithPrefix, Line, MacAddress, Model
+from builder.model.types import Bool, Int, InterfaceName, IPv4, IPv4WithPrefix, Line, MacAddress, Model
 
 # Keys initscripts reads from ifcfg files (sysconfig.txt of initscripts 9.49, CentOS 7).
-KNOWN_IFCFG_KEYS: frozenset[str] = frozenset(
-    """ARPCHECK BONDING_MASTER BONDING_OPTS BOOTPROTO BRIDGE BRIDGING_OPTS BROWSER_ONLY DEFROUTE DELAY DEVICE
-    DHCP_HOSTNAME DNS1 DNS2 DNS3 DOMAIN ETHTOOL_OPTS GATEWAY HWADDR IPADDR IPV4_FAILURE_FATAL IPV6ADDR
-    IPV6ADDR_SECONDARIES IPV6INIT IPV6_ADDR_GEN_MODE IPV6_AUTOCONF IPV6_DEFAULTGW IPV6_FAILURE_FATAL IPV6_PRIVACY
-    LINKDELAY MACADDR MASTER METRIC MTU NAME NETMASK NM_CONTROLLED NOZEROCONF ONBOOT PEERDNS PEERROUTES
-    PERSISTENT_DHCLIENT PHYSDEV PREFIX PROXY_METHOD SLAVE STP TYPE USERCTL UUID VLAN ZONE""".split()
-)
+KNOWN_IFCFG_KEYS: frozenset[str] = frozenset((
+    "ARPCHECK", "BONDING_MASTER", "BONDING_OPTS", "BOOTPROTO", "BRIDGE", "BRIDGING_OPTS", "BROWSER_ONLY",
+    "DEFROUTE", "DELAY", "DEVICE", "DHCP_HOSTNAME", "DNS1", "DNS2", "DNS3", "DOMAIN", "ETHTOOL_OPTS",
+    "GATEWAY", "HWADDR", "IPADDR", "IPV4_FAILURE_FATAL", "IPV6ADDR", "IPV6ADDR_SECONDARIES", "IPV6INIT",
+    "IPV6_ADDR_GEN_MODE", "IPV6_AUTOCONF", "IPV6_DEFAULTGW", "IPV6_FAILURE_FATAL", "IPV6_PRIVACY",
+    "LINKDELAY", "MACADDR", "MASTER", "METRIC", "MTU", "NAME", "NETMASK", "NM_CONTROLLED", "NOZEROCONF",
+    "ONBOOT", "PEERDNS", "PEERROUTES", "PERSISTENT_DHCLIENT", "PHYSDEV", "PREFIX", "PROXY_METHOD", "SLAVE",
+    "STP", "TYPE", "USERCTL", "UUID", "VLAN", "VLAN_ID", "ZONE",
+))
 # Keys ksbuild writes from typed profile fields; setting them raw would contradict those fields.
-MANAGED_IFCFG_KEYS: frozenset[str] = frozenset(
-    "DEVICE TYPE BOOTPROTO IPADDR PREFIX NETMASK GATEWAY DNS1 DNS2 DNS3 BRIDGE STP DELAY ONBOOT NM_CONTROLLED "
-    "HWADDR MTU DEFROUTE".split()
-)
+MANAGED_IFCFG_KEYS: frozenset[str] = frozenset((
+    "DEVICE", "TYPE", "BOOTPROTO", "IPADDR", "PREFIX", "NETMASK", "GATEWAY", "DNS1", "DNS2", "DNS3",
+    "BRIDGE", "STP", "DELAY", "ONBOOT", "NM_CONTROLLED", "HWADDR", "MTU", "DEFROUTE", "IPV6INIT",
+    "BONDING_MASTER", "BONDING_OPTS", "MASTER", "SLAVE", "VLAN", "VLAN_ID", "PHYSDEV",
+))
 _IFCFG_VALUE = re.compile(r"[A-Za-z0-9 _.,:/=+@%-]*")
+# The kernel's default MTU for Ethernet, which a device without `mtu:` keeps.
+DEFAULT_MTU = 1500
 
 
 def _extra_ifcfg(values: dict[str, str]) -> dict[str, str]:
     problems = []
     for key, value in values.items():
         if key in MANAGED_IFCFG_KEYS:
-            problems.append(f"{key} is written by ksbuild from the typed fields (address, bridge, stp, mtu, ...)")
+            problems.append(f"{key} is written by ksbuild from the typed fields (address, bridge, mtu, ...)")
         elif key not in KNOWN_IFCFG_KEYS:
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_IFCFG_KEYS), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
@@ -43,13 +51,14 @@ def _extra_ifcfg(values: dict[str, str]) -> dict[str, str]:
 
 
 ExtraIfcfg = Annotated[dict[Annotated[str, Field(pattern=r"^\S+$")], Line], AfterValidator(_extra_ifcfg)]
+Mtu = Annotated[Int, Field(ge=576, le=9216)]
 
 
 class IPv4Config(Model):
     """A static address (with optional gateway) or DHCP."""
 
     dhcp: Bool = Field(False, description="Get the address by DHCP.")
-    address: IPv4WithPrefix | None = Field(None, description="Static address with prefix, e.g. 192.168.80.40/24.")
+    address: IPv4WithPrefix | None = Field(None, description="Static address with prefix, e.g. 10.0.0.5/24.")
     gateway: IPv4 | None = Field(None, description="Default gateway; must lie inside the address's subnet.")
 
     @model_validator(mode="after")
@@ -62,27 +71,110 @@ class IPv4Config(Model):
 
 
 class Interface(Model):
-    """A physical NIC: a bridge port, or a device with an address of its own."""
+    """A physical NIC: a bridge port, a bond member (named by the bond), or a device with an address."""
 
     name: InterfaceName = Field(description="Kernel name of the NIC, e.g. enp2s0f0.")
     mac: MacAddress | None = Field(None, description="Pin the ifcfg file to this MAC (HWADDR=).")
     bridge: InterfaceName | None = Field(None, description="Name of the bridge this NIC is a port of.")
     ipv4: IPv4Config | None = Field(None, description="Address of the NIC itself (not for bridge ports).")
-    mtu: Int | None = Field(None, ge=576, le=9216, description="MTU in bytes.")
+    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
+    mtu: Mtu | None = Field(None, description="MTU in bytes.")
     onboot: Bool = Field(True, description="Bring the device up at boot.")
     extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys, e.g. ETHTOOL_OPTS.")
 
 
+BondMode = Literal[
+    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
+]
+# Bonding options that only mean something in some modes (kernel Documentation/networking/bonding.txt, 3.10).
+MODES_OF_OPTION: dict[str, tuple[str, ...]] = {
+    "lacp_rate": ("802.3ad",),
+    "primary": ("active-backup", "balance-tlb", "balance-alb"),
+    "xmit_hash_policy": ("balance-xor", "802.3ad"),
+}
+
+
+class BondOptions(Model):
+    """Bonding driver options, written to BONDING_OPTS after `mode=`."""
+
+    miimon: Int = Field(100, ge=0, le=60000, description="Link check interval in ms (0: no link monitoring).")
+    lacp_rate: Literal["slow", "fast"] | None = Field(None, description="LACPDU rate (802.3ad only).")
+    primary: InterfaceName | None = Field(
+        None, description="Preferred member (active-backup, balance-tlb, balance-alb only)."
+    )
+    xmit_hash_policy: Literal["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"] | None = Field(
+        None, description="How traffic is spread over members (balance-xor, 802.3ad only)."
+    )
+
+
+class Bond(Model):
+    """A bonding device over NICs: a bridge port, a VLAN parent, or a device with an address."""
+
+    name: InterfaceName = Field(description="Bond device name, e.g. bond0.")
+    members: tuple[InterfaceName, ...] = Field(description="NICs enslaved to this bond (MASTER=, SLAVE=yes).")
+    mode: BondMode = Field("active-backup", description="Bonding mode.")
+    options: BondOptions = Field(BondOptions(), description="miimon, lacp_rate, primary, xmit_hash_policy.")
+    bridge: InterfaceName | None = Field(None, description="Name of the bridge this bond is a port of.")
+    ipv4: IPv4Config | None = Field(None, description="Address of the bond itself (not for bridge ports).")
+    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
+    mtu: Mtu | None = Field(None, description="MTU in bytes (the bond sets it on its members too).")
+    onboot: Bool = Field(True, description="Bring the bond up at boot.")
+    extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys.")
+
+    @field_validator("members")
+    @classmethod
+    def _has_members(cls, members: tuple[str, ...]) -> tuple[str, ...]:
+        if not members:
+            raise ValueError("a bond needs at least one member NIC, e.g. members: [eno1, eno2]")
+        return members
+
+    @property
+    def bonding_opts(self) -> tuple[tuple[str, str], ...]:
+        """Driver options in the order they are written, mode first."""
+        opts = self.options
+        pairs = [("mode", self.mode), ("miimon", str(opts.miimon))]
+        for key, value in (("lacp_rate", opts.lacp_rate), ("primary", opts.primary),
+                           ("xmit_hash_policy", opts.xmit_hash_policy)):
+            if value is not None:
+                pairs.append((key, value))
+        return tuple(pairs)
+
+
+class Vlan(Model):
+    """An 802.1Q VLAN on an interface or a bond: a bridge port or a device with an address."""
+
+    id: Int = Field(ge=1, le=4094, description="VLAN id, 1-4094.")
+    parent: InterfaceName = Field(description="The interface or bond that carries the tagged frames.")
+    name: InterfaceName | None = Field(
+        None, description="Device name: vlan<id> (written with PHYSDEV=); default <parent>.<id>."
+    )
+    bridge: InterfaceName | None = Field(None, description="Name of the bridge this VLAN is a port of.")
+    ipv4: IPv4Config | None = Field(None, description="Address of the VLAN device (not for bridge ports).")
+    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
+    mtu: Mtu | None = Field(None, description="MTU in bytes; at most the parent's.")
+    onboot: Bool = Field(True, description="Bring the VLAN up at boot.")
+    extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys.")
+
+    @property
+    def device(self) -> str:
+        """The kernel name: initscripts derives the VLAN id from it (<parent>.<id> or vlan<id>)."""
+        return self.name if self.name is not None else f"{self.parent}.{self.id}"
+
+
 class Bridge(Model):
-    """A Linux bridge; its ports are the interfaces that name it."""
+    """A Linux bridge; its ports are the interfaces, bonds and VLANs that name it."""
 
     name: InterfaceName = Field(description="Bridge device name, e.g. br0.")
     stp: Bool = Field(True, description="Spanning tree protocol against loops (STP=yes).")
     delay: Int | None = Field(None, ge=0, le=30, description="Forward delay in seconds (DELAY=).")
-    ipv4: IPv4Config | None = Field(None, description="The host's address on this bridge; none for a VM-only bridge.")
-    mtu: Int | None = Field(None, ge=576, le=9216, description="MTU in bytes.")
+    ipv4: IPv4Config | None = Field(None, description="The host address on this bridge (none: VM-only).")
+    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
+    mtu: Mtu | None = Field(None, description="MTU in bytes; at most that of each port.")
     onboot: Bool = Field(True, description="Bring the bridge up at boot.")
     extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys, e.g. BRIDGING_OPTS.")
+
+
+Device = Interface | Bond | Vlan | Bridge
 
 
 class Network(Model):
@@ -90,9 +182,28 @@ class Network(Model):
 
     nameservers: tuple[IPv4, ...] = Field((), max_length=3, description="DNS servers (DNS1.., at most 3).")
     interfaces: tuple[Interface, ...] = Field((), description="Physical NICs.")
-    bridges: tuple[Bridge, ...] = Field((), description="Bridges (br0 ...), ports named by interfaces[].bridge.")
+    bonds: tuple[Bond, ...] = Field((), description="Bonds (bond0 ...) over NICs named in members.")
+    vlans: tuple[Vlan, ...] = Field((), description="802.1Q VLANs on an interface or a bond.")
+    bridges: tuple[Bridge, ...] = Field(
+        (), description="Bridges (br0 ...); ports are the interfaces, bonds and VLANs that name them."
+    )
     install_device: InterfaceName | None = Field(
         None,
-        description="NIC the installer configures (kickstart `network` line); default: the first interface.",
+        description="Device the installer configures (kickstart `network`): a NIC, a bond or a VLAN; "
+        "default: the first interface, else the first bond's first member.",
     )
-    ipv6: Bool = Field(False, description="IPv6 on the host's devices (IPV6INIT=).")
+    ipv6: Bool = Field(False, description="IPv6 (IPV6INIT=) on every device that does not set its own.")
+
+    def ipv6_on(self, device: Device) -> bool:
+        return self.ipv6 if device.ipv6 is None else device.ipv6
+
+    def bond_of(self, nic: str) -> Bond | None:
+        """The bond that has `nic` as a member, if any."""
+        return next((bond for bond in self.bonds if nic in bond.members), None)
+
+    def bridge_ports(self, bridge: str) -> tuple[str, ...]:
+        """Device names of every interface, bond and VLAN that is a port of `bridge`, in profile order."""
+        ports: list[str] = [i.name for i in self.interfaces if i.bridge == bridge]
+        ports += [b.name for b in self.bonds if b.bridge == bridge]
+        ports += [v.device for v in self.vlans if v.bridge == bridge]
+        return tuple(ports)

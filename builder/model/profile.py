@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictStr, field_validator, model_validator
 
 from builder.model.network import Network
+from builder.model.storage import Storage
 from builder.model.types import (
     AbsolutePath,
     Bool,
@@ -15,7 +16,6 @@ from builder.model.types import (
     GroupName,
     HostName,
     Identifier,
-    Int,
     KeyboardLayout,
     Lang,
     Line,
@@ -23,7 +23,6 @@ from builder.model.types import (
     PackageName,
     ServiceName,
     SshPublicKey,
-    StrictStr,
     TimeZone,
     Url,
     UserName,
@@ -112,30 +111,6 @@ def _no_colon() -> str:
 class Users(Model):
     root: RootUser
     accounts: tuple[Account, ...] = ()
-
-
-class Partition(Model):
-    mount: Annotated[Line, Field(pattern=r"^(/[A-Za-z0-9/._-]*|swap)$")] = Field(description="Mount point or swap.")
-    size: Int = Field(ge=1, description="Size in MiB (the minimum when grow is set).")
-    fstype: Literal["xfs", "ext4", "ext3", "ext2", "swap", "vfat", "biosboot"] = "xfs"
-    grow: Bool = False
-
-
-class Storage(Model):
-    disks: tuple[Annotated[Line, Field(pattern=r"^[A-Za-z0-9/._:-]+$")], ...] = Field(
-        ("sda",), min_length=1, description="Disks the installer may use (ignoredisk --only-use)."
-    )
-    clear: Literal["all", "linux", "none"] = "all"
-    layout: Literal["lvm", "plain", "custom"] = "lvm"
-    partitions: tuple[Partition, ...] = ()
-
-    @model_validator(mode="after")
-    def _partitions_for_custom(self) -> Self:
-        if self.layout == "custom" and not self.partitions:
-            raise ValueError("layout: custom needs partitions: [...]")
-        if self.layout != "custom" and self.partitions:
-            raise ValueError("partitions: are only used with layout: custom")
-        return self
 
 
 class Packages(Model):

@@ -19,8 +19,8 @@ from builder.render.context import (
     install_network,
     nested_modules,
 )
-from builder.render.verify_plan import SEAL_SCRIPT, VERIFY_SCRIPT, VERIFY_UNIT, VerifyPlan
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
+from builder.render.verify_plan import SEAL_SCRIPT, VERIFY_SCRIPT, VERIFY_UNIT, VerifyPlan
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,15 @@ class RenderedKickstart:
 
 
 def render_kickstart(
-    profile: Profile, name: str, template_overrides: Sequence[Path] = (), *, verify: VerifyPlan | None = None
+    profile: Profile,
+    name: str,
+    template_overrides: Sequence[Path] = (),
+    *,
+    verify: VerifyPlan | None = None,
+    callback_url: str | None = None,
 ) -> RenderedKickstart:
-    """Render the kickstart; `verify` adds the boot-test verification unit (boot-test builds only)."""
+    """Render the kickstart; `verify` adds the boot-test verification unit (boot-test builds only);
+    `callback_url` adds a last %post that reports the finished install there (fleet installs)."""
     search_path = template_search_path(tuple(template_overrides))
     env = make_environment(search_path)
     context = {
@@ -49,6 +55,7 @@ def render_kickstart(
         "verify_script": VERIFY_SCRIPT,
         "verify_unit": VERIFY_UNIT,
         "seal_script": SEAL_SCRIPT,
+        "callback_url": callback_url,
     }
     try:
         text = env.get_template(MAIN_TEMPLATE).render(context)

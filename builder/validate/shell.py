@@ -39,7 +39,7 @@ _DIALECTS = {"sh": "sh", "bash": "bash"}
 _CACHE_LIMIT = 4096
 _cache: dict[str, tuple[_Issue, ...]] = {}
 # Keeps each shellcheck command line far below ARG_MAX.
-_FILES_PER_SHELLCHECK = 500
+_FILES_PER_SHELLCHECK = 5000
 _BASH_LINE = re.compile(r"^(?P<file>[^:]+): line (?P<line>\d+): (?P<message>.*)$")
 
 
@@ -178,12 +178,11 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
 
 def check_scripts_each(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) -> list[list[Finding]]:
     """Findings for each (source, scripts) batch, in order, with one shellcheck run for all of them."""
-    wanted: dict[str, _Body] = {}
-    for _source, scripts in batches:
-        for script in scripts:
-            body = _body_of(script)
-            if body is not None:
-                wanted.setdefault(body.key, body)
+    shell_scripts = [
+        [(script, body) for script in scripts if (body := _body_of(script)) is not None]
+        for _, scripts in batches
+    ]
+    wanted = {body.key: body for scripts in shell_scripts for _, body in scripts}
     known = {key: _cache[key] for key in wanted if key in _cache}
     unchecked = [body for key, body in wanted.items() if key not in known]
     if unchecked:
@@ -192,12 +191,10 @@ def check_scripts_each(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) -
         known.update(fresh)
 
     report: list[list[Finding]] = []
-    for source, scripts in batches:
-        findings: list[Finding] = []
-        for script in scripts:
-            body = _body_of(script)
-            if body is not None:
-                findings.extend(_findings(script, known[body.key], source))
+    for (source, _scripts), scripts in zip(batches, shell_scripts, strict=True):
+        findings = [
+            finding for script, body in scripts for finding in _findings(script, known[body.key], source)
+        ]
         findings.sort(key=lambda f: (f.rendered_line or 0, f.check, f.message))
         report.append(findings)
     return report

@@ -10,6 +10,7 @@ import gzip
 import lzma
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,15 +24,19 @@ MBR_CANDIDATES = (Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/EXTLINUX
 
 # Drivers for the devices libvirt and qemu give a guest (virtio disk/NIC/serial, IDE/SATA/SCSI cdrom),
 # the filesystems the installer writes and reads, and what a hypervisor's network setup needs.
-REQUIRED_MODULES = (
+INSTALLER_MODULES = (
     "virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "ext4", "crc32c_generic",
     "isofs", "sr_mod", "cdrom", "bridge",
 )  # fmt: skip
-OPTIONAL_MODULES = (
+INSTALLER_OPTIONAL_MODULES = (
     "virtio_scsi", "virtio_rng", "virtio_balloon", "sd_mod", "ata_piix", "ata_generic", "ahci",
     "nls_utf8", "8021q", "bonding", "tun", "veth", "dummy", "macvtap", "e1000", "8139cp", "8139too",
     "kvm", "kvm_intel", "kvm_amd", "af_packet", "stp", "llc",
 )  # fmt: skip
+
+# What the installed system's initramfs needs to mount its root partition.
+ROOT_DISK_MODULES = ("virtio_pci", "virtio_blk", "ext4", "crc32c_generic")
+ROOT_DISK_OPTIONAL_MODULES = ("virtio_scsi", "ata_piix", "ahci", "sd_mod")
 
 _COMPRESSED_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz")
 
@@ -51,7 +56,7 @@ class ModuleTree:
     """A subset of /lib/modules/<version>, uncompressed, with matching modules.dep and modules.alias."""
 
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to /lib/modules/<version>
-    loadable: list[str] = field(default_factory=list)  # module names present as .ko (not built in)
+    loadable: list[str] = field(default_factory=list)  # names of the modules copied, dependencies included
 
 
 def _version_key(version: str) -> list[tuple[int, str]]:
@@ -132,8 +137,11 @@ def _read_module(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def select_modules(modules_dir: Path) -> ModuleTree:
-    """Copy the wanted modules and everything they depend on, per the kernel's own modules.dep."""
+def select_modules(modules_dir: Path, required: Sequence[str], optional: Sequence[str]) -> ModuleTree:
+    """Copy the wanted modules and everything they depend on, per the kernel's own modules.dep.
+
+    A required module must exist as a module or be built in; an optional one is taken when it exists.
+    """
     depends: dict[str, list[str]] = {}
     path_of: dict[str, str] = {}
     for line in (modules_dir / "modules.dep").read_text().splitlines():
@@ -147,12 +155,12 @@ def select_modules(modules_dir: Path) -> ModuleTree:
     builtin_text = builtin_file.read_text() if builtin_file.is_file() else ""
     builtin = {_module_name(line) for line in builtin_text.split()}
 
-    missing = [name for name in REQUIRED_MODULES if name not in path_of and name not in builtin]
+    missing = [name for name in required if name not in path_of and name not in builtin]
     if missing:
         raise ToolMissing(f"kernel {modules_dir.name} lacks modules {', '.join(missing)}")
 
     chosen: set[str] = set()
-    pending = [name for name in (*REQUIRED_MODULES, *OPTIONAL_MODULES) if name in path_of]
+    pending = [name for name in (*required, *optional) if name in path_of]
     while pending:
         name = pending.pop()
         if name in chosen:
@@ -177,5 +185,5 @@ def select_modules(modules_dir: Path) -> ModuleTree:
         ]
         tree.files["modules.alias"] = ("\n".join(aliases) + "\n").encode()
     tree.files["modules.builtin"] = builtin_text.encode()
-    tree.loadable = sorted(name for name in (*REQUIRED_MODULES, *OPTIONAL_MODULES) if name in chosen)
+    tree.loadable = sorted(chosen)
     return tree

@@ -33,7 +33,7 @@ fetch_kickstart() {
                 ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
             ;;
         http://* | https://*)
-            if [ -z "$NET_UP" ] || ! wget -q -T 20 -O "$KS_FILE" "$source" 2>/tmp/ks_fetch_err; then
+            if [ -z "$NET_UP" ] || ! timeout 20 wget -q -O "$KS_FILE" "$source" 2>/tmp/ks_fetch_err; then
                 dracut_warn "failed to fetch kickstart from $source"
                 ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
             fi

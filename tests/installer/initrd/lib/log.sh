@@ -6,15 +6,23 @@
 SYSLOG=/tmp/syslog
 LOG_PORT_NAME=org.fedoraproject.anaconda.log.0
 LOG_PORT=/dev/virtio-ports/$LOG_PORT_NAME
-TAB=$(printf '\t')
+NL='
+'
+# Wall-clock seconds at boot (set by start_logging): stamps add /proc/uptime, which has the
+# hundredths that busybox date lacks. Computed without forking: under TCG every fork is slow.
+BOOT_EPOCH=0
 
-# Wall-clock seconds at boot, so stamps come from /proc/uptime (busybox date has no milliseconds).
-read -r BOOT_UPTIME _ < /proc/uptime
-BOOT_EPOCH=$(( $(date +%s) - ${BOOT_UPTIME%.*} ))
-
-stamp() {
+# make_stamp: STAMP=HH:MM:SS,mmm (UTC, as the VM's clock runs).
+make_stamp() {
     read -r up _ < /proc/uptime
-    echo "$(date -u -d "@$((BOOT_EPOCH + ${up%.*}))" +%H:%M:%S),${up#*.}0"
+    now=$((BOOT_EPOCH + ${up%.*}))
+    hours=$((now / 3600 % 24))
+    minutes=$((now / 60 % 60))
+    seconds=$((now % 60))
+    [ $hours -lt 10 ] && hours=0$hours
+    [ $minutes -lt 10 ] && minutes=0$minutes
+    [ $seconds -lt 10 ] && seconds=0$seconds
+    STAMP="$hours:$minutes:$seconds,${up#*.}0"
 }
 
 # log_line LEVEL TAG TEXT: syslog only (like anaconda.log or program.log lines that skip the console).
@@ -22,10 +30,15 @@ log_line() {
     level=$1
     tag=$2
     shift 2
-    now=$(stamp)
-    printf '%s\n' "$*" | while IFS= read -r text; do
-        printf '%s %s %s: %s\n' "$now" "$level" "$tag" "$text"
-    done >> "$SYSLOG"
+    make_stamp
+    case $* in
+        *"$NL"*)
+            printf '%s\n' "$*" | while IFS= read -r text; do
+                printf '%s %s %s: %s\n' "$STAMP" "$level" "$tag" "$text"
+            done
+            ;;
+        *) printf '%s %s %s: %s\n' "$STAMP" "$level" "$tag" "$*" ;;
+    esac >> "$SYSLOG"
 }
 
 # say TEXT: a console line, mirrored to the log port as anaconda's INFO.
@@ -67,8 +80,11 @@ link_virtio_ports() {
 }
 
 start_logging() {
+    read -r up _ < /proc/uptime
+    BOOT_EPOCH=$(($(date +%s) - ${up%.*}))
     : > "$SYSLOG"
-    dmesg | while IFS= read -r line; do log_line INFO kernel "$line"; done
+    make_stamp
+    dmesg | sed "s/^/$STAMP INFO kernel: /" >> "$SYSLOG"
     # The control queue announces ports after the driver loads; give a present device a moment.
     if [ -n "$(ls /sys/bus/virtio/drivers/virtio_console 2>/dev/null | grep '^virtio')" ]; then
         tries=0

@@ -53,11 +53,12 @@ repo_cdrom() {
     could_not_boot
 }
 
+# Fetches are bounded with timeout(1): busybox 1.35's own `wget -T` crashes (SIGSEGV).
 repo_http() {
     REPO_URL=${1%/}
     log_line INFO dracut "anaconda fetching installer from $REPO_URL"
     if [ -z "$NET_UP" ] ||
-        ! wget -q -T 20 -O /tmp/treeinfo "$REPO_URL/.treeinfo" 2> /tmp/treeinfo_err ||
+        ! timeout 20 wget -q -O /tmp/treeinfo "$REPO_URL/.treeinfo" 2> /tmp/treeinfo_err ||
         [ ! -s /tmp/treeinfo ]; then
         [ -s /tmp/treeinfo_err ] && log_line INFO dracut "$(cat /tmp/treeinfo_err)"
         dracut_warn "can't find installer mainimage path in .treeinfo"
@@ -88,6 +89,6 @@ repo_fetch() {
     if [ "$REPO_KIND" = cdrom ]; then
         cp "$REPO_DIR/$1" "$2"
     else
-        wget -q -T 60 -O "$2" "$REPO_URL/$1"
+        timeout 60 wget -q -O "$2" "$REPO_URL/$1"
     fi
 }

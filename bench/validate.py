@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Benchmark: render + validate N profiles in ONE `ksbuild validate` process, against the peer doing the same
+validation work: one `ksvalidator -v RHEL7` process per rendered kickstart (its normal use).
+
+    .venv/bin/python bench/validate.py [--n 200]
+
+Prints wall times and the ratio (goal: >= 10x at N=200 on 2 cores), plus `ksbuild --help` start-up time and
+whether rendering/validating imports libvirt (it must not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+KSBUILD = [sys.executable, "-m", "builder"]
+
+
+def make_profiles(folder: Path, count: int) -> list[Path]:
+    """N hypervisors that differ in host name and address, all extending the shipped kvm-hypervisor profile."""
+    shutil.copy(REPO / "profiles/base.yaml", folder / "base.yaml")
+    shutil.copy(REPO / "profiles/kvm-hypervisor.yaml", folder / "kvm-hypervisor.yaml")
+    paths = []
+    for n in range(count):
+        path = folder / f"host{n:04d}.yaml"
+        path.write_text(
+            "extends: kvm-hypervisor\n"
+            f"system: {{hostname: kvm{n:04d}.lab.local}}\n"
+            "network:\n  bridges:\n    - name: br0\n      stp: true\n"
+            f"      ipv4: {{address: 10.{n // 250}.{n % 250}.10/16, gateway: 10.{n // 250}.0.1}}\n"
+        )
+        paths.append(path)
+    return paths
+
+
+def timed(argv: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=200, help="number of profiles (default 200)")
+    args = parser.parse_args()
+    ksvalidator = shutil.which("ksvalidator") or str(Path(sys.executable).parent / "ksvalidator")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        profiles = make_profiles(folder, args.n)
+        check = subprocess.run([*KSBUILD, "validate", *map(str, profiles)], cwd=folder, capture_output=True,
+                               text=True, check=False)
+        if check.returncode != 0:
+            sys.exit(f"ksbuild validate failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}")
+        ksbuild_time = timed([*KSBUILD, "validate", *map(str, profiles)], folder)
+
+        # The peer needs the kickstarts on disk: render them first (not timed).
+        for profile in profiles:
+            subprocess.run([*KSBUILD, "render", str(profile)], cwd=folder, check=True, capture_output=True)
+        kickstarts = sorted(folder.glob("output/*/ks.cfg"))
+        assert len(kickstarts) == args.n
+        start = time.perf_counter()
+        for kickstart in kickstarts:
+            subprocess.run([ksvalidator, "-v", "RHEL7", str(kickstart)], check=False, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        peer_time = time.perf_counter() - start
+
+    help_times = [timed([*KSBUILD, "--help"], REPO) for _ in range(5)]
+    imports = subprocess.run(
+        [sys.executable, "-c", "import sys, builder.cli.main as m, builder.commands, builder.pipeline; "
+         "print('libvirt' in sys.modules)"], capture_output=True, text=True, check=True, cwd=REPO).stdout.strip()
+
+    print(f"profiles: {args.n}")
+    print(f"ksbuild validate (render + schema + checks + pykickstart + shellcheck + policy), 1 process: "
+          f"{ksbuild_time:.2f} s")
+    print(f"ksvalidator -v RHEL7, 1 process per kickstart (pykickstart only):                        "
+          f"{peer_time:.2f} s")
+    print(f"ratio: ksbuild is {peer_time / ksbuild_time:.1f}x faster (goal >= 10x at N=200)")
+    print(f"ksbuild --help start-up: median {statistics.median(help_times) * 1000:.0f} ms over 5 runs")
+    print(f"libvirt imported by render/validate code: {imports}")
+
+
+if __name__ == "__main__":
+    main()

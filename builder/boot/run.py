@@ -1,0 +1,366 @@
+"""A boot test, start to end: media → kickstart → inject → install VM → watch → verdict → verify VM → export.
+
+Everything it creates on the libvirt host is removed on every way out (success, failure, timeout, Ctrl-C,
+SIGTERM); transient domains started with auto-destroy go even when ksbuild itself dies. What a person needs to
+understand a failure stays in output/<profile>/runs/<run-id>/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from builder.boot.domain import Accel, DomainSpec, DomainType, NetworkSpec, parse_network_option
+from builder.boot.export import ExportedImage, export_image
+from builder.boot.inject import inject_files
+from builder.boot.libvirt_conn import RunResources, is_remote, open_connection, pick_domain_type
+from builder.boot.media import InstallMedia, resolve_media
+from builder.boot.plan import for_boot_test, install_target, installer_cmdline, test_disk_names
+from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg, parse_report
+from builder.boot.tree_server import serve_tree
+from builder.boot.verdict import InstallJudge, Progress, Verdict
+from builder.boot.watch import DomainState, watch_install, watch_verify
+from builder.errors import BadInput, ChecksFailed, Interrupted
+from builder.fsutil import atomic_write
+from builder.pipeline import BuildResult, build_many, prepare
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ksbuild" / "media"
+
+
+@dataclass(frozen=True)
+class BootOptions:
+    location: str
+    connect: str = "qemu:///system"
+    network: str = "user"
+    accel: Accel = "auto"
+    memory_mib: int = 2048
+    vcpus: int = 2
+    disk_gib: float = 20.0
+    timeout: float = 3600.0
+    idle_timeout: float = 600.0
+    verify: bool = True
+    keep_disk: bool = True
+    pool: str = "default"
+    extra_args: tuple[str, ...] = ()
+    output_root: Path = Path("output")
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    seconds: float
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class BootTestResult:
+    profile: str
+    run_id: str
+    run_dir: Path
+    domain_type: DomainType
+    warnings: tuple[str, ...]
+    phases: tuple[PhaseResult, ...]
+    report: VerifyReport | None
+    kept_disk: Path | None = None
+    image: ExportedImage | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.verdict.ok for p in self.phases) and (self.report is None or self.report.ok)
+
+    @property
+    def cause(self) -> str:
+        for phase in self.phases:
+            if not phase.verdict.ok:
+                return f"{phase.name}: {phase.verdict.cause}"
+        if self.report is not None and not self.report.ok:
+            failed = [c.name for c in self.report.checks if c.status == "fail"]
+            return "verification failed: " + (", ".join(failed) if failed else "incomplete report")
+        return "passed"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "profile": self.profile, "run_id": self.run_id, "run_dir": str(self.run_dir), "ok": self.ok,
+            "cause": self.cause, "domain_type": self.domain_type, "warnings": list(self.warnings),
+            "phases": [
+                {"name": p.name, "seconds": round(p.seconds, 1), "ok": p.verdict.ok, "kind": p.verdict.kind,
+                 "cause": p.verdict.cause, "failing_script": p.verdict.failing_script,
+                 "script_output": list(p.verdict.script_output), "last_lines": list(p.verdict.last_lines)}
+                for p in self.phases
+            ],
+            "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
+                       for c in (self.report.checks if self.report else ())],
+            "kept_disk": str(self.kept_disk) if self.kept_disk else None,
+            "image": self.image.to_json() if self.image else None,
+        }
+
+
+class BootEvents:
+    """What a boot test tells the person watching; the CLI subclasses it to print."""
+
+    def message(self, text: str) -> None:
+        """A one-off line: a step started, a warning."""
+
+    def progress(self, phase: str, elapsed: float, progress: Progress) -> None:
+        """The installer's current step changed."""
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+@contextmanager
+def interruptible() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set an event instead of raising mid-cleanup. Handlers are installed explicitly:
+    a process started in the background inherits SIGINT as ignored."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _domain_state(conn: Any, uuid: str) -> DomainState:
+    import libvirt
+
+    try:
+        domain = conn.lookupByUUIDString(uuid)
+        state, reason = domain.state()
+    except libvirt.libvirtError:
+        return "gone"
+    if state == libvirt.VIR_DOMAIN_SHUTOFF:
+        return "stopped-clean" if reason == libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN else "stopped-crash"
+    if state == libvirt.VIR_DOMAIN_CRASHED:
+        return "stopped-crash"
+    return "running"
+
+
+def prepare_boot_kickstart(
+    ref: str | Path,
+    media: InstallMedia,
+    tree_port: int | None,
+    *,
+    overrides: Sequence[str] = (),
+    templates: Sequence[Path] = (),
+    verify: bool = True,
+) -> tuple[BuildResult, str]:
+    """The kickstart this boot test installs, fully validated, and the inst.repo value for it."""
+    target = install_target(media, tree_port)
+    prepared = prepare(ref, overrides=overrides, templates=templates,
+                       adjust=lambda profile: for_boot_test(profile, target), verify=verify)
+    (result,) = build_many([prepared])
+    if not result.ok:
+        raise ChecksFailed(f"{result.name}: the kickstart for the boot test does not pass its checks", result.errors)
+    return result, target.repo
+
+
+def boot_test(
+    ref: str | Path,
+    options: BootOptions,
+    *,
+    overrides: Sequence[str] = (),
+    templates: Sequence[Path] = (),
+    events: BootEvents | None = None,
+    export: bool = False,
+) -> BootTestResult:
+    """Install the profile in a VM, judge the install from its logs, boot the result and verify it."""
+    events = events or BootEvents()
+    _refuse_remote(options.connect)
+    network = parse_network_option(options.network)
+    media = resolve_media(options.location, options.cache_dir, progress=events.message)
+    if media.kind == "tree" and (network is None or network.kind != "user"):
+        raise BadInput(f"{options.location}: a local tree is served on 127.0.0.1 and reachable only with "
+                       "--network user; or give its http:// URL")
+    if media.kind == "tree" and is_remote(options.connect):
+        raise BadInput(f"{options.location}: a local tree cannot be served to a remote libvirt host; "
+                       "give an ISO or an http:// URL")
+    run_id = new_run_id()
+    with ExitStack() as stack:
+        tree_port = stack.enter_context(serve_tree(media.tree)) if media.kind == "tree" and media.tree else None
+        result, repo = prepare_boot_kickstart(ref, media, tree_port, overrides=overrides, templates=templates,
+                                              verify=options.verify)
+        run_dir = options.output_root / result.name / "runs" / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
+        events.message(f"run {run_id}: diagnostics in {run_dir}")
+        stop = stack.enter_context(interruptible())
+        conn = open_connection(options.connect)
+        stack.callback(conn.close)
+        domain_type, warning = pick_domain_type(conn, options.accel)
+        warnings = (warning,) if warning else ()
+        if warning:
+            events.message(f"warning: {warning}")
+        resources = stack.enter_context(
+            RunResources(conn, run_id=run_id, profile=result.name, run_dir=run_dir, pool=options.pool,
+                         progress=events.message)
+        )
+        session = _Session(options, events, resources, conn, domain_type, network, run_id, result.name, stop)
+        phases, report = session.run(media, repo, result.kickstart.text, len(result.profile.storage.disks))
+        outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report)
+        kept = None
+        if not outcome.ok and options.keep_disk and resources.disk_volume() is not None:
+            kept = resources.keep_disk(run_dir)
+        image = None
+        if export and outcome.ok:
+            events.message("exporting the golden image (qemu-img convert -c)")
+            image = export_image(Path(resources.disk_volume().path()),
+                                 options.output_root / result.name / f"{result.name}.qcow2")
+        outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report,
+                                 kept, image)
+        atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
+        if stop.is_set():
+            raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
+    return outcome
+
+
+def _refuse_remote(uri: str) -> None:
+    if is_remote(uri):
+        # The watcher reads the console and installer logs as files while the VM runs; a remote host's
+        # files would need streaming through the libvirt API, which is not built yet.
+        raise BadInput(f"{uri}: boot tests on remote libvirt hosts are not supported yet; run ksbuild on the host")
+
+
+def verify_disk(
+    ref: str | Path,
+    disk: Path,
+    options: BootOptions,
+    *,
+    overrides: Sequence[str] = (),
+    events: BootEvents | None = None,
+) -> BootTestResult:
+    """Boot a disk installed by an earlier boot test (with --no-verify, or one kept after a failure) and run its
+    verification unit. The disk is copied into the pool first: the original is never changed."""
+    events = events or BootEvents()
+    _refuse_remote(options.connect)
+    if not disk.is_file():
+        raise BadInput(f"{disk}: no such disk image")
+    prepared = prepare(ref, overrides=overrides)
+    run_id = new_run_id()
+    run_dir = options.output_root / prepared.loaded.name / "runs" / run_id
+    with ExitStack() as stack:
+        stop = stack.enter_context(interruptible())
+        conn = open_connection(options.connect)
+        stack.callback(conn.close)
+        domain_type, warning = pick_domain_type(conn, options.accel)
+        resources = stack.enter_context(RunResources(conn, run_id=run_id, profile=prepared.loaded.name,
+                                                     run_dir=run_dir, pool=options.pool, progress=events.message))
+        resources.adopt_disk(disk)
+        network = parse_network_option(options.network)
+        session = _Session(options, events, resources, conn, domain_type, network, run_id, prepared.loaded.name, stop)
+        phase, report = session.verify()
+        outcome = BootTestResult(prepared.loaded.name, run_id, run_dir, domain_type,
+                                 (warning,) if warning else (), (phase,), report)
+        atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
+        if stop.is_set():
+            raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
+    return outcome
+
+
+def _json_bytes(data: dict[str, object]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+@dataclass
+class _Session:
+    options: BootOptions
+    events: BootEvents
+    resources: RunResources
+    conn: Any
+    domain_type: DomainType
+    network: NetworkSpec | None
+    run_id: str
+    profile: str
+    stop: threading.Event
+
+    def run(self, media: InstallMedia, repo: str, kickstart: str, disk_count: int
+            ) -> tuple[list[PhaseResult], VerifyReport | None]:
+        phases = [self.install(media, repo, kickstart, disk_count)]
+        if not phases[0].verdict.ok or not self.options.verify or self.stop.is_set():
+            return phases, None
+        verify_phase, report = self.verify()
+        phases.append(verify_phase)
+        return phases, report
+
+    def _spec(self, phase: str, **fields: Any) -> DomainSpec:
+        return DomainSpec(
+            name=f"ksbuild-{self.profile}-{self.run_id}-{phase}", run_id=self.run_id, profile=self.profile,
+            domain_type=self.domain_type, memory_mib=self.options.memory_mib, vcpus=self.options.vcpus,
+            network=self.network, guest_virt=self.domain_type == "qemu", **fields,
+        )
+
+    def install(self, media: InstallMedia, repo: str, kickstart: str, disk_count: int) -> PhaseResult:
+        run_dir = self.resources.run_dir
+        initrd = run_dir / "initrd-with-ks.img"
+        inject_files(media.initrd, initrd, {"ks.cfg": kickstart.encode()}, mode=0o600)
+        try:
+            kernel_path = self.resources.stage_file(media.kernel, "vmlinuz")
+            initrd_path = self.resources.stage_file(initrd, "initrd.img")
+        finally:
+            initrd.unlink(missing_ok=True)  # it holds the kickstart's password hashes
+        disk = self.resources.create_disk(self.options.disk_gib)
+        extra = tuple(self.resources.create_extra_disk(n, self.options.disk_gib)
+                      for n in range(1, len(test_disk_names(disk_count))))
+        spec = self._spec(
+            "install", disk_path=disk, extra_disk_paths=extra, kernel=kernel_path, initrd=initrd_path,
+            cmdline=installer_cmdline(repo, self.options.extra_args),
+            cdrom=self.resources.stage_iso(media.iso) if media.iso else None,
+            console_log=self.resources.log_path("console"), installer_log=self.resources.log_path("installer"),
+            on_reboot="destroy",
+        )
+        return self._phase("install", spec, InstallJudge(), installer=run_dir / "installer.log")
+
+    def verify(self) -> tuple[PhaseResult, VerifyReport]:
+        volume = self.resources.disk_volume()
+        spec = self._spec("verify", disk_path=str(volume.path()), kernel=None, initrd=None, cmdline=None,
+                          cdrom=None, console_log=self.resources.log_path("verify-console"), installer_log=None,
+                          on_reboot="destroy")
+        judge = VerifyJudge()
+        phase = self._phase("verify", spec, judge, installer=None)
+        console = self.resources.run_dir / "verify-console.log"
+        lines = console.read_text(errors="replace").splitlines() if console.exists() else []
+        report = parse_report(lines)
+        if self.domain_type == "qemu":
+            report = downgrade_for_tcg(report)
+        return phase, report
+
+    def _phase(self, name: str, spec: DomainSpec, judge: Any, installer: Path | None) -> PhaseResult:
+        atomic_write(self.resources.run_dir / f"{name}-domain.xml", spec.to_xml().encode())
+        self.events.message(f"{name}: starting VM {spec.name} ({spec.domain_type})")
+        started = time.monotonic()
+        domain = self.resources.start(spec)
+        uuid = domain.UUIDString()
+        watch = watch_install if installer is not None else watch_verify
+        kwargs: dict[str, Any] = {"installer": installer} if installer is not None else {}
+        verdict = watch(
+            console=self.resources.run_dir / f"{'console' if name == 'install' else 'verify-console'}.log",
+            domain_state=lambda: _domain_state(self.conn, uuid), judge=judge,
+            timeout=self.options.timeout, idle_timeout=self.options.idle_timeout,
+            on_progress=lambda progress, elapsed: self.events.progress(name, elapsed, progress),
+            stop_requested=self.stop.is_set, **kwargs,
+        )
+        self.resources.destroy(spec.name)  # an early failure verdict leaves the VM running: stop it now
+        seconds = time.monotonic() - started
+        self.events.message(f"{name}: {'ok' if verdict.ok else 'FAILED'} after {seconds:.0f} s: {verdict.cause}")
+        return PhaseResult(name, seconds, verdict)
+

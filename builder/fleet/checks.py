@@ -1,0 +1,239 @@
+"""Checks of a whole fleet: every host's profile through the core checks, then conflicts between hosts.
+
+Per host: the profile schema and the semantic checks, exactly as `ksbuild validate` runs them (pykickstart,
+shellcheck and policy run on the rendered kickstarts, in `builder.fleet.render`). Across hosts: duplicate
+hostnames, MACs and addresses (a bridge address shared by two hosts included); an address outside the
+provisioning subnet, equal to a gateway, or the subnet's network or broadcast address; an address inside
+the dynamic DHCP range.
+
+Every finding names its host, and sits at the inventory line that set the value; a value that came from the
+profile is reported at the host's entry in the inventory, with the profile line in the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+
+from builder.checks.semantic import check_profile
+from builder.errors import BadInput, Finding, Severity
+from builder.fleet.inventory import FleetHost, Inventory, for_host
+from builder.load.yaml_source import Path_, format_key
+from builder.model.build import build_profile
+from builder.model.network import Bridge, Interface
+from builder.model.profile import Profile
+from builder.render.context import install_network
+
+CHECK = "fleet"
+
+
+@dataclass(frozen=True)
+class ModelledHost:
+    host: FleetHost
+    profile: Profile
+    findings: tuple[Finding, ...]  # the core semantic checks, each naming the host
+
+    @property
+    def hostname(self) -> str:
+        return self.host.hostname
+
+    @property
+    def install_address(self) -> IPv4Interface | None:
+        """The address the installer uses on the boot NIC (its own or its bridge's): what DHCP hands out."""
+        net = self.profile.network
+        if net.install_device is not None and net.install_device not in {i.name for i in net.interfaces}:
+            return None  # the semantic checks report the unknown device
+        network = install_network(self.profile)
+        if network.dhcp or network.ip is None or network.netmask is None:
+            return None
+        return IPv4Interface(f"{network.ip}/{network.netmask}")
+
+
+@dataclass(frozen=True)
+class FleetModel:
+    inventory: Inventory
+    hosts: tuple[ModelledHost, ...]
+    findings: tuple[Finding, ...]
+    # Some host's profile does not have the right shape (schema errors): bad input rather than failed checks.
+    unreadable: bool
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == "error")
+
+
+def model_fleet(inventory: Inventory) -> FleetModel:
+    """Model and check every host, then check the fleet as a whole; all problems are collected."""
+    findings: list[Finding] = []
+    modelled: list[ModelledHost] = []
+    unreadable = False
+    for host in inventory.hosts:
+        try:
+            profile = build_profile(host.data, host.locate)
+        except BadInput as exc:
+            unreadable = True
+            findings.extend(for_host(f, host.hostname) for f in exc.findings)
+            continue
+        semantic = tuple(for_host(f, host.hostname) for f in check_profile(profile, host.locate))
+        findings.extend(semantic)
+        modelled.append(ModelledHost(host, profile, semantic))
+    findings.extend(check_fleet(inventory, modelled))
+    return FleetModel(inventory, tuple(modelled), tuple(findings), unreadable)
+
+
+def check_fleet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> list[Finding]:
+    checks = (_duplicate_hostnames, _duplicate_macs, _boot_mac_matches_profile, _duplicate_addresses,
+              _provisioning_subnet, _network_install_source)
+    return [finding for check in checks for finding in check(inventory, hosts)]
+
+
+def _finding(
+    inventory: Inventory, host: FleetHost, path: Path_, message: str, severity: Severity = "error"
+) -> Finding:
+    """A finding on `host` at the inventory line that set `path`, or at the host's entry."""
+    location = host.locate(path)
+    if location.file != inventory.display:
+        message += f" (value from {location})"
+        location = host.entry
+    return Finding(CHECK, f"host {host.hostname}: {message}", location, format_key(path), severity)
+
+
+def _network_install_source(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    if inventory.model.pxe.repo is not None:
+        return
+    for modelled in hosts:
+        if modelled.profile.install.source.url is None:
+            message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
+            yield _finding(inventory, modelled.host, ("install", "source"), message)
+
+
+def _named(host: FleetHost, path: Path_) -> str:
+    return f"host {host.hostname} ({host.locate(path)})"
+
+
+def _duplicate_hostnames(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    first: dict[str, FleetHost] = {}
+    for host in inventory.hosts:
+        key = host.hostname.lower().rstrip(".")
+        path: Path_ = ("hosts", host.index, "hostname")
+        if key in first:
+            where = inventory.locate(("hosts", first[key].index, "hostname"))
+            message = f"host {host.hostname}: hostname is already used by hosts[{first[key].index}] ({where})"
+            yield Finding(CHECK, message, inventory.locate(path), format_key(path))
+        else:
+            first[key] = host
+
+
+def _duplicate_macs(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    first: dict[str, tuple[FleetHost, int]] = {}
+    for host in inventory.hosts:
+        for position, mac in enumerate(host.macs):
+            path: Path_ = ("hosts", host.index, "macs", position)
+            if mac in first:
+                owner, owner_position = first[mac]
+                where = inventory.locate(("hosts", owner.index, "macs", owner_position))
+                whose = "this host" if owner is host else f"host {owner.hostname}"
+                message = f"host {host.hostname}: MAC {mac} is already {whose}'s ({where})"
+                yield Finding(CHECK, message, inventory.locate(path), format_key(path))
+            else:
+                first[mac] = (host, position)
+
+
+def _boot_mac_matches_profile(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    # An ifcfg file pinned to another MAC (HWADDR=) would leave the boot NIC unconfigured after the install.
+    for modelled in hosts:
+        host, net = modelled.host, modelled.profile.network
+        device = net.install_device or (net.interfaces[0].name if net.interfaces else None)
+        for index, interface in enumerate(net.interfaces):
+            if interface.name == device and interface.mac is not None and interface.mac != host.macs[0]:
+                path: Path_ = ("network", "interfaces", index, "mac")
+                message = (f"boot interface {device} is pinned to MAC {interface.mac}, but the host's first "
+                           f"(boot) MAC is {host.macs[0]}")
+                yield _finding(inventory, host, path, message)
+
+
+def _static_addresses(profile: Profile) -> Iterator[tuple[Path_, str, IPv4Interface, IPv4Address | None]]:
+    """(key path of the address, device name, address, gateway) of every static address of a host."""
+    devices: list[tuple[str, int, Interface | Bridge]] = [
+        *(("interfaces", n, d) for n, d in enumerate(profile.network.interfaces)),
+        *(("bridges", n, d) for n, d in enumerate(profile.network.bridges)),
+    ]
+    for kind, index, device in devices:
+        if device.ipv4 is not None and device.ipv4.address is not None:
+            path: Path_ = ("network", kind, index, "ipv4", "address")
+            yield path, device.name, device.ipv4.address, device.ipv4.gateway
+
+
+def _duplicate_addresses(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    owners: dict[IPv4Address, tuple[FleetHost, Path_, str]] = {}
+    gateways: dict[IPv4Address, tuple[FleetHost, Path_]] = {}
+    for modelled in hosts:
+        for path, device, address, gateway in _static_addresses(modelled.profile):
+            ip = address.ip
+            if ip in owners:
+                owner, owner_path, owner_device = owners[ip]
+                both_bridges = path[1] == "bridges" and owner_path[1] == "bridges"
+                shared = "bridge address" if both_bridges else "address"
+                other = _named(owner, owner_path)
+                message = f"{shared} {ip} of {device} is already {owner_device}'s on {other}"
+                yield _finding(inventory, modelled.host, path, message)
+            else:
+                owners[ip] = (modelled.host, path, device)
+            if gateway is not None:
+                gateways.setdefault(gateway, (modelled.host, (*path[:-1], "gateway")))
+    for ip, (owner, owner_path, device) in owners.items():
+        if ip in gateways and gateways[ip][0] is not owner:
+            gateway_host, gateway_path = gateways[ip]
+            message = f"address {ip} of {device} is the gateway of {_named(gateway_host, gateway_path)}"
+            yield _finding(inventory, owner, owner_path, message)
+
+
+def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    dhcp = inventory.model.dhcp
+    subnet = dhcp.subnet
+    if dhcp.gateway is not None and subnet is not None and dhcp.gateway not in subnet:
+        message = f"gateway {dhcp.gateway} is outside the subnet {subnet}"
+        yield Finding(CHECK, message, inventory.locate(("dhcp", "gateway")), "dhcp.gateway")
+    if dhcp.range is not None:
+        start, end = dhcp.range
+        where = inventory.locate(("dhcp", "range"))
+        if start > end:
+            yield Finding(CHECK, f"range starts at {start}, after its end {end}", where, "dhcp.range")
+        if subnet is not None and not (start in subnet and end in subnet):
+            message = f"range {start}-{end} is not inside the subnet {subnet}"
+            yield Finding(CHECK, message, where, "dhcp.range")
+    for modelled in hosts:
+        address = modelled.install_address
+        if address is None:
+            continue
+        path = _install_address_path(modelled)
+        ip = address.ip
+        if dhcp.gateway is not None and ip == dhcp.gateway:
+            yield _finding(inventory, modelled.host, path, f"install address {ip} is the DHCP gateway")
+        if dhcp.range is not None and dhcp.range[0] <= ip <= dhcp.range[1]:
+            message = f"install address {ip} is inside the dynamic range {dhcp.range[0]}-{dhcp.range[1]}"
+            yield _finding(inventory, modelled.host, path, message)
+        if subnet is None:
+            continue
+        if ip not in subnet:
+            message = f"install address {ip} is outside the subnet {subnet}"
+            yield _finding(inventory, modelled.host, path, message)
+        elif subnet.prefixlen < 31 and ip in (subnet.network_address, subnet.broadcast_address):
+            message = f"install address {ip} is the network or broadcast address of {subnet}"
+            yield _finding(inventory, modelled.host, path, message)
+        elif address.network != subnet:
+            message = f"install address {address} has another prefix than the subnet {subnet}"
+            yield _finding(inventory, modelled.host, path, message, "warning")
+
+
+def _install_address_path(modelled: ModelledHost) -> Path_:
+    """Key path of the address `install_network` picked: the boot NIC's own, or its bridge's."""
+    net = modelled.profile.network
+    device = net.install_device or net.interfaces[0].name
+    index, interface = next((n, i) for n, i in enumerate(net.interfaces) if i.name == device)
+    if interface.bridge is not None:
+        bridge = next(n for n, b in enumerate(net.bridges) if b.name == interface.bridge)
+        return ("network", "bridges", bridge, "ipv4", "address")
+    return ("network", "interfaces", index, "ipv4", "address")
+

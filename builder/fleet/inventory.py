@@ -1,0 +1,526 @@
+"""The inventory: which hosts to install, from which profile, with which per-host values.
+
+```yaml
+description: Lab hypervisors
+pxe:
+  server: http://192.168.80.1:8080        # where the hosts reach `ksbuild serve` (kickstarts, callbacks)
+  repo: http://192.168.80.1/centos7/os/x86_64   # inst.repo= (default: the profile's install.source.url)
+  kernel: centos7/vmlinuz                 # TFTP paths of the installer kernel and initrd
+  initrd: centos7/initrd.img
+  kernel_args: [console=ttyS0,115200n8]
+dhcp: {subnet: 192.168.80.0/24, gateway: 192.168.80.1, tftp_server: 192.168.80.1}
+defaults: {profile: kvm-hypervisor, firmware: bios}
+groups:
+  rack1: {values: {system: {timezone: UTC}}}
+hosts:
+  - hostname: kvm01.lab.local
+    group: rack1
+    macs: ["52:54:00:aa:00:01"]
+    boot_interface: enp2s0f0
+    set: {network.bridges[0].ipv4.address: 192.168.80.41/24}
+```
+
+A host's profile is built in this order, each step laid over the result so far by the profile merge rule
+(mappings merge, lists replace, null removes): the profile with its `extends` chain; then for `defaults`, the
+host's group and the host itself, first `values` (shaped like a profile) and then `set` (key paths as `--set`
+takes them, to change one list item such as one bridge's address). Last, `system.hostname` becomes the
+host's `hostname`, and `network.install_device` its `boot_interface` when one is given. `profile` and
+`firmware` come from the most specific level that names them. Every value keeps the file:line it came from,
+so a problem in a host's profile is reported at the inventory line (or profile line) that caused it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+
+from builder.errors import BadInput, Finding, Location
+from builder.load.merge import Layer, merge_layers
+from builder.load.overrides import apply_overrides, override_location
+from builder.load.profile_loader import LoadedProfile, load_profile
+from builder.load.yaml_source import Path_, display_path, format_key, parse_yaml_text, read_text_file
+from builder.model.types import Bool, HostName, Identifier, InterfaceName, IPv4, Line, MacAddress, Model, Url
+from builder.pipeline import default_search_dirs
+
+CHECK = "inventory"
+_Locate = Callable[[Path_], Location]
+Firmware = Literal["bios", "uefi"]
+DEFAULT_FIRMWARE: Firmware = "bios"
+_PROFILE_SUFFIXES = (".yaml", ".yml")
+
+
+def _safe_word(value: str) -> str:
+    # Kernel arguments and TFTP paths go unquoted into pxelinux, GRUB and iPXE scripts: plain characters only.
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,:/=+@%-")
+    if not value or not set(value) <= allowed:
+        raise ValueError(f"{value!r} may only hold letters, digits and _ . , : / = + @ % -")
+    return value
+
+
+def _tftp_path(value: str) -> str:
+    _safe_word(value)
+    parts = value.split("/")
+    if value.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"{value!r} must be a relative path inside the TFTP root, without . or .. parts")
+    return value
+
+
+def _network(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return IPv4Network(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 network such as 192.168.80.0/24") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value!r}: hosts fetch kickstarts over HTTP; give an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+KernelArg = Annotated[Line, AfterValidator(_safe_word)]
+TftpPath = Annotated[Line, AfterValidator(_tftp_path)]
+Subnet = Annotated[IPv4Network, BeforeValidator(_network)]
+ServerUrl = Annotated[Url, AfterValidator(_http_url)]
+
+
+class PxeSettings(Model):
+    """How hosts boot the installer and where they fetch their kickstart."""
+
+    server: ServerUrl = Field(
+        description="Base URL of `ksbuild serve` as hosts reach it: kickstarts are <server>/ks/<host>.cfg."
+    )
+    repo: Url | None = Field(None, description="inst.repo= (default: the profile's install.source.url).")
+    kernel: TftpPath = Field("images/pxeboot/vmlinuz", description="Installer kernel, in the TFTP root.")
+    initrd: TftpPath = Field("images/pxeboot/initrd.img", description="Installer initrd, in the TFTP root.")
+    kernel_args: tuple[KernelArg, ...] = Field((), description="More kernel arguments, e.g. console=ttyS0.")
+    serial: Bool = Field(False, description="Boot loaders also use the first serial port (115200 baud).")
+    callback: Bool = Field(
+        True,
+        description="Kickstarts report success to `ksbuild serve`, which then switches the host's PXE "
+        "entries to local boot (install once).",
+    )
+
+
+class Dhcp(Model):
+    """The provisioning network, for the dnsmasq snippet and the address checks."""
+
+    subnet: Subnet | None = Field(None, description="Network every host's install address must lie in.")
+    gateway: IPv4 | None = Field(None, description="Router handed out by DHCP; no host may use this address.")
+    range: tuple[IPv4, IPv4] | None = Field(
+        None, description="Dynamic addresses for unknown machines (start, end); without it only inventory "
+        "hosts get an address."
+    )
+    tftp_server: IPv4 | None = Field(None, description="TFTP server (next-server) for the boot files.")
+
+
+class Level(Model):
+    """What defaults, a group and a host may each set; the more specific level wins."""
+
+    profile: Line | None = Field(
+        None, description="Profile name (found as `ksbuild render` finds it) or a path from the inventory."
+    )
+    firmware: Firmware | None = Field(None, description="bios (pxelinux) or uefi (GRUB2).")
+    values: dict[str, Any] = Field(default_factory=dict, description="Profile values, shaped as a profile.")
+    set_values: dict[str, Any] = Field(
+        default_factory=dict, alias="set", description="Single profile values by key path, as --set takes."
+    )
+
+
+class Defaults(Level):
+    pass
+
+
+class Group(Level):
+    pass
+
+
+class HostEntry(Level):
+    hostname: HostName = Field(description="The host's name: system.hostname and its kickstart's file name.")
+    group: Identifier | None = Field(None, description="A name from groups:.")
+    macs: tuple[MacAddress, ...] = Field(min_length=1, description="The host's NICs, the boot NIC first.")
+    boot_interface: InterfaceName | None = Field(
+        None, description="Kernel name of the boot NIC; becomes network.install_device."
+    )
+
+
+class InventoryModel(Model):
+    """A fleet of hosts installed from profiles over PXE."""
+
+    description: Line = ""
+    templates: Line | None = Field(None, description="Folder of template overrides, from the inventory.")
+    pxe: PxeSettings
+    dhcp: Dhcp = Dhcp()
+    defaults: Defaults = Defaults()
+    groups: dict[Identifier, Group] = Field(default_factory=dict)
+    hosts: tuple[HostEntry, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class FleetHost:
+    """One host: its boot facts and its merged profile data, each value located."""
+
+    index: int
+    hostname: str
+    macs: tuple[str, ...]
+    firmware: Firmware
+    boot_interface: str | None
+    profile: LoadedProfile  # the profile it is built from (name, path, sources)
+    data: dict[str, Any]
+    locations: dict[Path_, Location]
+    entry: Location  # the host's entry in the inventory
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return self.profile.sources
+
+    def loaded(self) -> LoadedProfile:
+        """The host's merged profile, as the core pipeline takes it."""
+        base = self.profile
+        return LoadedProfile(base.name, base.path, self.data, MappingProxyType(self.locations), base.sources)
+
+    def locate(self, path: Path_) -> Location:
+        for length in range(len(path), 0, -1):
+            found = self.locations.get(tuple(path[:length]))
+            if found is not None:
+                return found
+        return self.entry
+
+
+@dataclass(frozen=True)
+class Inventory:
+    path: Path
+    model: InventoryModel
+    hosts: tuple[FleetHost, ...]
+    locations: Mapping[Path_, Location]
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """Every input file: the inventory and each profile file its hosts are built from."""
+        files = [self.path] + [source for host in self.hosts for source in host.sources]
+        return tuple(dict.fromkeys(files))
+
+    @property
+    def templates_dir(self) -> Path | None:
+        if self.model.templates is None:
+            return None
+        return (self.path.parent / self.model.templates).resolve()
+
+    def locate(self, path: Path_) -> Location:
+        for length in range(len(path), 0, -1):
+            found = self.locations.get(tuple(path[:length]))
+            if found is not None:
+                return found
+        return Location(self.display)
+
+
+def for_host(finding: Finding, hostname: str) -> Finding:
+    """`finding` with the host named in its message, so a fleet report says which host each problem is on."""
+    return Finding(finding.check, f"host {hostname}: {finding.message}", finding.location, finding.key,
+                   finding.severity, finding.rendered_line)
+
+
+def inventory_schema() -> dict[str, Any]:
+    schema = InventoryModel.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ksbuild fleet inventory"
+    return schema
+
+
+def load_inventory(path: Path, *, search_dirs: Sequence[Path] | None = None) -> Inventory:
+    """Read the inventory and build each host's merged profile data.
+
+    Raises BadInput listing every problem found (YAML, inventory schema, profiles that cannot be loaded,
+    unknown groups, `set` keys that cannot be applied), each at its file:line. The merged profiles are not
+    modelled or checked here: that is `builder.fleet.checks`.
+    """
+    display = display_path(path)
+    document = parse_yaml_text(read_text_file(path, display), display)
+    if document.data is None or document.findings:
+        raise BadInput(f"cannot read inventory {display}", document.findings)
+    locations: dict[Path_, Location] = document.locations
+
+    def locate(at: Path_) -> Location:
+        for length in range(len(at), 0, -1):
+            found = locations.get(tuple(at[:length]))
+            if found is not None:
+                return found
+        return Location(display)
+
+    try:
+        model = InventoryModel.model_validate(document.data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        schema = [_schema_finding(error, locate) for error in errors]
+        raise BadInput(f"{len(schema)} schema error(s) in inventory {display}", schema) from None
+
+    findings: list[Finding] = []
+    dirs = default_search_dirs() if search_dirs is None else tuple(search_dirs)
+    profiles = _load_profiles(model, path.parent, dirs, locate, findings)
+    level_locations = _LevelLocations(locations)
+    hosts = []
+    for index, entry in enumerate(model.hosts):
+        host = _build_host(index, entry, model=model, profiles=profiles, level_locations=level_locations,
+                           locate=locate, findings=findings)
+        if host is not None:
+            hosts.append(host)
+    if findings:
+        raise BadInput(f"{len(findings)} problem(s) in inventory {display}", findings)
+    return Inventory(path, model, tuple(hosts), MappingProxyType(locations))
+
+
+# -- profiles ---------------------------------------------------------------------------------------------
+
+
+def _profile_ref(ref: str, inventory_dir: Path) -> str | Path:
+    if "/" in ref or ref.endswith(_PROFILE_SUFFIXES):
+        return inventory_dir / ref
+    return ref
+
+
+def _load_profiles(
+    model: InventoryModel, inventory_dir: Path, search_dirs: Sequence[Path], locate: _Locate,
+    findings: list[Finding],
+) -> dict[str, LoadedProfile | None]:
+    """Each profile the inventory names, loaded once (None when it cannot be loaded; findings say why)."""
+    named: dict[str, Path_] = {}
+    if model.defaults.profile is not None:
+        named.setdefault(model.defaults.profile, ("defaults", "profile"))
+    for name, group in model.groups.items():
+        if group.profile is not None:
+            named.setdefault(group.profile, ("groups", name, "profile"))
+    for index, host in enumerate(model.hosts):
+        if host.profile is not None:
+            named.setdefault(host.profile, ("hosts", index, "profile"))
+    loaded: dict[str, LoadedProfile | None] = {}
+    for ref, where in named.items():
+        try:
+            loaded[ref] = load_profile(_profile_ref(ref, inventory_dir), search_dirs=search_dirs)
+        except BadInput as exc:
+            loaded[ref] = None
+            found = exc.findings or (Finding(CHECK, exc.message),)
+            # A profile that is not found is the inventory's problem; one that is broken, the profile's.
+            for finding in found:
+                location = finding.location if finding.location is not None else locate(where)
+                key = finding.key or format_key(where)
+                findings.append(Finding(finding.check, finding.message, location, key, finding.severity))
+    return loaded
+
+
+# -- merging ----------------------------------------------------------------------------------------------
+
+
+class _LevelLocations:
+    """The locations inside each level's `values` and `set`, relative to them, indexed in one pass."""
+
+    def __init__(self, locations: Mapping[Path_, Location]) -> None:
+        self._by_prefix: dict[Path_, dict[Path_, Location]] = {}
+        for path, location in locations.items():
+            prefix = self._prefix_of(path)
+            if prefix is not None:
+                self._by_prefix.setdefault(prefix, {})[path[len(prefix):]] = location
+
+    @staticmethod
+    def _prefix_of(path: Path_) -> Path_ | None:
+        if len(path) > 2 and path[0] == "defaults" and path[1] in ("values", "set"):
+            return path[:2]
+        if len(path) > 3 and path[0] in ("groups", "hosts") and path[2] in ("values", "set"):
+            return path[:3]
+        return None
+
+    def values(self, level: Path_) -> dict[Path_, Location]:
+        return self._by_prefix.get((*level, "values"), {})
+
+    def sets(self, level: Path_) -> dict[Path_, Location]:
+        return self._by_prefix.get((*level, "set"), {})
+
+
+def _apply_sets(
+    layer: Layer,
+    sets: Mapping[str, Any],
+    level: Path_,
+    where: Mapping[Path_, Location],
+    findings: list[Finding],
+) -> Layer:
+    """`layer` with the level's `set` entries applied, each located at its line in the inventory."""
+    if not sets:
+        return layer
+    texts = {f"{key}={json.dumps(value)}": key for key, value in sets.items()}
+    try:
+        result = apply_overrides(layer, list(texts))
+    except BadInput as exc:
+        for finding in exc.findings:
+            text = (finding.location.file if finding.location else "").removeprefix("--set ")
+            key = texts.get(text, "")
+            findings.append(Finding(CHECK, f"set {key}: {finding.message}", where.get((key,)),
+                                    format_key((*level, "set", key))))
+        return layer
+    relocated = {override_location(text).file: where.get((key,)) for text, key in texts.items()}
+    locations = {
+        path: relocated.get(location.file) or location for path, location in result.locations.items()
+    }
+    return Layer(result.data, locations)
+
+
+def _put(
+    data: dict[str, Any],
+    locations: dict[Path_, Location],
+    path: tuple[str, str],
+    value: str,
+    location: Location,
+) -> None:
+    section = data.setdefault(path[0], {})
+    if not isinstance(section, dict):
+        return  # the profile schema check reports the wrong type
+    section[path[1]] = value
+    locations[path] = location
+
+
+def _build_host(
+    index: int,
+    entry: HostEntry,
+    *,
+    model: InventoryModel,
+    profiles: Mapping[str, LoadedProfile | None],
+    level_locations: _LevelLocations,
+    locate: _Locate,
+    findings: list[Finding],
+) -> FleetHost | None:
+    here: Path_ = ("hosts", index)
+    levels: list[tuple[Path_, Level]] = [(("defaults",), model.defaults)]
+    if entry.group is not None:
+        group = model.groups.get(entry.group)
+        if group is None:
+            close = difflib.get_close_matches(entry.group, sorted(model.groups), n=1, cutoff=0.6)
+            known = ", ".join(sorted(model.groups)) or "none"
+            hint = f"; did you mean {close[0]!r}?" if close else f" (groups: {known})"
+            message = f"host {entry.hostname}: no group named {entry.group!r}{hint}"
+            findings.append(Finding(CHECK, message, locate((*here, "group")), format_key((*here, "group"))))
+            return None
+        levels.append((("groups", entry.group), group))
+    levels.append((here, entry))
+
+    profile_ref = next((level.profile for _, level in reversed(levels) if level.profile is not None), None)
+    if profile_ref is None:
+        message = f"host {entry.hostname}: no profile; set profile: in defaults, in its group or on the host"
+        findings.append(Finding(CHECK, message, locate(here), format_key(here)))
+        return None
+    profile = profiles.get(profile_ref)
+    if profile is None:
+        return None  # why is reported once, where the profile is named
+    firmware = next((level.firmware for _, level in reversed(levels) if level.firmware is not None),
+                    DEFAULT_FIRMWARE)
+
+    merged = Layer(profile.data, dict(profile.locations))
+    problems_before = len(findings)
+    for path, level in levels:
+        merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
+        merged = _apply_sets(merged, level.set_values, path, level_locations.sets(path), findings)
+    if len(findings) > problems_before:
+        for position in range(problems_before, len(findings)):
+            findings[position] = for_host(findings[position], entry.hostname)
+        return None
+    data, locations = merged.data, dict(merged.locations)
+    _check_hostname_not_set_elsewhere(merged, entry, profile, findings)
+    _put(data, locations, ("system", "hostname"), entry.hostname, locate((*here, "hostname")))
+    if entry.boot_interface is not None:
+        where = locate((*here, "boot_interface"))
+        _put(data, locations, ("network", "install_device"), entry.boot_interface, where)
+    return FleetHost(
+        index=index,
+        hostname=entry.hostname,
+        macs=entry.macs,
+        firmware=firmware,
+        boot_interface=entry.boot_interface,
+        profile=profile,
+        data=data,
+        locations=locations,
+        entry=locate(here),
+    )
+
+
+def _check_hostname_not_set_elsewhere(
+    layer: Layer, entry: HostEntry, profile: LoadedProfile, findings: list[Finding]
+) -> None:
+    # The profile's own hostname is expected (and replaced); one set in the inventory's values would be
+    # silently lost, so it is refused.
+    location = layer.locations.get(("system", "hostname"))
+    system = layer.data.get("system")
+    value = system.get("hostname") if isinstance(system, dict) else None
+    from_profile = location == profile.locations.get(("system", "hostname"))
+    if location is None or value in (None, entry.hostname) or from_profile:
+        return
+    message = (f"host {entry.hostname}: system.hostname is set to {value!r} here, but each host's hostname "
+               "comes from its hostname: key")
+    findings.append(Finding(CHECK, message, location, "system.hostname"))
+
+
+# -- schema errors ----------------------------------------------------------------------------------------
+
+
+def _schema_finding(error: Any, locate: _Locate) -> Finding:
+    path: Path_ = tuple(part for part in error["loc"] if isinstance(part, str | int))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = _fields_at(InventoryModel, path[:-1])
+        close = difflib.get_close_matches(str(path[-1]).lower(), sorted(allowed), n=1, cutoff=0.6)
+        message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else
+                                   f" (allowed here: {', '.join(sorted(allowed))})" if allowed else "")
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    return Finding(CHECK, message, locate(path), format_key(path))
+
+
+def _fields_at(model: type[BaseModel], path: Path_) -> set[str]:
+    """The keys (aliases where set) of the model found at `path` in the inventory."""
+    current: Any = model
+    for part in path:
+        found = None
+        for candidate in _models_in(current):
+            for name, field in candidate.model_fields.items():
+                if part in (name, field.alias):
+                    found = field.annotation
+        if found is None and not isinstance(part, int):
+            # A mapping of models (groups: {name: Group}) is entered by any key.
+            found = next((get_args(a)[1] for a in _annotations(current) if get_origin(a) is dict), None)
+        if found is None:
+            if isinstance(part, int):
+                continue
+            return set()
+        current = found
+    models = _models_in(current)
+    return {field.alias or name for model in models for name, field in model.model_fields.items()}
+
+
+def _annotations(annotation: Any) -> list[Any]:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _annotations(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [a for arg in get_args(annotation) for a in _annotations(arg)]
+    return [annotation]
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    for candidate in _annotations(annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            found.append(candidate)
+        elif get_origin(candidate) is tuple:
+            found.extend(m for arg in get_args(candidate) if arg is not Ellipsis for m in _models_in(arg))
+    return found

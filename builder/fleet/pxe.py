@@ -1,0 +1,304 @@
+"""PXE artifacts of a fleet, and the install-once switch between a host's "install" and "local" boot entries.
+
+Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
+
+- ``http/ks/<hostname>.cfg``: kickstarts (0600); ``http/ipxe/boot.ipxe`` and ``http/ipxe/<mac>.ipxe``
+- ``tftp/pxelinux.cfg/01-<mac>`` (BIOS hosts), ``tftp/grub.cfg-01-<mac>`` (UEFI hosts), and the defaults
+  ``tftp/pxelinux.cfg/default`` and ``tftp/grub.cfg`` that boot the local disk: an unknown machine is never
+  installed. MACs are written lowercase with dashes, as pxelinux, GRUB and iPXE (``${mac:hexhyp}``) look
+  them up.
+- ``boot/<hostname>/{install,local}/<path>``: both versions of each of the host's entries; the one the
+  install-once state picks is copied to ``<path>``. Not served.
+- ``dnsmasq.conf``, ``manifest.json`` (written by the renderer), ``state.json`` (hosts whose install reported
+  success, written by ``ksbuild serve``, ``fleet reinstall`` clears an entry), ``serve.log``.
+
+Every kernel command line is ``inst.ks=<server>/ks/<host>.cfg inst.repo=<repo> ip=dhcp BOOTIF=01-<mac>``
+plus the inventory's ``kernel_args``: BOOTIF names the boot NIC by its MAC (what pxelinux's IPAPPEND 2 adds,
+written out so GRUB and iPXE entries say the same), so dracut configures that NIC and no other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+
+from builder.errors import BadInput
+from builder.fleet.inventory import Firmware, InventoryModel, PxeSettings
+from builder.fsutil import atomic_write
+
+Variant = Literal["install", "local"]
+INSTALL: Variant = "install"
+LOCAL: Variant = "local"
+KICKSTART_MODE = 0o600
+MANIFEST_NAME = "manifest.json"
+STATE_NAME = "state.json"
+SERVE_LOG_NAME = "serve.log"
+_LOCK_NAME = ".state.lock"
+BOOT_DIR = "boot"
+PXELINUX_DEFAULT = "tftp/pxelinux.cfg/default"
+GRUB_DEFAULT = "tftp/grub.cfg"
+IPXE_BOOT = "http/ipxe/boot.ipxe"
+DNSMASQ_CONF = "dnsmasq.conf"
+# Debian's pxelinux and syslinux-common; pxelinux.0 (syslinux 6) loads ldlinux.c32 from its own folder.
+SYSLINUX_FILES = {
+    "pxelinux.0": Path("/usr/lib/PXELINUX"),
+    "ldlinux.c32": Path("/usr/lib/syslinux/modules/bios"),
+}
+
+
+def mac_dashes(mac: str) -> str:
+    return mac.lower().replace(":", "-")
+
+
+def kickstart_path(hostname: str) -> str:
+    return f"http/ks/{hostname}.cfg"
+
+
+def kickstart_url(server: str, hostname: str) -> str:
+    return f"{server}/ks/{hostname}.cfg"
+
+
+def callback_url(server: str, hostname: str) -> str:
+    return f"{server}/callback/{hostname}"
+
+
+@dataclass(frozen=True)
+class BootRecord:
+    """What a host's boot entries are made from."""
+
+    hostname: str
+    macs: tuple[str, ...]
+    firmware: Firmware
+    repo: str
+    address: IPv4Address | None  # what DHCP hands out; None when the install network has no fixed address
+
+    def entries_of(self, mac: str) -> dict[str, str]:
+        """Served path → template kind of the entries for one MAC (the firmware's loader, and iPXE)."""
+        loader = (f"tftp/pxelinux.cfg/01-{mac_dashes(mac)}", "pxelinux") if self.firmware == "bios" \
+            else (f"tftp/grub.cfg-01-{mac_dashes(mac)}", "grub")
+        return dict([loader, (f"http/ipxe/{mac_dashes(mac)}.ipxe", "ipxe")])
+
+    def entry_paths(self) -> tuple[str, ...]:
+        """The served paths of the host's entries: a set per MAC, whichever NIC the firmware boots from."""
+        return tuple(path for mac in self.macs for path in self.entries_of(mac))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "macs": list(self.macs),
+            "firmware": self.firmware,
+            "repo": self.repo,
+            "address": str(self.address) if self.address is not None else None,
+        }
+
+
+def kernel_args(record: BootRecord, pxe: PxeSettings) -> str:
+    # The boot MAC is the first one: the NIC named boot_interface in the inventory.
+    args = [
+        f"inst.ks={kickstart_url(pxe.server, record.hostname)}",
+        f"inst.repo={record.repo}",
+        "ip=dhcp",
+        f"BOOTIF=01-{mac_dashes(record.macs[0])}",
+        *pxe.kernel_args,
+    ]
+    return " ".join(args)
+
+
+def variant_path(hostname: str, variant: Variant, entry: str) -> str:
+    return f"{BOOT_DIR}/{hostname}/{variant}/{entry}"
+
+
+def host_entries(
+    env: jinja2.Environment, record: BootRecord, pxe: PxeSettings
+) -> dict[str, dict[Variant, bytes]]:
+    """Both versions (install, local) of each of the host's boot entries, by served path."""
+    args = kernel_args(record, pxe)
+    entries: dict[str, dict[Variant, bytes]] = {}
+    for mac in record.macs:
+        context = {"host": record, "mac": mac, "pxe": pxe, "kernel_args": args}
+        for path, kind in record.entries_of(mac).items():
+            entries[path] = {
+                INSTALL: _render(env, f"pxe/{kind}-install.j2", context),
+                LOCAL: _render(env, f"pxe/{kind}-local.j2", context),
+            }
+    return entries
+
+
+@dataclass(frozen=True)
+class DhcpHost:
+    macs: tuple[str, ...]
+    address: IPv4Address | None
+    name: str
+
+
+def shared_files(
+    env: jinja2.Environment, inventory: InventoryModel, inventory_name: str, records: Sequence[BootRecord],
+    tftp_root: Path,
+) -> dict[str, bytes]:
+    """The defaults (local boot for unknown machines), the iPXE entry script and the dnsmasq snippet."""
+    pxe, dhcp = inventory.pxe, inventory.dhcp
+    default_context = {"host": None, "mac": None, "pxe": pxe}
+    subnet, gateway = dhcp.subnet, dhcp.gateway
+    if subnet is None:
+        subnet = _common_subnet(records)
+    hosts = [
+        # dnsmasq takes a domain part only when it matches its own `domain=`: hand out the short name.
+        DhcpHost(record.macs, record.address, record.hostname.split(".")[0])
+        for record in sorted(records, key=lambda r: r.hostname)
+    ]
+    dnsmasq_context = {
+        "inventory": inventory_name, "tftp_root": tftp_root, "subnet": subnet, "gateway": gateway,
+        "dhcp": dhcp, "pxe": pxe, "hosts": hosts,
+    }
+    return {
+        PXELINUX_DEFAULT: _render(env, "pxe/pxelinux-local.j2", default_context),
+        GRUB_DEFAULT: _render(env, "pxe/grub-local.j2", default_context),
+        IPXE_BOOT: _render(env, "pxe/ipxe-boot.j2", {}),
+        DNSMASQ_CONF: _render(env, "pxe/dnsmasq.conf.j2", dnsmasq_context),
+    }
+
+
+def _common_subnet(records: Sequence[BootRecord]) -> IPv4Network | None:
+    # Without dhcp.subnet, the hosts' own /24 (or whatever prefix) is used when they all share one.
+    networks = {IPv4Network(f"{r.address}/24", strict=False) for r in records if r.address is not None}
+    return networks.pop() if len(networks) == 1 else None
+
+
+def _render(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> bytes:
+    try:
+        return env.get_template(name).render(context).encode()
+    except jinja2.TemplateError as exc:
+        raise BadInput(f"{name}: template error: {exc}") from None
+
+
+def syslinux_sources(syslinux_dir: Path | None) -> dict[str, Path]:
+    """pxelinux.0 and ldlinux.c32 to copy into tftp/: from `syslinux_dir` when given, else Debian's paths.
+
+    Empty when the Debian packages are not installed and no folder was given (BadInput if a given folder
+    lacks a file).
+    """
+    found: dict[str, Path] = {}
+    for name, debian_dir in SYSLINUX_FILES.items():
+        source = (syslinux_dir if syslinux_dir is not None else debian_dir) / name
+        if source.is_file():
+            found[f"tftp/{name}"] = source
+        elif syslinux_dir is not None:
+            raise BadInput(f"{syslinux_dir}: no {name} there (Debian: pxelinux and syslinux-common)")
+    return found if len(found) == len(SYSLINUX_FILES) else {}
+
+
+# -- install once -------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def state_lock(tree: Path) -> Iterator[None]:
+    """Serialises state changes and entry switches between `ksbuild serve`, `fleet reinstall` and renders."""
+    tree.mkdir(parents=True, exist_ok=True)
+    with (tree / _LOCK_NAME).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_state(tree: Path) -> dict[str, dict[str, str]]:
+    """Hosts whose install reported success: hostname → {"status": "installed", "at": ..., "by": ...}."""
+    path = tree / STATE_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: cannot read the install state: {exc}") from exc
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if not isinstance(hosts, dict):
+        return {}
+    return {str(name): dict(entry) for name, entry in hosts.items() if isinstance(entry, dict)}
+
+
+def _write_state(tree: Path, state: Mapping[str, Mapping[str, str]]) -> None:
+    text = json.dumps({"hosts": state}, indent=2, sort_keys=True) + "\n"
+    atomic_write(tree / STATE_NAME, text.encode(), 0o644)
+
+
+def variant_for(state: Mapping[str, Mapping[str, str]], hostname: str) -> Variant:
+    return LOCAL if state.get(hostname, {}).get("status") == "installed" else INSTALL
+
+
+def activate(tree: Path, hostname: str, entries: Sequence[str], variant: Variant) -> list[str]:
+    """Copy the `variant` version of each entry to its served path; return the paths that changed."""
+    changed = []
+    for entry in entries:
+        wanted = (tree / variant_path(hostname, variant, entry)).read_bytes()
+        target = tree / entry
+        try:
+            current = target.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if current != wanted:
+            atomic_write(target, wanted, 0o644)
+            changed.append(entry)
+    return changed
+
+
+def manifest_host(tree: Path, hostname: str) -> dict[str, Any] | None:
+    """The manifest's record of `hostname` (None when the tree has no such host)."""
+    try:
+        manifest = json.loads((tree / MANIFEST_NAME).read_text())
+    except FileNotFoundError:
+        raise BadInput(f"{tree}: no {MANIFEST_NAME}; run `ksbuild fleet render` first") from None
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{tree / MANIFEST_NAME}: cannot read: {exc}") from exc
+    hosts = manifest.get("hosts", {})
+    record = hosts.get(hostname)
+    return record if isinstance(record, dict) else None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mark_installed(tree: Path, hostname: str, *, by: str) -> list[str] | None:
+    """Record a finished install and switch the host's entries to local boot; None for an unknown host."""
+    with state_lock(tree):
+        record = manifest_host(tree, hostname)
+        if record is None:
+            return None
+        state = read_state(tree)
+        state[hostname] = {"status": "installed", "at": _now(), "by": by}
+        changed = activate(tree, hostname, record["entries"], LOCAL)
+        _write_state(tree, state)
+    return changed
+
+
+def reinstall(tree: Path, hostname: str) -> list[str]:
+    """Switch the host's entries back to install: it installs again at its next network boot."""
+    with state_lock(tree):
+        record = manifest_host(tree, hostname)
+        if record is None:
+            raise BadInput(f"{tree}: no host named {hostname!r} in {MANIFEST_NAME}")
+        state = read_state(tree)
+        state.pop(hostname, None)
+        changed = activate(tree, hostname, record["entries"], INSTALL)
+        _write_state(tree, state)
+    return changed
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy a (possibly large) boot file into the tree atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, temporary)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, target)

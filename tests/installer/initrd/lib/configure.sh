@@ -1,0 +1,112 @@
+# shellcheck shell=sh
+# System configuration after the "packages" (what anaconda writes before %post runs), and the end of
+# the install.
+
+# netmask_prefix A.B.C.D: the prefix length of a dotted netmask.
+netmask_prefix() {
+    bits=0
+    old_ifs=$IFS
+    IFS=.
+    for octet in $1; do
+        case $octet in
+            255) bits=$((bits + 8)) ;;
+            254) bits=$((bits + 7)) ;;
+            252) bits=$((bits + 6)) ;;
+            248) bits=$((bits + 5)) ;;
+            240) bits=$((bits + 4)) ;;
+            224) bits=$((bits + 3)) ;;
+            192) bits=$((bits + 2)) ;;
+            128) bits=$((bits + 1)) ;;
+        esac
+    done
+    IFS=$old_ifs
+    echo "$bits"
+}
+
+# An ifcfg file for the NIC the installer used, in the shape anaconda 21.48 writes one.
+write_network_config() {
+    echo "# Created by anaconda" > "$TARGET/etc/sysconfig/network"
+    [ -n "$NIC" ] || return 0
+    onboot=yes
+    case $NET_ONBOOT in no | off | 0 | false) onboot=no ;; esac
+    {
+        echo "TYPE=Ethernet"
+        if [ "$NET_BOOTPROTO" = static ] && [ -n "$NET_IP" ]; then
+            echo "BOOTPROTO=none"
+            echo "IPADDR=$NET_IP"
+            [ -n "$NET_NETMASK" ] && echo "PREFIX=$(netmask_prefix "$NET_NETMASK")"
+            [ -n "$NET_GATEWAY" ] && echo "GATEWAY=$NET_GATEWAY"
+        else
+            echo "BOOTPROTO=dhcp"
+        fi
+        echo "DEFROUTE=yes"
+        echo "IPV4_FAILURE_FATAL=no"
+        echo "IPV6INIT=yes"
+        echo "IPV6_AUTOCONF=yes"
+        echo "IPV6_DEFROUTE=yes"
+        echo "IPV6_FAILURE_FATAL=no"
+        echo "IPV6_ADDR_GEN_MODE=stable-privacy"
+        echo "NAME=$NIC"
+        echo "UUID=$(cat /proc/sys/kernel/random/uuid)"
+        echo "DEVICE=$NIC"
+        echo "ONBOOT=$onboot"
+    } > "$TARGET/etc/sysconfig/network-scripts/ifcfg-$NIC"
+}
+
+set_unit_state() {
+    unit=$1
+    case $unit in *.*) ;; *) unit=$unit.service ;; esac
+    echo "$2" > "$TARGET/var/lib/ksbuild-test/systemd/$unit"
+}
+
+configure_system() {
+    say "Performing post-installation setup tasks"
+    say "Configuring installed system"
+    echo "${KS_HOSTNAME:-localhost.localdomain}" > "$TARGET/etc/hostname"
+    [ -n "$KS_SELINUX" ] && sed -i "s/^SELINUX=.*/SELINUX=$KS_SELINUX/" "$TARGET/etc/selinux/config"
+    [ "$KS_FIREWALL" = disabled ] && set_unit_state firewalld.service disabled
+    for unit in $SERVICES_DISABLED; do set_unit_state "$unit" disabled; done
+    for unit in $SERVICES_ENABLED; do set_unit_state "$unit" enabled; done
+    printf 'UUID=%s /                       ext4    defaults        1 1\n' "$ROOT_UUID" > "$TARGET/etc/fstab"
+    cp "$KS_FILE" "$TARGET/root/anaconda-ks.cfg"
+    chmod 0600 "$TARGET/root/anaconda-ks.cfg"
+    say "Writing network configuration"
+    write_network_config
+    say "Creating users"
+    say "Configuring addons"
+    say "Generating initramfs"
+}
+
+copy_logs() {
+    mkdir -p "$TARGET/var/log/anaconda"
+    cp /tmp/syslog "$TARGET/var/log/anaconda/syslog"
+    for log in /tmp/ks-script-*.log; do
+        [ -e "$log" ] && cp "$log" "$TARGET/var/log/anaconda/"
+    done
+    cp /tmp/ks/packages "$TARGET/var/log/anaconda/packages" 2>/dev/null
+    return 0
+}
+
+# finish_action reboot|poweroff|halt: end the install the way anaconda's exit handler does.
+finish_action() {
+    log_line INFO anaconda "finish action: $1"
+    flush_log
+    case $1 in
+        reboot) reboot -f ;;
+        poweroff) poweroff -f ;;
+        halt) halt -f ;;
+    esac
+    sleep_forever
+}
+
+finish_install() {
+    copy_logs
+    umount_target
+    case $FINISH in
+        reboot | poweroff | halt) finish_action "$FINISH" ;;
+    esac
+    # No reboot or poweroff: anaconda's cmdline mode waits for Enter, which never comes.
+    say "	Installation complete.  Press return to quit"
+    flush_log
+    sleep_forever
+}

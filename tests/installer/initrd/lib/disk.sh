@@ -1,0 +1,81 @@
+# shellcheck shell=sh
+# Storage. Whatever the kickstart's clearpart/part/autopart/volgroup/logvol say, the layout is fixed:
+# an MBR label on the first virtio disk with one active partition holding an ext4 root.
+
+TARGET=/mnt/sysimage
+DISK=/dev/vda
+ROOT_PART=/dev/vda1
+FIRST_SECTOR=2048
+MIN_SECTORS=262144
+
+# le32 N: N as four little-endian bytes.
+le32() {
+    value=$1
+    for _ in 1 2 3 4; do
+        # shellcheck disable=SC2059 # the format is the byte to print
+        printf "\\$(printf '%03o' $((value & 255)))"
+        value=$((value >> 8))
+    done
+}
+
+write_partition_table() {
+    sectors=$1
+    {
+        # Boot code (the first 440 bytes) is written with the boot loader.
+        head -c 446 /dev/zero
+        # Active, CHS fields saturated (LBA only), type 0x83 (Linux).
+        printf '\200\376\377\377\203\376\377\377'
+        le32 "$FIRST_SECTOR"
+        le32 $((sectors - FIRST_SECTOR))
+        head -c 48 /dev/zero
+        printf '\125\252'
+    } > /tmp/mbr.img
+    dd if=/tmp/mbr.img of="$DISK" bs=512 count=1 conv=notrunc,fsync 2>/dev/null
+}
+
+wait_for_block() {
+    tries=0
+    while [ ! -b "$1" ] && [ $tries -lt 50 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    [ -b "$1" ]
+}
+
+prepare_disk() {
+    wait_for_block "$DISK" ||
+        crash StorageError "No usable disks: the test installer installs to the first virtio disk, $DISK, and there is none" "disk.sh:prepare_disk"
+    sectors=$(cat /sys/block/vda/size)
+    [ "$sectors" -ge $MIN_SECTORS ] ||
+        crash StorageError "$DISK has $((sectors / 2048)) MiB; the test installer needs at least $((MIN_SECTORS / 2048)) MiB" "disk.sh:prepare_disk"
+    write_partition_table "$sectors" ||
+        crash StorageError "cannot write the partition table of $DISK" "disk.sh:write_partition_table"
+    blockdev --rereadpt "$DISK" ||
+        crash StorageError "the kernel did not re-read the partition table of $DISK" "disk.sh:prepare_disk"
+    wait_for_block "$ROOT_PART" ||
+        crash StorageError "$ROOT_PART did not appear after partitioning" "disk.sh:prepare_disk"
+    say "Creating ext4 on $ROOT_PART"
+    ROOT_UUID=$(cat /proc/sys/kernel/random/uuid)
+    mkfs.ext4 -q -F -U "$ROOT_UUID" -E lazy_itable_init=1,lazy_journal_init=1 "$ROOT_PART" > /tmp/mkfs.log 2>&1 ||
+        crash FSError "mkfs.ext4 $ROOT_PART failed: $(tail -n 3 /tmp/mkfs.log)" "disk.sh:prepare_disk"
+    mount -t ext4 "$ROOT_PART" "$TARGET" ||
+        crash FSError "cannot mount $ROOT_PART on $TARGET" "disk.sh:prepare_disk"
+}
+
+# The kernel filesystems chroot scripts expect, mounted in the target as anaconda (blivet) does.
+mount_system_dirs() {
+    mkdir -p "$TARGET/dev" "$TARGET/proc" "$TARGET/sys" "$TARGET/run"
+    mount --bind /dev "$TARGET/dev" &&
+        mount -t proc proc "$TARGET/proc" &&
+        mount -t sysfs sysfs "$TARGET/sys" &&
+        mount -t tmpfs -o mode=0755 tmpfs "$TARGET/run" ||
+        crash FSError "cannot mount /dev, /proc, /sys and /run in $TARGET" "disk.sh:mount_system_dirs"
+}
+
+umount_target() {
+    for dir in run sys proc dev; do
+        umount "$TARGET/$dir" 2>/dev/null
+    done
+    umount "$TARGET" 2>/dev/null
+    sync
+}

@@ -1,0 +1,99 @@
+# shellcheck shell=sh
+# The "packages": instead of RPMs, the installer lays down the ksbuild test system (busybox, bash, the
+# Debian kernel, recording stand-ins for systemctl, rpm, virsh...) and records the %packages list so
+# the rpm stand-in can answer for it. The kernel comes from the installation source, as the kernel
+# package would.
+
+PAYLOAD=/usr/share/ksbuild-installer
+KERNEL_VERSION=$(cat "$PAYLOAD/kernel-version")
+# Units a CentOS 7 host has enabled out of the box, kept as state by the systemctl stand-in.
+BASE_ENABLED_UNITS="sshd.service crond.service rsyslog.service chronyd.service tuned.service
+auditd.service firewalld.service NetworkManager.service network.service"
+
+lay_out_target() {
+    for dir in usr/bin usr/sbin usr/lib usr/lib64 usr/share boot etc root home tmp var/tmp var/log \
+        var/lib/ksbuild-test/systemd mnt media opt srv etc/sysconfig/network-scripts etc/modprobe.d \
+        etc/modules-load.d etc/systemd/system/multi-user.target.wants usr/lib/systemd/system \
+        etc/yum.repos.d; do
+        mkdir -p "$TARGET/$dir"
+    done
+    chmod 1777 "$TARGET/tmp" "$TARGET/var/tmp"
+    chmod 0550 "$TARGET/root"
+    # CentOS 7 keeps everything in /usr.
+    for dir in bin sbin lib lib64; do
+        ln -s "usr/$dir" "$TARGET/$dir"
+    done
+    while IFS= read -r path; do
+        mkdir -p "$TARGET$(dirname "$path")"
+        cp -a "$path" "$TARGET$path" || return 1
+    done < "$PAYLOAD/payload.list"
+    cp -a "$PAYLOAD/target/." "$TARGET/" || return 1
+    ln -s bash "$TARGET/usr/bin/sh"
+    ln -s ../lib/ksbuild-test/init "$TARGET/usr/sbin/init"
+    # Busybox applets fill in every command the stand-ins and bash do not provide: --install never
+    # replaces an existing file. It needs /proc in the target to find itself.
+    chroot "$TARGET" /usr/bin/busybox --install -s
+    rm -f "$TARGET/linuxrc"
+}
+
+write_libvirt_default_network() {
+    networks=$TARGET/etc/libvirt/qemu/networks
+    mkdir -p "$networks/autostart"
+    uuid=$(cat /proc/sys/kernel/random/uuid)
+    mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
+    sed -e "s/@UUID@/$uuid/" -e "s/@MAC@/$mac/" "$PAYLOAD/libvirt-default-network.xml" > "$networks/default.xml"
+    ln -s ../default.xml "$networks/autostart/default.xml"
+}
+
+install_target_system() {
+    say "Starting package installation process"
+    say "Preparing transaction from installation source"
+    lay_out_target ||
+        crash PayloadInstallError "cannot copy the test system to $TARGET" "payload.sh:lay_out_target"
+    repo_fetch images/pxeboot/vmlinuz "$TARGET/boot/vmlinuz-$KERNEL_VERSION" ||
+        crash PayloadInstallError "cannot read images/pxeboot/vmlinuz from the installation source" "payload.sh:install_target_system"
+    cp "$PAYLOAD/initramfs.img" "$TARGET/boot/initramfs-$KERNEL_VERSION.img"
+
+    package_names > /tmp/package-names
+    total=$(wc -l < /tmp/package-names)
+    count=0
+    while IFS= read -r package; do
+        count=$((count + 1))
+        say "Installing $package ($count/$total)"
+    done < /tmp/package-names
+    # The rpm stand-in answers from this list; kernel and bash are really there.
+    { echo kernel; echo bash; cat /tmp/package-names; } > "$TARGET/var/lib/ksbuild-test/rpmdb"
+
+    for unit in $BASE_ENABLED_UNITS; do
+        echo enabled > "$TARGET/var/lib/ksbuild-test/systemd/$unit"
+    done
+    # What libvirt-daemon-config-network's scriptlet and libvirtd's preset do.
+    if grep -q '^libvirt' /tmp/package-names; then
+        echo enabled > "$TARGET/var/lib/ksbuild-test/systemd/libvirtd.service"
+        excluded libvirt-daemon-config-network || write_libvirt_default_network
+    fi
+    excluded NetworkManager && rm -f "$TARGET/var/lib/ksbuild-test/systemd/NetworkManager.service"
+    excluded firewalld && rm -f "$TARGET/var/lib/ksbuild-test/systemd/firewalld.service"
+    return 0
+}
+
+# extlinux instead of GRUB 2: the same Debian kernel, the target's own initramfs, a serial console.
+install_bootloader() {
+    say "Installing boot loader"
+    mkdir -p "$TARGET/boot/extlinux"
+    cat > "$TARGET/boot/extlinux/extlinux.conf" <<EOF
+# Written by the ksbuild test installer (anaconda would install GRUB 2 here).
+SERIAL 0 115200
+DEFAULT ksbuild
+PROMPT 0
+TIMEOUT 1
+LABEL ksbuild
+    KERNEL /boot/vmlinuz-$KERNEL_VERSION
+    INITRD /boot/initramfs-$KERNEL_VERSION.img
+    APPEND root=$ROOT_PART rw console=ttyS0,115200n8 quiet $BOOT_APPEND
+EOF
+    extlinux --install "$TARGET/boot/extlinux" > /tmp/extlinux.log 2>&1 ||
+        crash BootLoaderError "extlinux --install failed: $(tail -n 3 /tmp/extlinux.log)" "payload.sh:install_bootloader"
+    dd if="$PAYLOAD/mbr.bin" of="$DISK" bs=440 count=1 conv=notrunc,fsync 2>/dev/null ||
+        crash BootLoaderError "cannot write the boot code to $DISK" "payload.sh:install_bootloader"
+}
