@@ -47,9 +47,7 @@ _SYSLOG_LINE = re.compile(
 _CLOCK_PREFIX = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
 SUCCESS_MARKER = re.compile(r"KSBUILD-STATUS: install-complete profile=(?P<profile>\S+)")
-FAILURE_MARKER = re.compile(
-    r"KSBUILD-STATUS: script-failed name=(?P<name>\S+) rc=(?P<rc>\d+) line=(?P<line>\d*)"
-)
+FAILURE_MARKER = re.compile(r"KSBUILD-STATUS: script-failed name=(?P<name>\S+) rc=(?P<rc>\d+) line=(?P<line>\d*)")
 SCRIPT_LOG_PREFIX = "KSBUILD-LOG:"
 KSBUILD_PREFIX = "KSBUILD-"
 
@@ -116,9 +114,8 @@ def view_line(line: LogLine) -> LineView:
         parsed = _SYSLOG_LINE.match(text)
         if parsed is not None:
             program = parsed["program"]
-            return LineView(
-                line.source, text, parsed["message"], program, parsed["level"], program == "kernel"
-            )
+            kernel = program == "kernel"
+            return LineView(line.source, text, parsed["message"], program, parsed["level"], kernel)
         return LineView(line.source, text, text, None, None, False)
     stamp = _KERNEL_STAMP.match(text)
     if stamp is not None:
@@ -141,17 +138,13 @@ class EvidenceRule:
     details_are_script_output: bool = False
 
 
-def evidence_rule(
-    pattern: str, kind: str, cause: str, mode: Literal["line", "details"] = "line"
-) -> EvidenceRule:
+def evidence_rule(pattern: str, kind: str, cause: str, mode: Literal["line", "details"] = "line") -> EvidenceRule:
     return EvidenceRule(re.compile(pattern), kind, cause, mode)
 
 
 KERNEL_RULES: tuple[EvidenceRule, ...] = (
     evidence_rule(r"Kernel panic - not syncing(?::\s*(?P<reason>.*))?", "kernel-panic", "kernel panic"),
-    evidence_rule(
-        r"\bOut of memory: Kill(?:ed)? process\b|\boom-kill:", "oom", "the kernel ran out of memory (OOM)"
-    ),
+    evidence_rule(r"\bOut of memory: Kill(?:ed)? process\b|\boom-kill:", "oom", "the kernel ran out of memory (OOM)"),
 )
 _OOPS_START = re.compile(
     r"\bBUG: unable to handle kernel\b|\bkernel BUG at\b|\bOops: [0-9a-f]{4} \[#\d+\]"
@@ -173,7 +166,7 @@ _Outcome = Literal["consumed", "done", "other"]
 class _Pending:
     """Failure evidence that is still arriving (the lines after a failure marker, a traceback, an oops)."""
 
-    mode: Literal["script-log", "details", "traceback", "oops"]
+    mode: Literal["line", "script-log", "details", "traceback", "oops"]
     kind: str
     cause: str
     source: Source
@@ -245,12 +238,10 @@ class EvidenceJudge:
             for rule in KERNEL_RULES:
                 found = rule.pattern.search(view.message)
                 if found is not None:
-                    self._fail(rule.kind, _rule_cause(rule, found), [view.text])
+                    self._fail(rule.kind, _rule_cause(rule, found), view)
                     return
             if _OOPS_START.search(view.message):
-                self._begin(
-                    _Pending("oops", "call-trace", f"kernel oops: {view.message}", view.source, [view.text])
-                )
+                self._begin(_Pending("oops", "call-trace", f"kernel oops: {view.message}", view.source, [view.text]))
                 return
         # Rules below also read printk-stamped lines: dracut and systemd write to the console through kmsg.
         if not view.kernel and self._traceback_starts(view):
@@ -261,7 +252,7 @@ class EvidenceJudge:
                 continue
             cause = _rule_cause(rule, found)
             if rule.mode == "line":
-                self._fail(rule.kind, cause, [view.text])
+                self._fail(rule.kind, cause, view)
             else:
                 pending = _Pending("details", rule.kind, cause, view.source, [view.text])
                 pending.details_are_script_output = rule.details_are_script_output
@@ -275,7 +266,7 @@ class EvidenceJudge:
         if start >= 0 and "#012" in view.message:
             # rsyslog escapes the newlines of a multi-line message as "#012": the whole traceback is one line.
             parts = [part.strip() for part in view.message[start:].split("#012") if part.strip()]
-            self._fail("traceback", f"Python traceback: {parts[-1]}", [view.text])
+            self._fail("traceback", f"Python traceback: {parts[-1]}", view)
             return True
         if start >= 0:
             pending = _Pending("traceback", "traceback", "Python traceback", view.source, [view.text])
@@ -353,27 +344,24 @@ class EvidenceJudge:
         pending = self._pending
         assert pending is not None
         self._pending = None
-        self._fail(pending.kind, pending.cause, pending.evidence, pending.failing_script, pending.output)
+        self._decide(pending)
         return "done"
 
-    def _fail(
-        self,
-        kind: str,
-        cause: str,
-        evidence: list[str],
-        failing_script: str | None = None,
-        output: list[str] | None = None,
-    ) -> None:
+    def _fail(self, kind: str, cause: str, view: LineView) -> None:
+        """Evidence complete in one line; evidence still arriving from before wins over it."""
         if self._pending is not None:
-            self._complete_pending()  # the earlier evidence wins
-            return
+            self._complete_pending()
+        else:
+            self._decide(_Pending("line", kind, cause, view.source, [view.text]))
+
+    def _decide(self, evidence: _Pending) -> None:
         self._failure = Verdict(
             ok=False,
-            cause=cause,
-            kind=kind,
-            evidence=tuple(evidence),
-            failing_script=failing_script,
-            script_output=tuple(output or ()),
+            cause=evidence.cause,
+            kind=evidence.kind,
+            evidence=tuple(evidence.evidence),
+            failing_script=evidence.failing_script,
+            script_output=tuple(evidence.output),
             last_lines=tuple(self._tail),
         )
 
@@ -381,9 +369,7 @@ class EvidenceJudge:
         """The failure to report now that no more lines will come (completing evidence still arriving)."""
         if self._failure is None and self._pending is not None:
             self._complete_pending()
-        if self._failure is None:
-            return None
-        return replace(self._failure, last_lines=tuple(self._tail))
+        return replace(self._failure, last_lines=tuple(self._tail)) if self._failure else None
 
     def _verdict(self, ok: bool, kind: str, cause: str, evidence: tuple[str, ...] = ()) -> Verdict:
         return Verdict(ok, cause, kind, evidence, None, (), tuple(self._tail))
@@ -394,33 +380,22 @@ class EvidenceJudge:
 
     def stopped(self, *, clean: bool) -> Verdict:
         """The domain stopped: clean = it shut down or rebooted (not a crash)."""
-        failure = self._settled_failure()
-        if failure is not None:
-            return failure
-        return self._stopped_without_failure(clean)
+        return self._settled_failure() or self._stopped_without_failure(clean)
 
     def _stopped_without_failure(self, clean: bool) -> Verdict:
         raise NotImplementedError
 
     def idle(self, seconds: float) -> Verdict:
-        failure = self._settled_failure()
-        if failure is not None:
-            return failure
         cause = f"no log output for {_seconds(seconds)} s (idle timeout)" + self._waiting_for()
-        return self._verdict(False, "idle-timeout", cause)
+        return self._settled_failure() or self._verdict(False, "idle-timeout", cause)
 
     def timed_out(self, seconds: float) -> Verdict:
-        failure = self._settled_failure()
-        if failure is not None:
-            return failure
-        return self._verdict(False, "timeout", f"timed out after {_seconds(seconds)} s" + self._waiting_for())
+        cause = f"timed out after {_seconds(seconds)} s" + self._waiting_for()
+        return self._settled_failure() or self._verdict(False, "timeout", cause)
 
     def interrupted(self) -> Verdict:
         """The user stopped the run. Failure evidence already seen is still the better answer to "why"."""
-        failure = self._settled_failure()
-        if failure is not None:
-            return failure
-        return self._verdict(False, "interrupted", "interrupted before the boot finished")
+        return self._settled_failure() or self._verdict(False, "interrupted", "interrupted before the boot finished")
 
 
 def _rule_cause(rule: EvidenceRule, found: re.Match[str]) -> str:
@@ -586,8 +561,7 @@ class InstallJudge(EvidenceJudge):
                 (self._success_line,),
             )
         if not clean:
-            return self._verdict(
-                False, "crashed", "the VM crashed after the success marker", (self._success_line,)
-            )
+            cause = "the VM crashed after the success marker"
+            return self._verdict(False, "crashed", cause, (self._success_line,))
         evidence = (self._success_line,) + ((self._power_off_line,) if self._power_off_line else ())
         return self._verdict(True, "complete", "install complete", evidence)

@@ -49,7 +49,7 @@ from builder.load.overrides import apply_overrides, override_location
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.load.yaml_source import Path_, display_path, format_key, parse_yaml_text, read_text_file
 from builder.model.types import Bool, HostName, Identifier, InterfaceName, IPv4, Line, MacAddress, Model, Url
-from builder.pipeline import default_search_dirs
+from builder.paths import shipped_profiles_dir
 
 CHECK = "inventory"
 _Locate = Callable[[Path_], Location]
@@ -270,7 +270,9 @@ def load_inventory(path: Path, *, search_dirs: Sequence[Path] | None = None) -> 
         raise BadInput(f"{len(schema)} schema error(s) in inventory {display}", schema) from None
 
     findings: list[Finding] = []
-    dirs = default_search_dirs() if search_dirs is None else tuple(search_dirs)
+    # As `ksbuild render` looks up bare names (builder.pipeline.default_search_dirs, which would import
+    # pykickstart: an unchanged fleet is answered without it).
+    dirs = (Path("profiles"), shipped_profiles_dir()) if search_dirs is None else tuple(search_dirs)
     profiles = _load_profiles(model, path.parent, dirs, locate, findings)
     level_locations = _LevelLocations(locations)
     hosts = []

@@ -70,9 +70,7 @@ class ParsedKickstart:
 @functools.cache
 def _prototype_handler() -> tuple[Any, dict[int, Any]]:
     handler_class = returnClassForVersion(RHEL7)
-    prototype = handler_class(
-        commandUpdates={"sshkey": F22_SshKey}, dataUpdates={"SshKeyData": F22_SshKeyData}
-    )
+    prototype = handler_class(commandUpdates={"sshkey": F22_SshKey}, dataUpdates={"SshKeyData": F22_SshKeyData})
     # The option parsers are built once per command and never change after construction; they are
     # most of a handler's construction cost (~35 ms of argparse setup and gettext lookups here).
     parsers = {

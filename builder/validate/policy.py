@@ -75,9 +75,7 @@ def _check_display_mode(handler: Any, source: str) -> list[Finding]:
     if mode.seen and mode.displayMode != DISPLAY_MODE_GRAPHICAL:
         return []
     if mode.seen:
-        return [
-            _finding(source, _line(mode), "graphical install: use text or cmdline for an unattended install")
-        ]
+        return [_finding(source, _line(mode), "graphical install: use text or cmdline for an unattended install")]
     return [_finding(source, None, "no text or cmdline: anaconda starts the graphical installer")]
 
 
@@ -169,11 +167,7 @@ def _check_erroronfail(scripts: tuple[ScriptSection, ...], source: str) -> list[
 
 def _check_source(handler: Any, source: str) -> list[Finding]:
     seen = sorted(
-        (
-            (_line(handler.commands[name]) or 0, name)
-            for name in SOURCE_COMMANDS
-            if handler.commands[name].seen
-        ),
+        ((_line(handler.commands[name]) or 0, name) for name in SOURCE_COMMANDS if handler.commands[name].seen),
     )
     if not seen:
         return [_finding(source, None, "no installation source: add url, cdrom, nfs, harddrive or liveimg")]

@@ -107,7 +107,9 @@ def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Iss
 
 def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
     argv = ["bash", "--posix", "-n", name] if body.dialect == "sh" else ["bash", "-n", name]
-    result = run(argv, check=False, cwd=folder)
+    # A non-interactive bash reads $BASH_ENV (and $ENV in posix mode) first: not the user's startup files here.
+    env = {key: value for key, value in os.environ.items() if key not in ("BASH_ENV", "ENV")}
+    result = run(argv, check=False, cwd=folder, env=env)
     if result.returncode == 0:
         return []
     by_line: dict[int, list[str]] = {}
@@ -179,8 +181,7 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
 def check_scripts_each(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) -> list[list[Finding]]:
     """Findings for each (source, scripts) batch, in order, with one shellcheck run for all of them."""
     shell_scripts = [
-        [(script, body) for script in scripts if (body := _body_of(script)) is not None]
-        for _, scripts in batches
+        [(script, body) for script in scripts if (body := _body_of(script)) is not None] for _, scripts in batches
     ]
     wanted = {body.key: body for scripts in shell_scripts for _, body in scripts}
     known = {key: _cache[key] for key in wanted if key in _cache}
@@ -192,9 +193,7 @@ def check_scripts_each(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) -
 
     report: list[list[Finding]] = []
     for (source, _scripts), scripts in zip(batches, shell_scripts, strict=True):
-        findings = [
-            finding for script, body in scripts for finding in _findings(script, known[body.key], source)
-        ]
+        findings = [finding for script, body in scripts for finding in _findings(script, known[body.key], source)]
         findings.sort(key=lambda f: (f.rendered_line or 0, f.check, f.message))
         report.append(findings)
     return report
