@@ -26,9 +26,7 @@ def lines(*texts: str, source: Source = "console") -> list[LogLine]:
     return [LogLine(source, text, float(n)) for n, text in enumerate(texts)]
 
 
-def run(
-    feed: Iterable[LogLine], judge: InstallJudge | None = None
-) -> tuple[Verdict | None, int, InstallJudge]:
+def run(feed: Iterable[LogLine], judge: InstallJudge | None = None) -> tuple[Verdict | None, int, InstallJudge]:
     """Feed lines until the judge returns an early verdict: (verdict or None, lines fed, judge)."""
     judge = judge or InstallJudge()
     fed = 0
@@ -54,12 +52,7 @@ def test_a_good_install_with_both_logs_is_a_success() -> None:
     console = lines(*fixture("install-ok.console.log"))
     installer = lines(*fixture("install-ok.installer.log"), source="installer")
     # Interleave the two logs the way the watcher reads them: a few lines of each per poll.
-    merged = [
-        line
-        for pair in zip(console, installer + [None] * len(console), strict=False)
-        for line in pair
-        if line
-    ]
+    merged = [line for pair in zip(console, installer + [None] * len(console), strict=False) for line in pair if line]
     verdict, _, judge = run(merged)
     assert verdict is None
     final = judge.stopped(clean=True)
@@ -77,9 +70,7 @@ def test_success_needs_a_clean_stop() -> None:
 
 def test_a_stop_without_the_marker_is_not_a_success() -> None:
     # post-failed.console.log without its failure lines ends exactly like a good install: it powers off.
-    quiet = [
-        text for text in fixture("post-failed.console.log") if "KSBUILD" not in text and "error" not in text
-    ]
+    quiet = [text for text in fixture("post-failed.console.log") if "KSBUILD" not in text and "error" not in text]
     verdict, _, judge = run(lines(*quiet))
     assert verdict is None
     final = judge.stopped(clean=True)
@@ -121,9 +112,7 @@ def test_a_failure_marker_wins_over_a_later_success_marker() -> None:
 
 
 def test_failure_evidence_after_the_success_marker_still_fails_the_install() -> None:
-    verdict, _, judge = run(
-        lines(SUCCESS, "[ 1890.000001] Kernel panic - not syncing: Attempted to kill init!")
-    )
+    verdict, _, judge = run(lines(SUCCESS, "[ 1890.000001] Kernel panic - not syncing: Attempted to kill init!"))
     assert verdict is not None and verdict.kind == "kernel-panic"
     assert not judge.stopped(clean=True).ok
 
@@ -164,9 +153,7 @@ def test_the_failure_marker_waits_for_its_log_lines() -> None:
 
 
 def test_a_stop_completes_a_failure_marker_still_collecting() -> None:
-    verdict, _, judge = run(
-        lines("KSBUILD-STATUS: script-failed name=repos rc=2 line=7", "KSBUILD-LOG: boom")
-    )
+    verdict, _, judge = run(lines("KSBUILD-STATUS: script-failed name=repos rc=2 line=7", "KSBUILD-LOG: boom"))
     assert verdict is None
     final = judge.stopped(clean=True)
     assert final.kind == "script-failed"
@@ -286,9 +273,7 @@ def test_a_traceback_rsyslog_escaped_onto_one_line_is_complete_at_once() -> None
 
 
 def test_a_crash_notice_without_a_traceback_is_still_a_crash() -> None:
-    verdict, _, judge = run(
-        lines("An unknown error has occurred, look at the /tmp/anaconda-tb* file(s) for more")
-    )
+    verdict, _, judge = run(lines("An unknown error has occurred, look at the /tmp/anaconda-tb* file(s) for more"))
     assert verdict is None
     final = judge.stopped(clean=True)
     assert final.kind == "traceback"
@@ -398,8 +383,7 @@ def test_a_missing_package_names_the_package() -> None:
 def test_a_failed_package_install_keeps_anacondas_details() -> None:
     verdict, _, _ = run(
         lines(
-            "The following error occurred while installing.  This is a fatal error and installation will be "
-            "aborted.",
+            "The following error occurred while installing.  This is a fatal error and installation will be aborted.",
             "",
             "Error downloading packages:",
             "  libvirt-daemon-4.5.0-36.el7.x86_64: [Errno 256] No more mirrors to try.",
@@ -414,9 +398,7 @@ def test_a_failed_package_install_keeps_anacondas_details() -> None:
 
 
 def test_yums_download_error_is_matched_in_any_case() -> None:
-    verdict, _, _ = run(
-        lines("12:06:10,331 ERROR packaging: Error Downloading Packages:", source="installer")
-    )
+    verdict, _, _ = run(lines("12:06:10,331 ERROR packaging: Error Downloading Packages:", source="installer"))
     assert verdict is not None and verdict.kind == "repo-error"
 
 
@@ -497,9 +479,7 @@ def test_progress_follows_anacondas_stages_and_packages() -> None:
 
 
 def test_progress_reads_the_test_installers_lines() -> None:
-    _, _, judge = run(
-        lines("Starting automated install.", "Creating ext4 on /dev/vda1", "Installing bash (3/10)")
-    )
+    _, _, judge = run(lines("Starting automated install.", "Creating ext4 on /dev/vda1", "Installing bash (3/10)"))
     assert judge.progress.stage == "Creating ext4 on /dev/vda1"
     assert judge.progress.package == (3, 10)
     assert judge.progress.package_name == "bash"
@@ -526,8 +506,7 @@ def test_judging_a_20k_line_log_is_fast() -> None:
     packages = [f"Installing package-{n:05d}.x86_64 ({n}/16000)" for n in range(1, 16001)]
     installer = fixture("install-ok.installer.log")
     noise = [
-        f"12:05:{n % 60:02d},{n % 1000:03d} DEBUG packaging: Installing package-{n:05d}.x86_64"
-        for n in range(4000)
+        f"12:05:{n % 60:02d},{n % 1000:03d} DEBUG packaging: Installing package-{n:05d}.x86_64" for n in range(4000)
     ]
     feed = lines(*console[:start], *packages, *console[end:]) + lines(*installer, *noise, source="installer")
     assert len(feed) >= 20_000

@@ -26,9 +26,7 @@ LOGS = Path(__file__).parent / "data" / "logs"
 class FakeBoot:
     """A stand-in for the VM: scheduled appends to its log files, a domain state, and the clock they share."""
 
-    def __init__(
-        self, tmp_path: Path, *, stops_at: float | None = None, end_state: DomainState = "stopped-clean"
-    ):
+    def __init__(self, tmp_path: Path, *, stops_at: float | None = None, end_state: DomainState = "stopped-clean"):
         self.console = tmp_path / "console.log"
         self.installer = tmp_path / "installer.log"
         self.now = 0.0
@@ -168,9 +166,7 @@ def test_an_unreadable_log_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_a_good_install_ends_with_its_clean_stop(tmp_path: Path) -> None:
     boot = FakeBoot(tmp_path)
-    console_done = schedule(
-        boot, boot.console, (LOGS / "install-ok.console.log").read_bytes(), lines_per_second=7
-    )
+    console_done = schedule(boot, boot.console, (LOGS / "install-ok.console.log").read_bytes(), lines_per_second=7)
     schedule(boot, boot.installer, (LOGS / "install-ok.installer.log").read_bytes(), lines_per_second=2)
     boot.stops_at = console_done + 2
     reports: list[tuple[Progress, float]] = []
@@ -205,9 +201,7 @@ def test_a_vanished_domain_counts_as_clean_only_after_a_power_off_line(
     tmp_path: Path, power_off: bool, kind: str
 ) -> None:
     boot = FakeBoot(tmp_path, stops_at=5.0, end_state="gone")
-    ending = (
-        b"Powering off.\r\n[ 1893.561322] reboot: Power down" if power_off else b"[  OK  ] Started Anaconda."
-    )
+    ending = b"Powering off.\r\n[ 1893.561322] reboot: Power down" if power_off else b"[  OK  ] Started Anaconda."
     # The last line has no newline: only the final read, after the stop was seen, returns it.
     boot.write(4.9, boot.console, b"KSBUILD-STATUS: install-complete profile=hv-lab\r\n" + ending)
     verdict = watch(boot)
@@ -251,9 +245,7 @@ def test_a_stop_request_interrupts(tmp_path: Path) -> None:
 
 def test_the_verification_boot_uses_the_same_loop(tmp_path: Path) -> None:
     boot = FakeBoot(tmp_path)
-    boot.stops_at = (
-        schedule(boot, boot.console, (LOGS / "verify.console.log").read_bytes(), lines_per_second=4) + 1
-    )
+    boot.stops_at = schedule(boot, boot.console, (LOGS / "verify.console.log").read_bytes(), lines_per_second=4) + 1
     judge = VerifyJudge(profile="hv-lab")
     stages: list[str | None] = []
     verdict = watch_verify(

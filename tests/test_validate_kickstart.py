@@ -103,9 +103,7 @@ def test_the_fast_handler_parses_like_a_freshly_built_one() -> None:
         ("bad-unclosed-quote.ks", [("pykickstart", 10)], "quote"),
     ],
 )
-def test_bad_kickstart_is_reported_at_its_line(
-    name: str, expected: list[tuple[str, int]], words: str
-) -> None:
+def test_bad_kickstart_is_reported_at_its_line(name: str, expected: list[tuple[str, int]], words: str) -> None:
     report = validate_kickstart_file(KICKSTARTS / name)
     assert where(report.findings) == expected
     assert words in report.findings[0].message
@@ -138,9 +136,7 @@ def test_unquoted_hash_cuts_a_value_short_and_is_reported_without_the_secret() -
 
 
 def test_a_comment_after_a_value_is_not_reported() -> None:
-    parsed = parse_kickstart(
-        'network --hostname=hv01.example.com # the name\nrootpw --plaintext "pa#ss"\n', "c.ks"
-    )
+    parsed = parse_kickstart('network --hostname=hv01.example.com # the name\nrootpw --plaintext "pa#ss"\n', "c.ks")
     assert parsed.findings == ()
     assert parsed.handler.rootpw.password == "pa#ss"
 

@@ -13,10 +13,7 @@ from builder.validate.policy import check_policy
 
 KICKSTARTS = Path(__file__).parent / "data" / "kickstarts"
 # `openssl passwd -6 -salt ksbuildTestSalt1 'correct horse battery staple'`
-HASH = (
-    "$6$ksbuildTestSalt1$"
-    "xlFXy0yCuaZSrpNhMSl5/suELx4eTPeO1fRWilewXSfQ0ENTyO4sMuJ4LmL5FpaR7pVmkHsbL9phTa6w2RWsW/"
-)
+HASH = "$6$ksbuildTestSalt1$xlFXy0yCuaZSrpNhMSl5/suELx4eTPeO1fRWilewXSfQ0ENTyO4sMuJ4LmL5FpaR7pVmkHsbL9phTa6w2RWsW/"
 BASE = {
     "mode": "text",
     "source": 'url --url="http://127.0.0.1:8080/centos/7/os/x86_64"',

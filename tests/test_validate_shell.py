@@ -98,7 +98,7 @@ def test_batch_returns_findings_per_source() -> None:
 def _counting_wrapper(folder: Path, tool: str, log: Path) -> None:
     real = find_tool(tool)
     wrapper = folder / tool
-    wrapper.write_text(f'#!/bin/sh\necho "$$" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
 
 
@@ -133,6 +133,35 @@ def test_a_batch_runs_shellcheck_once_and_bash_once_per_distinct_body(
     # The same bodies again: answered from this process's results, no new processes.
     validate_many([(f"again{i}.cfg", batch_text) for i in range(50)])
     assert (_runs(shellcheck_log), _runs(bash_log)) == (2, 2)
+
+
+def test_bodies_differing_only_in_quoted_heredoc_data_are_shellchecked_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "shellcheck.log"
+    _counting_wrapper(tmp_path, "shellcheck", log)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    marker = uuid.uuid4()
+
+    def ifcfg(address: str) -> ScriptSection:
+        body = f"# {marker}\ncat > /etc/sysconfig/network-scripts/ifcfg-br0 <<'EOF'\nIPADDR={address}\nEOF\nrm $(ls)\n"
+        return ScriptSection("post", "/bin/bash", body, 9, 10, False, True, None)
+
+    result = check_scripts_batch([("a.ks", [ifcfg("192.0.2.1")]), ("b.ks", [ifcfg("192.0.2.2")])])
+    [arguments] = log.read_text().splitlines()
+    assert [word for word in arguments.split() if word.endswith(".sh")] == ["0.sh"]
+    assert where(result["a.ks"]) == where(result["b.ks"]) == [("shellcheck", 14)]
+
+
+def test_heredoc_data_is_checked_only_where_the_shell_expands_it() -> None:
+    unquoted = "cat > /etc/motd <<EOF\nWelcome to $site_name\nEOF\n"
+    quoted = unquoted.replace("<<EOF", "<<'EOF'")
+    assert [f.message.split(":")[0] for f in check_scripts([script(unquoted)], "u.ks")] == ["SC2154"]
+    assert check_scripts([script(quoted)], "q.ks") == []
+    # shellcheck's hint about a misplaced end word inside the data survives.
+    misplaced = "cat > /etc/motd <<'EOF'\nWelcome\n  EOF\nEOF\n"
+    [hint] = check_scripts([script(misplaced)], "m.ks")
+    assert (hint.message.split(":")[0], where([hint])) == ("SC1039", [("shellcheck", 12)])
 
 
 def test_shell_false_runs_no_shell_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,7 @@ from builder.boot.verdict import (
 )
 
 CheckStatus = Literal["pass", "fail", "skip", "info"]
-_STATUSES: frozenset[str] = frozenset({"pass", "fail", "skip", "info"})
+_STATUSES: dict[str, CheckStatus] = {"pass": "pass", "fail": "fail", "skip": "skip", "info": "info"}
 
 BEGIN = "KSBUILD-VERIFY-BEGIN"
 CHECK = "KSBUILD-CHECK|"
@@ -42,6 +42,8 @@ _PRINTK = re.compile(r"\[\s*\d+\.\d{6}\]")
 # Checks that need hardware virtualization in the guest, which TCG does not emulate.
 TCG_UNAVAILABLE_CHECKS = frozenset({"cpu-virt", "kvm-module", "nested-param"})
 TCG_NOTE = "(no hardware virtualization under TCG)"
+# Console lines kept from the report's first line on: the report and whatever printk mixes into it.
+_MAX_REPORT_LINES = 5000
 
 
 @dataclass(frozen=True)
@@ -95,15 +97,13 @@ def _report_lines(lines: Iterable[str]) -> Iterable[str]:
 def _check(text: str) -> CheckResult:
     fields = text.split("|", 3)
     if len(fields) < 4:
-        return CheckResult(
-            fields[1].strip() if len(fields) > 1 else "?", "fail", f"unreadable check line {text!r}"
-        )
-    _, name, status, detail = fields
-    status = status.strip().lower()
-    if status not in _STATUSES:
+        return CheckResult(fields[1].strip() if len(fields) > 1 else "?", "fail", f"unreadable check line {text!r}")
+    _, name, result, detail = fields
+    status = _STATUSES.get(result.strip().lower())
+    if status is None:
         # A garbled result must not pass: report it, as a failure.
-        return CheckResult(name.strip(), "fail", f"unreadable result {status!r}: {detail.strip()}".strip())
-    return CheckResult(name.strip(), status, detail.strip())  # type: ignore[arg-type]
+        return CheckResult(name.strip(), "fail", f"unreadable result {result.strip()!r}: {detail.strip()}".strip())
+    return CheckResult(name.strip(), status, detail.strip())
 
 
 def parse_report(lines: Iterable[str]) -> VerifyReport:
@@ -143,22 +143,20 @@ def format_table(report: VerifyReport) -> str:
     rows = [("CHECK", "RESULT", "DETAIL")] + [(c.name, c.status, c.detail) for c in report.checks]
     name_width = max(len(row[0]) for row in rows)
     status_width = max(len(row[1]) for row in rows)
-    lines = [
-        f"{name:<{name_width}}  {status:<{status_width}}  {detail}".rstrip() for name, status, detail in rows
-    ]
-    counts = {
-        status: sum(c.status == status for c in report.checks) for status in ("pass", "fail", "skip", "info")
-    }
-    summary = f"{len(report.checks)} checks: " + ", ".join(
-        f"{n} {status}" for status, n in counts.items() if n
-    )
+    lines = [f"{name:<{name_width}}  {status:<{status_width}}  {detail}".rstrip() for name, status, detail in rows]
+    counts = {status: sum(c.status == status for c in report.checks) for status in _STATUSES}
+    noun = "check" if len(report.checks) == 1 else "checks"
+    summary = f"{len(report.checks)} {noun}: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     if not report.checks:
         summary = "no checks received"
     if not report.complete:
-        expected = (
-            "no end line" if report.expected_count is None else f"the end line says {report.expected_count}"
-        )
-        summary += f" (report incomplete: {expected})"
+        if not report.ended:
+            why = "no end line"
+        elif report.expected_count is None:
+            why = "the end line has no count"
+        else:
+            why = f"the end line says {report.expected_count}"
+        summary += f" (report incomplete: {why})"
     return "\n".join([*lines, summary]) + "\n"
 
 
@@ -209,27 +207,23 @@ class VerifyJudge(EvidenceJudge):
         if BEGIN in view.text:
             self._begun = True
             self._report_text = []
-        if self._begun:
+        if self._begun and len(self._report_text) < _MAX_REPORT_LINES:
             self._report_text.append(view.text)
 
     def _stopped_without_failure(self, clean: bool) -> Verdict:
         report = self.report
         if not self._ended:
-            cause = (
-                "the VM stopped before the verification report ended"
-                if self._begun
-                else ("the VM stopped without printing a verification report")
-            )
-            return self._verdict(False, "crashed" if not clean else "no-marker", cause)
+            if self._begun:
+                cause = "the VM stopped before the verification report ended"
+            else:
+                cause = "the VM stopped without printing a verification report"
+            return self._verdict(False, "no-marker" if clean else "crashed", cause)
         if not report.complete:
-            received = (
-                f"{len(report.checks)} of {report.expected_count}"
-                if report.expected_count is not None
-                else (f"{len(report.checks)}, without a count")
-            )
-            return self._verdict(
-                False, "no-marker", f"the verification report is incomplete ({received} checks)"
-            )
+            if report.expected_count is None:
+                received = f"{len(report.checks)} checks, no count"
+            else:
+                received = f"{len(report.checks)} of {report.expected_count} checks"
+            return self._verdict(False, "no-marker", f"the verification report is incomplete ({received})")
         if self._profile is not None and report.profile != self._profile:
             cause = f"the verification report names profile '{report.profile}', expected '{self._profile}'"
             return self._verdict(False, "no-marker", cause)

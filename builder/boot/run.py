@@ -26,7 +26,7 @@ from builder.boot.inject import inject_files
 from builder.boot.libvirt_conn import RunResources, is_remote, open_connection, pick_domain_type
 from builder.boot.media import InstallMedia, resolve_media
 from builder.boot.plan import for_boot_test, install_target, installer_cmdline, test_disk_names
-from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg, parse_report
+from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg
 from builder.boot.tree_server import serve_tree
 from builder.boot.verdict import InstallJudge, Progress, Verdict
 from builder.boot.watch import DomainState, watch_install, watch_verify
@@ -200,7 +200,7 @@ def boot_test(
         tree_port = stack.enter_context(serve_tree(media.tree)) if media.kind == "tree" and media.tree else None
         result, repo = prepare_boot_kickstart(ref, media, tree_port, overrides=overrides, templates=templates,
                                               verify=options.verify)
-        run_dir = options.output_root / result.name / "runs" / run_id
+        run_dir = (options.output_root / result.name / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
         events.message(f"run {run_id}: diagnostics in {run_dir}")
@@ -257,7 +257,7 @@ def verify_disk(
         raise BadInput(f"{disk}: no such disk image")
     prepared = prepare(ref, overrides=overrides)
     run_id = new_run_id()
-    run_dir = options.output_root / prepared.loaded.name / "runs" / run_id
+    run_dir = (options.output_root / prepared.loaded.name / "runs" / run_id).resolve()
     with ExitStack() as stack:
         stop = stack.enter_context(interruptible())
         conn = open_connection(options.connect)
@@ -328,18 +328,16 @@ class _Session:
             console_log=self.resources.log_path("console"), installer_log=self.resources.log_path("installer"),
             on_reboot="destroy",
         )
-        return self._phase("install", spec, InstallJudge(), installer=run_dir / "installer.log")
+        return self._phase("install", spec, InstallJudge(profile=self.profile), installer=run_dir / "installer.log")
 
     def verify(self) -> tuple[PhaseResult, VerifyReport]:
         volume = self.resources.disk_volume()
         spec = self._spec("verify", disk_path=str(volume.path()), kernel=None, initrd=None, cmdline=None,
                           cdrom=None, console_log=self.resources.log_path("verify-console"), installer_log=None,
                           on_reboot="destroy")
-        judge = VerifyJudge()
+        judge = VerifyJudge(profile=self.profile)
         phase = self._phase("verify", spec, judge, installer=None)
-        console = self.resources.run_dir / "verify-console.log"
-        lines = console.read_text(errors="replace").splitlines() if console.exists() else []
-        report = parse_report(lines)
+        report = judge.report
         if self.domain_type == "qemu":
             report = downgrade_for_tcg(report)
         return phase, report

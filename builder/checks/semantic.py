@@ -75,7 +75,7 @@ def _check_users(profile: Profile) -> Iterator[Problem]:
 # Section names ksbuild's own templates use: a user script with one of these would share its log file.
 RESERVED_SCRIPT_NAMES = frozenset({
     "hardware-virt", "repos", "selinux", "nested-virt", "network", "libvirt-network", "storage-pool", "verify",
-    "seal", "complete",
+    "seal", "complete", "callback",
 })
 
 

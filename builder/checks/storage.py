@@ -192,7 +192,10 @@ def _boot(storage: Storage, volumes: list[_Placed]) -> Iterator[Problem]:
     """/boot, or / when there is no /boot, must be where EL7's GRUB2 reads it: a partition or RAID1."""
     if storage.layout != "custom":
         return
-    by_mount = {item.volume.mount: item for item in volumes if item.volume.mount is not None}
+    by_mount: dict[str, _Placed] = {}
+    for item in volumes:
+        if item.volume.mount is not None:
+            by_mount.setdefault(item.volume.mount, item)
     holder = by_mount.get("/boot") or by_mount.get("/")
     if holder is None:
         return
@@ -233,7 +236,7 @@ def _fit(storage: Storage) -> Iterator[Problem]:
 
 def _boot_partitions(storage: Storage, disk: str) -> list[int]:
     sizes = []
-    if storage.firmware == "bios" and disk in storage.boot_loader_disks:
+    if storage.firmware == "bios" and disk == storage.boot_disk:
         sizes.append(BIOS_BOOT_MIB)
     if storage.firmware == "uefi" and disk == storage.boot_disk:
         sizes.append(EFI_SYSTEM_MIB)

@@ -113,9 +113,10 @@ def schema() -> None:
 
 def _register_optional_commands() -> None:
     # Boot and fleet commands live in their own modules; they import libvirt only when they run.
-    from builder.cli import boot_commands
+    from builder.cli import boot_commands, fleet_commands
 
     boot_commands.register(cli)
+    fleet_commands.register(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

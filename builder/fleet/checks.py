@@ -21,7 +21,7 @@ from builder.errors import BadInput, Finding, Severity
 from builder.fleet.inventory import FleetHost, Inventory, for_host
 from builder.load.yaml_source import Path_, format_key
 from builder.model.build import build_profile
-from builder.model.network import Bridge, Interface
+from builder.model.network import Device, Vlan
 from builder.model.profile import Profile
 from builder.render.context import install_network
 
@@ -41,13 +41,15 @@ class ModelledHost:
     @property
     def install_address(self) -> IPv4Interface | None:
         """The address the installer uses on the boot NIC (its own or its bridge's): what DHCP hands out."""
-        net = self.profile.network
-        if net.install_device is not None and net.install_device not in {i.name for i in net.interfaces}:
-            return None  # the semantic checks report the unknown device
         network = install_network(self.profile)
         if network.dhcp or network.ip is None or network.netmask is None:
             return None
         return IPv4Interface(f"{network.ip}/{network.netmask}")
+
+    @property
+    def install_gateway(self) -> IPv4Address | None:
+        gateway = install_network(self.profile).gateway
+        return IPv4Address(gateway) if gateway is not None else None
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def _boot_mac_matches_profile(inventory: Inventory, hosts: Sequence[ModelledHost
     # An ifcfg file pinned to another MAC (HWADDR=) would leave the boot NIC unconfigured after the install.
     for modelled in hosts:
         host, net = modelled.host, modelled.profile.network
-        device = net.install_device or (net.interfaces[0].name if net.interfaces else None)
+        device = install_network(modelled.profile).device
         for index, interface in enumerate(net.interfaces):
             if interface.name == device and interface.mac is not None and interface.mac != host.macs[0]:
                 path: Path_ = ("network", "interfaces", index, "mac")
@@ -155,14 +157,18 @@ def _boot_mac_matches_profile(inventory: Inventory, hosts: Sequence[ModelledHost
 
 def _static_addresses(profile: Profile) -> Iterator[tuple[Path_, str, IPv4Interface, IPv4Address | None]]:
     """(key path of the address, device name, address, gateway) of every static address of a host."""
-    devices: list[tuple[str, int, Interface | Bridge]] = [
-        *(("interfaces", n, d) for n, d in enumerate(profile.network.interfaces)),
-        *(("bridges", n, d) for n, d in enumerate(profile.network.bridges)),
+    net = profile.network
+    devices: list[tuple[str, int, Device]] = [
+        *(("interfaces", n, d) for n, d in enumerate(net.interfaces)),
+        *(("bonds", n, d) for n, d in enumerate(net.bonds)),
+        *(("vlans", n, d) for n, d in enumerate(net.vlans)),
+        *(("bridges", n, d) for n, d in enumerate(net.bridges)),
     ]
     for kind, index, device in devices:
         if device.ipv4 is not None and device.ipv4.address is not None:
             path: Path_ = ("network", kind, index, "ipv4", "address")
-            yield path, device.name, device.ipv4.address, device.ipv4.gateway
+            name = device.device if isinstance(device, Vlan) else device.name
+            yield path, name, device.ipv4.address, device.ipv4.gateway
 
 
 def _duplicate_addresses(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
@@ -228,12 +234,5 @@ def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) ->
 
 
 def _install_address_path(modelled: ModelledHost) -> Path_:
-    """Key path of the address `install_network` picked: the boot NIC's own, or its bridge's."""
-    net = modelled.profile.network
-    device = net.install_device or net.interfaces[0].name
-    index, interface = next((n, i) for n, i in enumerate(net.interfaces) if i.name == device)
-    if interface.bridge is not None:
-        bridge = next(n for n, b in enumerate(net.bridges) if b.name == interface.bridge)
-        return ("network", "bridges", bridge, "ipv4", "address")
-    return ("network", "interfaces", index, "ipv4", "address")
-
+    """Key path of the address `install_network` picked: the boot device's own, or its bridge's."""
+    return install_network(modelled.profile).address_key or ("network",)

@@ -66,6 +66,17 @@ def _safe_word(value: str) -> str:
     return value
 
 
+def _kernel_arg(value: str) -> str:
+    _safe_word(value)
+    name = value.split("=", 1)[0]
+    if not (name[:1].isalpha() or name[:1] == "_"):
+        raise ValueError(
+            f"{value!r} is not NAME or NAME=VALUE; note that a YAML flow list [a,b] splits at every comma: "
+            'quote an argument that holds one, e.g. ["console=ttyS0,115200n8"]'
+        )
+    return value
+
+
 def _tftp_path(value: str) -> str:
     _safe_word(value)
     parts = value.split("/")
@@ -89,7 +100,7 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
-KernelArg = Annotated[Line, AfterValidator(_safe_word)]
+KernelArg = Annotated[Line, AfterValidator(_kernel_arg)]
 TftpPath = Annotated[Line, AfterValidator(_tftp_path)]
 Subnet = Annotated[IPv4Network, BeforeValidator(_network)]
 ServerUrl = Annotated[Url, AfterValidator(_http_url)]
@@ -428,10 +439,14 @@ def _build_host(
     firmware = next((level.firmware for _, level in reversed(levels) if level.firmware is not None),
                     DEFAULT_FIRMWARE)
 
-    merged = Layer(profile.data, dict(profile.locations))
+    # merge_layers returns fresh containers: the one copy made here is the host's own, so the `set`
+    # entries and the hostname below may change it in place without touching the shared profile data.
+    merged = merge_layers(Layer(profile.data, profile.locations), Layer(model.defaults.values,
+                                                                        level_locations.values(("defaults",))))
     problems_before = len(findings)
     for path, level in levels:
-        merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
+        if level.values and path != ("defaults",):
+            merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
         merged = _apply_sets(merged, level.set_values, path, level_locations.sets(path), findings)
     if len(findings) > problems_before:
         for position in range(problems_before, len(findings)):

@@ -7,8 +7,8 @@ Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
   ``tftp/pxelinux.cfg/default`` and ``tftp/grub.cfg`` that boot the local disk: an unknown machine is never
   installed. MACs are written lowercase with dashes, as pxelinux, GRUB and iPXE (``${mac:hexhyp}``) look
   them up.
-- ``boot/<hostname>/{install,local}/<path>``: both versions of each of the host's entries; the one the
-  install-once state picks is copied to ``<path>``. Not served.
+- ``boot/<hostname>.json``: both versions (install, local) of each of the host's entries; the one the
+  install-once state picks is copied to the entry's served path. Not served.
 - ``dnsmasq.conf``, ``manifest.json`` (written by the renderer), ``state.json`` (hosts whose install reported
   success, written by ``ksbuild serve``, ``fleet reinstall`` clears an entry), ``serve.log``.
 
@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,7 +81,8 @@ class BootRecord:
     macs: tuple[str, ...]
     firmware: Firmware
     repo: str
-    address: IPv4Address | None  # what DHCP hands out; None when the install network has no fixed address
+    address: IPv4Interface | None  # what DHCP hands out; None when the install network has no fixed one
+    gateway: IPv4Address | None
 
     def entries_of(self, mac: str) -> dict[str, str]:
         """Served path → template kind of the entries for one MAC (the firmware's loader, and iPXE)."""
@@ -99,6 +100,7 @@ class BootRecord:
             "firmware": self.firmware,
             "repo": self.repo,
             "address": str(self.address) if self.address is not None else None,
+            "gateway": str(self.gateway) if self.gateway is not None else None,
         }
 
 
@@ -114,8 +116,24 @@ def kernel_args(record: BootRecord, pxe: PxeSettings) -> str:
     return " ".join(args)
 
 
-def variant_path(hostname: str, variant: Variant, entry: str) -> str:
-    return f"{BOOT_DIR}/{hostname}/{variant}/{entry}"
+def boot_file(hostname: str) -> str:
+    return f"{BOOT_DIR}/{hostname}.json"
+
+
+def encode_entries(entries: Mapping[str, Mapping[Variant, bytes]]) -> bytes:
+    text = {path: {variant: data.decode() for variant, data in versions.items()} for path, versions in entries.items()}
+    return (json.dumps({"entries": text}, indent=1, sort_keys=True) + "\n").encode()
+
+
+def read_entries(tree: Path, hostname: str) -> dict[str, dict[Variant, bytes]]:
+    try:
+        data = json.loads((tree / boot_file(hostname)).read_text())
+        return {
+            path: {INSTALL: versions[INSTALL].encode(), LOCAL: versions[LOCAL].encode()}
+            for path, versions in data["entries"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{tree / boot_file(hostname)}: cannot read the boot entries; render again ({exc})") from exc
 
 
 def host_entries(
@@ -148,12 +166,12 @@ def shared_files(
     """The defaults (local boot for unknown machines), the iPXE entry script and the dnsmasq snippet."""
     pxe, dhcp = inventory.pxe, inventory.dhcp
     default_context = {"host": None, "mac": None, "pxe": pxe}
-    subnet, gateway = dhcp.subnet, dhcp.gateway
-    if subnet is None:
-        subnet = _common_subnet(records)
+    subnet = dhcp.subnet or _common_subnet(records)
+    gateways = {r.gateway for r in records if r.gateway is not None}
+    gateway = dhcp.gateway or (gateways.pop() if len(gateways) == 1 else None)
     hosts = [
         # dnsmasq takes a domain part only when it matches its own `domain=`: hand out the short name.
-        DhcpHost(record.macs, record.address, record.hostname.split(".")[0])
+        DhcpHost(record.macs, record.address.ip if record.address else None, record.hostname.split(".")[0])
         for record in sorted(records, key=lambda r: r.hostname)
     ]
     dnsmasq_context = {
@@ -169,8 +187,8 @@ def shared_files(
 
 
 def _common_subnet(records: Sequence[BootRecord]) -> IPv4Network | None:
-    # Without dhcp.subnet, the hosts' own /24 (or whatever prefix) is used when they all share one.
-    networks = {IPv4Network(f"{r.address}/24", strict=False) for r in records if r.address is not None}
+    # Without dhcp.subnet, the hosts' own network is used when they all share one.
+    networks = {r.address.network for r in records if r.address is not None}
     return networks.pop() if len(networks) == 1 else None
 
 
@@ -227,7 +245,7 @@ def read_state(tree: Path) -> dict[str, dict[str, str]]:
     return {str(name): dict(entry) for name, entry in hosts.items() if isinstance(entry, dict)}
 
 
-def _write_state(tree: Path, state: Mapping[str, Mapping[str, str]]) -> None:
+def write_state(tree: Path, state: Mapping[str, Mapping[str, str]]) -> None:
     text = json.dumps({"hosts": state}, indent=2, sort_keys=True) + "\n"
     atomic_write(tree / STATE_NAME, text.encode(), 0o644)
 
@@ -236,19 +254,63 @@ def variant_for(state: Mapping[str, Mapping[str, str]], hostname: str) -> Varian
     return LOCAL if state.get(hostname, {}).get("status") == "installed" else INSTALL
 
 
-def activate(tree: Path, hostname: str, entries: Sequence[str], variant: Variant) -> list[str]:
-    """Copy the `variant` version of each entry to its served path; return the paths that changed."""
-    changed = []
-    for entry in entries:
-        wanted = (tree / variant_path(hostname, variant, entry)).read_bytes()
-        target = tree / entry
+class TreeWriter:
+    """Writes files into a tree by temporary file and rename, so a reader never sees half a file.
+
+    For a batch (a fleet render writes thousands of files), durability comes from one sync() in `finish`
+    instead of an fsync per file, which made a 1,000-host render ten seconds slower here.
+    """
+
+    def __init__(self, root: Path, *, durable_each: bool = False) -> None:
+        self.root = root
+        self._durable_each = durable_each
+        self._folders: set[Path] = set()
+
+    def write(self, relpath: str, data: bytes, mode: int = 0o644) -> None:
+        target = self.root / relpath
+        if self._durable_each:
+            atomic_write(target, data, mode)
+            return
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        # The mode is set at creation, so a kickstart is never readable by others, even briefly.
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
-            current = target.read_bytes()
+            os.fchmod(fd, mode)
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(temporary, target)
+
+    def copy(self, relpath: str, source: Path) -> None:
+        """Copy a (possibly large) boot file in without reading it into memory."""
+        target = self.root / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+
+    def finish(self) -> None:
+        if not self._durable_each:
+            os.sync()
+
+
+def serve_variant(
+    tree: Path, entries: Mapping[str, Mapping[Variant, bytes]], variant: Variant, writer: TreeWriter
+) -> list[str]:
+    """Make each entry's served file the `variant` version; return the paths that changed."""
+    changed = []
+    for path, versions in entries.items():
+        try:
+            current: bytes | None = (tree / path).read_bytes()
         except FileNotFoundError:
             current = None
-        if current != wanted:
-            atomic_write(target, wanted, 0o644)
-            changed.append(entry)
+        if current != versions[variant]:
+            writer.write(path, versions[variant])
+            changed.append(path)
     return changed
 
 
@@ -277,8 +339,8 @@ def mark_installed(tree: Path, hostname: str, *, by: str) -> list[str] | None:
             return None
         state = read_state(tree)
         state[hostname] = {"status": "installed", "at": _now(), "by": by}
-        changed = activate(tree, hostname, record["entries"], LOCAL)
-        _write_state(tree, state)
+        changed = serve_variant(tree, read_entries(tree, hostname), LOCAL, TreeWriter(tree, durable_each=True))
+        write_state(tree, state)
     return changed
 
 
@@ -290,15 +352,8 @@ def reinstall(tree: Path, hostname: str) -> list[str]:
             raise BadInput(f"{tree}: no host named {hostname!r} in {MANIFEST_NAME}")
         state = read_state(tree)
         state.pop(hostname, None)
-        changed = activate(tree, hostname, record["entries"], INSTALL)
-        _write_state(tree, state)
+        changed = serve_variant(tree, read_entries(tree, hostname), INSTALL, TreeWriter(tree, durable_each=True))
+        write_state(tree, state)
     return changed
 
 
-def copy_file(source: Path, target: Path) -> None:
-    """Copy a (possibly large) boot file into the tree atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, temporary)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target)

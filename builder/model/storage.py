@@ -204,17 +204,6 @@ class Storage(Model):
         """The md device name of raids[index]: its own name, or md<index>."""
         return self.raids[index].name or f"md{index}"
 
-    @property
-    def boot_loader_disks(self) -> tuple[str, ...]:
-        """Disks that get a BIOS boot partition: each disk of the /boot RAID (the / RAID when there is no
-        /boot), else the boot disk, so a boot loader can go on every disk that holds /boot."""
-        mounts = [v.mount for v in (*self.partitions, *self.raids)]
-        boot = "/boot" if "/boot" in mounts else "/"
-        for raid in self.raids:
-            if raid.mount == boot:
-                return raid.disks
-        return (self.boot_disk,)
-
 
 def _mount_or_volume_group(mount: str | None, volume_group: str | None) -> None:
     if (mount is None) == (volume_group is None):

@@ -60,7 +60,7 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         BridgeExpectation(
             name=bridge.name,
             stp=bridge.stp,
-            ports=tuple(i.name for i in profile.network.interfaces if i.bridge == bridge.name),
+            ports=profile.network.bridge_ports(bridge.name),
         )
         for bridge in profile.network.bridges
     )

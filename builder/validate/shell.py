@@ -14,6 +14,11 @@ Choices:
 - The dialect is set per file with a `# shellcheck shell=` line put before the body, so one process
   can check sh and bash bodies together. `#!` lines in a body are blanked in the checked copy: anaconda
   runs the body with --interpreter, so they are comments, and one would override the dialect line.
+- The lines inside a quoted here-document (`<<'EOF'`, `<<"EOF"`, `<<\\EOF`, at the end of a line) are
+  data the shell never expands, and shellcheck does not look into them either; they are blanked in the
+  checked copy (line numbers kept; lines naming the end word kept for shellcheck's end-token hints),
+  so bodies that differ only in such data (ifcfg files, repo files) are checked once. `bash -n` always
+  reads the body as written.
 - shellcheck's "warning" becomes a Finding of severity warning, its "error" an error; `bash -n`
   syntax errors are errors.
 """
@@ -35,12 +40,17 @@ from builder.proc import find_tool, run
 from builder.validate.kickstart import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
-# Results of bodies already checked in this process, by sha256 of dialect and body.
+# Results already known in this process: bash -n by sha256 of dialect and body, shellcheck by sha256
+# of the checked copy (which names the dialect).
 _CACHE_LIMIT = 4096
-_cache: dict[str, tuple[_Issue, ...]] = {}
+_bash_cache: dict[str, tuple[_Issue, ...]] = {}
+_shellcheck_cache: dict[str, tuple[_Issue, ...]] = {}
 # Keeps each shellcheck command line far below ARG_MAX.
 _FILES_PER_SHELLCHECK = 5000
 _BASH_LINE = re.compile(r"^(?P<file>[^:]+): line (?P<line>\d+): (?P<message>.*)$")
+_QUOTED_HEREDOC = re.compile(
+    r"""<<(?P<tabs>-?)[ \t]*(?:'(?P<single>[^']+)'|"(?P<double>[^"]+)"|\\(?P<escaped>\w+))[ \t]*$"""
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,11 @@ class _Issue:
 
 @dataclass(frozen=True)
 class _Body:
-    key: str
     dialect: str
     text: str
+    checked_copy: str
+    bash_key: str
+    shellcheck_key: str
 
 
 def shell_dialect(interpreter: str) -> str | None:
@@ -66,17 +78,49 @@ def shell_dialect(interpreter: str) -> str | None:
     return _DIALECTS.get(name)
 
 
+def _blank_quoted_heredocs(lines: list[str]) -> list[str]:
+    """`lines` with the data lines of quoted here-documents emptied; anything unclear is left as it is."""
+    blanked = list(lines)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = _QUOTED_HEREDOC.search(line)
+        # A `<<'EOF'` that may sit in a comment is not trusted.
+        if match is None or "#" in line[: match.start()]:
+            index += 1
+            continue
+        word = match["single"] or match["double"] or match["escaped"]
+        end = next(
+            (
+                later
+                for later in range(index + 1, len(lines))
+                if (lines[later].lstrip("\t") if match["tabs"] else lines[later]) == word
+            ),
+            None,
+        )
+        if end is None:
+            index += 1  # unterminated: shellcheck reports it, with its hints
+            continue
+        for inside in range(index + 1, end):
+            if word not in lines[inside]:
+                blanked[inside] = ""
+        index = end + 1
+    return blanked
+
+
 def _body_of(script: ScriptSection) -> _Body | None:
     dialect = shell_dialect(script.interpreter)
     if dialect is None:
         return None
-    key = sha256_bytes(f"{dialect}\0{script.body}".encode())
-    return _Body(key=key, dialect=dialect, text=script.body)
-
-
-def _shellcheck_copy(body: _Body) -> str:
-    lines = ["#" if line.startswith("#!") else line for line in body.text.split("\n")]
-    return f"# shellcheck shell={body.dialect}\n" + "\n".join(lines)
+    lines = ["#" if line.startswith("#!") else line for line in script.body.split("\n")]
+    checked_copy = f"# shellcheck shell={dialect}\n" + "\n".join(_blank_quoted_heredocs(lines))
+    return _Body(
+        dialect=dialect,
+        text=script.body,
+        checked_copy=checked_copy,
+        bash_key=sha256_bytes(f"{dialect}\0{script.body}".encode()),
+        shellcheck_key=sha256_bytes(checked_copy.encode()),
+    )
 
 
 def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Issue]]:
@@ -127,14 +171,18 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
     ]
 
 
-def _check_bodies(bodies: Sequence[_Body]) -> dict[str, tuple[_Issue, ...]]:
+def _check_bodies(
+    for_bash: Sequence[_Body], for_shellcheck: Sequence[_Body]
+) -> tuple[dict[str, tuple[_Issue, ...]], dict[str, tuple[_Issue, ...]]]:
+    """bash -n results by bash key and shellcheck results by shellcheck key, for the bodies given."""
     with tempfile.TemporaryDirectory(prefix="ksbuild-shell-") as tmp:
         folder = Path(tmp)
         checked_copies: dict[str, str] = {}
-        for index, body in enumerate(bodies):
+        for index, body in enumerate(for_shellcheck):
+            (folder / f"{index}.sh").write_text(body.checked_copy, encoding="utf-8")
+            checked_copies[f"{index}.sh"] = body.shellcheck_key
+        for index, body in enumerate(for_bash):
             (folder / f"{index}.body").write_text(body.text, encoding="utf-8")
-            (folder / f"{index}.sh").write_text(_shellcheck_copy(body), encoding="utf-8")
-            checked_copies[f"{index}.sh"] = body.key
         names = list(checked_copies)
         # shellcheck keeps one core busy; the bash -n runs (one per body) share the others.
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
@@ -146,20 +194,21 @@ def _check_bodies(bodies: Sequence[_Body]) -> dict[str, tuple[_Issue, ...]]:
                 )
             ]
             bash_runs = {
-                body.key: pool.submit(_run_bash_syntax, body, folder, f"{index}.body")
-                for index, body in enumerate(bodies)
+                body.bash_key: pool.submit(_run_bash_syntax, body, folder, f"{index}.body")
+                for index, body in enumerate(for_bash)
             }
-            found = {key: future.result() for key, future in bash_runs.items()}
+            bash_found = {key: tuple(future.result()) for key, future in bash_runs.items()}
+            shellcheck_found: dict[str, list[_Issue]] = {body.shellcheck_key: [] for body in for_shellcheck}
             for shellcheck_run in shellcheck_runs:
                 for key, issue in shellcheck_run.result():
-                    found[key].append(issue)
-    return {key: tuple(issues) for key, issues in found.items()}
+                    shellcheck_found[key].append(issue)
+    return bash_found, {key: tuple(issues) for key, issues in shellcheck_found.items()}
 
 
-def _remember(results: dict[str, tuple[_Issue, ...]]) -> None:
-    _cache.update(results)
-    while len(_cache) > _CACHE_LIMIT:
-        del _cache[next(iter(_cache))]
+def _remember(cache: dict[str, tuple[_Issue, ...]], results: dict[str, tuple[_Issue, ...]]) -> None:
+    cache.update(results)
+    while len(cache) > _CACHE_LIMIT:
+        del cache[next(iter(cache))]
 
 
 def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> list[Finding]:
@@ -183,17 +232,33 @@ def check_scripts_each(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) -
     shell_scripts = [
         [(script, body) for script in scripts if (body := _body_of(script)) is not None] for _, scripts in batches
     ]
-    wanted = {body.key: body for scripts in shell_scripts for _, body in scripts}
-    known = {key: _cache[key] for key in wanted if key in _cache}
-    unchecked = [body for key, body in wanted.items() if key not in known]
-    if unchecked:
-        fresh = _check_bodies(unchecked)
-        _remember(fresh)
-        known.update(fresh)
+    bodies = [body for scripts in shell_scripts for _, body in scripts]
+    known_bash = {body.bash_key: _bash_cache[body.bash_key] for body in bodies if body.bash_key in _bash_cache}
+    known_shellcheck = {
+        body.shellcheck_key: _shellcheck_cache[body.shellcheck_key]
+        for body in bodies
+        if body.shellcheck_key in _shellcheck_cache
+    }
+    for_bash = list({body.bash_key: body for body in bodies if body.bash_key not in known_bash}.values())
+    for_shellcheck = list(
+        {body.shellcheck_key: body for body in bodies if body.shellcheck_key not in known_shellcheck}.values()
+    )
+    if for_bash or for_shellcheck:
+        fresh_bash, fresh_shellcheck = _check_bodies(for_bash, for_shellcheck)
+        _remember(_bash_cache, fresh_bash)
+        _remember(_shellcheck_cache, fresh_shellcheck)
+        known_bash.update(fresh_bash)
+        known_shellcheck.update(fresh_shellcheck)
 
     report: list[list[Finding]] = []
     for (source, _scripts), scripts in zip(batches, shell_scripts, strict=True):
-        findings = [finding for script, body in scripts for finding in _findings(script, known[body.key], source)]
+        findings = [
+            finding
+            for script, body in scripts
+            for finding in _findings(
+                script, (*known_bash[body.bash_key], *known_shellcheck[body.shellcheck_key]), source
+            )
+        ]
         findings.sort(key=lambda f: (f.rendered_line or 0, f.check, f.message))
         report.append(findings)
     return report

@@ -56,7 +56,6 @@ class ModuleTree:
     """A subset of /lib/modules/<version>, uncompressed, with matching modules.dep and modules.alias."""
 
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to /lib/modules/<version>
-    loadable: list[str] = field(default_factory=list)  # names of the modules copied, dependencies included
 
 
 def _version_key(version: str) -> list[tuple[int, str]]:
@@ -185,5 +184,4 @@ def select_modules(modules_dir: Path, required: Sequence[str], optional: Sequenc
         ]
         tree.files["modules.alias"] = ("\n".join(aliases) + "\n").encode()
     tree.files["modules.builtin"] = builtin_text.encode()
-    tree.loadable = sorted(chosen)
     return tree

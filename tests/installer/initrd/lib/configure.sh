@@ -107,6 +107,5 @@ finish_install() {
     esac
     # No reboot or poweroff: anaconda's cmdline mode waits for Enter, which never comes.
     say "	Installation complete.  Press return to quit"
-    flush_log
     sleep_forever
 }

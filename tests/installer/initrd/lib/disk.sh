@@ -65,11 +65,10 @@ prepare_disk() {
 # The kernel filesystems chroot scripts expect, mounted in the target as anaconda (blivet) does.
 mount_system_dirs() {
     mkdir -p "$TARGET/dev" "$TARGET/proc" "$TARGET/sys" "$TARGET/run"
-    mount --bind /dev "$TARGET/dev" &&
-        mount -t proc proc "$TARGET/proc" &&
-        mount -t sysfs sysfs "$TARGET/sys" &&
-        mount -t tmpfs -o mode=0755 tmpfs "$TARGET/run" ||
+    if ! { mount --bind /dev "$TARGET/dev" && mount -t proc proc "$TARGET/proc" &&
+        mount -t sysfs sysfs "$TARGET/sys" && mount -t tmpfs -o mode=0755 tmpfs "$TARGET/run"; }; then
         crash FSError "cannot mount /dev, /proc, /sys and /run in $TARGET" "disk.sh:mount_system_dirs"
+    fi
 }
 
 umount_target() {

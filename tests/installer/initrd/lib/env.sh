@@ -4,7 +4,7 @@
 
 # Storage, cdrom and network drivers for what libvirt/qemu give a guest. modprobe pulls in
 # dependencies; crc32c_generic is loaded by name because ext4 asks for it through a softdep, which
-# busybox modprobe does not follow.
+# busybox modprobe does not follow. A module the kernel has built in (Debian: af_packet) is skipped.
 INSTALLER_MODULES="virtio_pci virtio_blk virtio_scsi virtio_net virtio_console virtio_rng
 ata_piix ata_generic ahci sd_mod sr_mod cdrom isofs nls_utf8 crc32c_generic ext4
 af_packet bridge 8021q bonding e1000 8139cp"
@@ -27,7 +27,8 @@ getarg() {
     for name in "$@"; do
         value=""
         found=""
-        for arg in $(cat /proc/cmdline); do
+        read -r cmdline < /proc/cmdline
+        for arg in $cmdline; do
             case $arg in
                 "$name"=*) value=${arg#"$name"=}; found=1 ;;
             esac

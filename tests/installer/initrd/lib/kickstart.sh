@@ -15,8 +15,8 @@ ks_error() {
     say ""
     say "$2"
     say ""
-    say "The installer will now terminate."
     flush_log
+    say "The installer will now terminate."
     sleep_forever
 }
 
@@ -40,8 +40,9 @@ fetch_kickstart() {
             ;;
         cdrom:*)
             path=${source#cdrom:}
-            [ "$REPO_KIND" = cdrom ] && cp "$REPO_DIR/${path#/}" "$KS_FILE" 2>/dev/null ||
+            if [ "$REPO_KIND" != cdrom ] || ! cp "$REPO_DIR/${path#/}" "$KS_FILE" 2>/dev/null; then
                 ks_error 0 "Unable to open input kickstart file: Could not open/read $source"
+            fi
             ;;
         *)
             ks_error 0 "Unable to open input kickstart file: the test installer reads file:, cdrom: and http(s): kickstarts, not $source"

@@ -62,9 +62,11 @@ sleep_forever() {
     done
 }
 
-# Give the forwarder (it polls once a second) time to pass on the last lines.
+# Give the forwarder (busybox tail polls once a second) time to pass on what was logged so far.
+# Failure paths call it before their last line: a watcher that stops the VM on seeing that line on
+# the console then finds the details in the log port too.
 flush_log() {
-    [ -n "$FORWARDER_PID" ] && sleep 2
+    [ -n "$FORWARDER_PID" ] && sleep 1.5
     sync
 }
 
@@ -86,14 +88,15 @@ start_logging() {
     make_stamp
     dmesg | sed "s/^/$STAMP INFO kernel: /" >> "$SYSLOG"
     # The control queue announces ports after the driver loads; give a present device a moment.
-    if [ -n "$(ls /sys/bus/virtio/drivers/virtio_console 2>/dev/null | grep '^virtio')" ]; then
+    for device in /sys/bus/virtio/drivers/virtio_console/virtio*; do
+        [ -e "$device" ] || continue
         tries=0
         while [ ! -e "$LOG_PORT" ] && [ $tries -lt 30 ]; do
             link_virtio_ports
             [ -e "$LOG_PORT" ] || sleep 0.1
             tries=$((tries + 1))
         done
-    fi
+    done
     if [ -e "$LOG_PORT" ]; then
         tail -n +1 -f "$SYSLOG" > "$LOG_PORT" 2>/dev/null &
         FORWARDER_PID=$!
@@ -113,9 +116,9 @@ crash() {
         echo "  File \"/usr/lib/ksbuild-installer/${where%%:*}\", in ${where#*:}"
         echo "$exception: $reason"
     } > /tmp/anaconda-tb-ksbuild
+    flush_log
     while IFS= read -r line; do
         say_as CRITICAL anaconda "$line"
     done < /tmp/anaconda-tb-ksbuild
-    flush_log
     sleep_forever
 }

@@ -40,7 +40,7 @@ write_libvirt_default_network() {
     networks=$TARGET/etc/libvirt/qemu/networks
     mkdir -p "$networks/autostart"
     uuid=$(cat /proc/sys/kernel/random/uuid)
-    mac=$(printf '52:54:00:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $((RANDOM % 256)))
+    mac=$(od -An -N3 -tx1 /dev/urandom | awk '{ print "52:54:00:" $1 ":" $2 ":" $3 }')
     sed -e "s/@UUID@/$uuid/" -e "s/@MAC@/$mac/" "$PAYLOAD/libvirt-default-network.xml" > "$networks/default.xml"
     ln -s ../default.xml "$networks/autostart/default.xml"
 }

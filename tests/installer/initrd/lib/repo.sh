@@ -23,8 +23,8 @@ could_not_boot() {
     say "Entering emergency mode. Exit the shell to continue."
     say "Type \"journalctl\" to view system logs."
     say "You might want to save \"/run/initramfs/rdsosreport.txt\" to a USB stick or /boot"
-    say "after mounting them and attach it to a bug report."
     flush_log
+    say "after mounting them and attach it to a bug report."
     sleep_forever
 }
 

@@ -19,8 +19,8 @@ fatal_script_error() {
         while IFS= read -r line; do say "$line"; done < "$messages"
     fi
     say ""
-    say "The installer will now terminate."
     flush_log
+    say "The installer will now terminate."
     sleep 180
     umount_target
     # anaconda's exit handler reboots unless the kickstart asked for poweroff or halt.

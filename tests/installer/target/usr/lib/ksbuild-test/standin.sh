@@ -3,6 +3,7 @@
 # its command line in /var/log/ksbuild-standins.log so a test can see what %post or a unit ran.
 
 STANDIN_LOG=/var/log/ksbuild-standins.log
+# shellcheck disable=SC2034 # for the stand-ins that source this file
 STATE_DIR=/var/lib/ksbuild-test
 
 # record ARGV...: one line, each word quoted as the shell would need it.

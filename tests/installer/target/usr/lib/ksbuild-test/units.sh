@@ -4,6 +4,7 @@
 # and the systemctl stand-in (bash) both use it.
 
 UNIT_DIRS="/etc/systemd/system /usr/lib/systemd/system"
+# shellcheck disable=SC2034 # for the scripts that source this file
 UNIT_STATE_DIR=/var/lib/ksbuild-test/systemd
 RUN_STATE_DIR=/run/ksbuild-test
 

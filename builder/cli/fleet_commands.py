@@ -1,0 +1,168 @@
+"""Fleet commands: `ksbuild fleet render|check|reinstall|schema` and `ksbuild serve`.
+
+The library work is imported only when a command runs, so `ksbuild --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from builder.cli.main import FORMAT_OPTION, TEMPLATES_OPTION, print_findings
+from builder.errors import BadInput
+
+DEFAULT_OUTPUT_ROOT = Path("output")
+JOBS_OPTION = click.option("--jobs", type=click.IntRange(min=1), default=None,
+                           help="Worker processes for rendering and validating (default: one per core).")
+
+
+def register(group: click.Group) -> None:
+    """Attach `fleet` and `serve` to the top-level group."""
+    group.add_command(fleet)
+    group.add_command(serve)
+
+
+def _progress(text: str) -> None:
+    click.echo(text, err=True)
+
+
+@click.group()
+def fleet() -> None:
+    """Many hosts from one inventory: per-host kickstarts, PXE entries, a dnsmasq snippet."""
+
+
+@fleet.command("render")
+@click.argument("inventory", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output tree (default: output/<inventory name>/).")
+@TEMPLATES_OPTION
+@click.option("--syslinux-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder with pxelinux.0 and ldlinux.c32 (default: Debian's pxelinux and syslinux-common).")
+@click.option("--boot-files", "boot_location", metavar="LOCATION", default=None,
+              help="Install ISO, tree or URL: copy its installer kernel and initrd to pxe.kernel and pxe.initrd.")
+@JOBS_OPTION
+@FORMAT_OPTION
+def render(inventory: Path, output_dir: Path | None, templates: tuple[Path, ...], syslinux_dir: Path | None,
+           boot_location: str | None, jobs: int | None, output_format: str) -> None:
+    """Render every host of INVENTORY (only what changed) into one TFTP + HTTP tree."""
+    from builder.fleet.render import render_fleet
+
+    out = output_dir if output_dir is not None else DEFAULT_OUTPUT_ROOT / inventory.stem
+    boot_files = _boot_files(boot_location) if boot_location is not None else None
+    outcome = render_fleet(inventory, out, templates=templates, syslinux_dir=syslinux_dir, boot_files=boot_files,
+                           jobs=jobs, progress=_progress)
+    if output_format == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
+        return
+    print_findings(outcome.findings)
+    for note in outcome.notes:
+        click.echo(f"note: {note}", err=True)
+    if outcome.up_to_date:
+        click.echo(f"{out}: {len(outcome.hosts)} host(s), all up to date")
+        return
+    unchanged = len(outcome.hosts) - len(outcome.rendered)
+    removed = f", {len(outcome.removed)} removed" if outcome.removed else ""
+    click.echo(f"{out}: {len(outcome.hosts)} host(s): {len(outcome.rendered)} rendered, {unchanged} unchanged"
+               f"{removed}")
+
+
+def _boot_files(location: str) -> tuple[Path, Path]:
+    from builder.boot.media import resolve_media
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ksbuild"
+    media = resolve_media(location, cache, progress=_progress)
+    return media.kernel, media.initrd
+
+
+@fleet.command("check")
+@click.argument("inventory", type=click.Path(dir_okay=False, path_type=Path))
+@TEMPLATES_OPTION
+@JOBS_OPTION
+@FORMAT_OPTION
+def check(inventory: Path, templates: tuple[Path, ...], jobs: int | None, output_format: str) -> None:
+    """Check every host of INVENTORY as `validate` does, plus conflicts between hosts; writes nothing."""
+    from builder.errors import KsbuildError
+    from builder.fleet.render import check_fleet_inventory
+
+    if output_format != "json":
+        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs, progress=_progress)
+        print_findings(outcome.findings, err=False)
+        click.echo(f"{inventory}: {len(outcome.hosts)} host(s) ok")
+        return
+    try:
+        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs)
+    except KsbuildError as exc:
+        report = {"ok": False, "message": exc.message, "findings": [f.to_json() for f in exc.findings]}
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        raise click.exceptions.Exit(exc.exit_code) from None
+    click.echo(json.dumps({"ok": True, **outcome.to_json()}, indent=2, sort_keys=True))
+
+
+@fleet.command("reinstall")
+@click.argument("host")
+@click.option("-o", "--output", "tree", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The fleet tree (default: the one under output/ that has HOST).")
+def reinstall(host: str, tree: Path | None) -> None:
+    """Switch HOST's PXE entries back to install: it installs again at its next network boot."""
+    from builder.fleet.pxe import reinstall as switch_to_install
+
+    folder = tree if tree is not None else _tree_with(host)
+    changed = switch_to_install(folder, host)
+    if changed:
+        click.echo(f"{host}: installs at its next network boot ({', '.join(changed)} switched)")
+    else:
+        click.echo(f"{host}: already set to install at its next network boot")
+
+
+def _tree_with(host: str) -> Path:
+    found = []
+    for manifest in sorted(DEFAULT_OUTPUT_ROOT.glob("*/manifest.json")):
+        try:
+            data: Any = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("hosts"), dict) and host in data["hosts"]:
+            found.append(manifest.parent)
+    if len(found) != 1:
+        where = "no fleet tree under output/ has it" if not found else f"several trees have it: {found}"
+        raise BadInput(f"{host}: {where}; name the tree with --output")
+    return found[0]
+
+
+@fleet.command("schema")
+def schema() -> None:
+    """Print the inventory JSON Schema (for editors)."""
+    from builder.fleet.inventory import inventory_schema
+
+    click.echo(json.dumps(inventory_schema(), indent=2, sort_keys=True))
+
+
+@click.command()
+@click.argument("tree", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on: the provisioning server's address on the hosts' network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="TCP port (0: any free port).")
+def serve(tree: Path, address: str, port: int) -> None:
+    """Serve TREE's kickstarts and iPXE scripts over HTTP and switch hosts to local boot once installed."""
+    from builder.fleet.serve import FleetServer
+
+    server = FleetServer(tree, address=address, port=port, log=click.echo)
+    stop = threading.Event()
+    # Set explicitly: a process started in the background inherits SIGINT as ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    click.echo(f"serving {tree / 'http'} on {server.url}; callbacks at {server.url}/callback/<hostname>")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    click.echo("stopped")

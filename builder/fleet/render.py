@@ -1,0 +1,442 @@
+"""Render a fleet: a checked kickstart and boot entries per host, the shared PXE files, a manifest.
+
+Incremental: the manifest records the sha256 of every input (inventory, profile files, templates), of every
+output, and per host a digest of everything its outputs are made from (merged profile data, templates, boot
+settings, ksbuild and pykickstart versions). When no input changed and every output is intact, nothing is
+read beyond those files; otherwise only hosts whose digest changed (or whose files were touched) are
+rendered again. Nothing is written unless every host passes every check.
+
+Parallel: hosts are rendered and validated in worker processes (pykickstart keeps its version state in class
+attributes, so threads could not share it), a batch per task, each batch's scripts checked by one
+shellcheck run. Before shellcheck, the data lines of quoted here-documents (``<<'WORD'``) are replaced by
+blank lines: the shell expands nothing in them and neither shellcheck nor ``bash -n`` reads them as code, so
+the findings are the same (line numbers included), while the ifcfg and callback scripts, which differ from
+host to host only in such data, become one script for the whole fleet. Scanning stops masking at anything
+it does not fully understand (an unquoted or indented here-document, a quote left open at the end of a
+line, a line continuation), so a body it is unsure of is checked as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from builder import __version__
+from builder.errors import BadInput, ChecksFailed, Finding
+from builder.fleet import pxe, tree
+from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
+from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
+from builder.fsutil import atomic_write, sha256_file
+from builder.load.yaml_source import Path_
+from builder.model.profile import Profile
+from builder.render.environment import effective_templates, make_environment, template_search_path
+
+Progress = Callable[[str], None]
+_HOSTS_PER_TASK = 50
+# A worker pool costs ~0.1 s to start: below this many hosts one process is faster.
+_MIN_HOSTS_FOR_POOL = 8
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    """One host's inputs for rendering, with the digest that decides whether it is rendered again."""
+
+    modelled: ModelledHost
+    record: pxe.BootRecord
+    template_dirs: tuple[Path, ...]  # for the kickstart: --templates, the inventory's, the profile's
+    callback_url: str | None
+    digest: str
+
+    @property
+    def hostname(self) -> str:
+        return self.modelled.hostname
+
+
+@dataclass(frozen=True)
+class RenderedHost:
+    hostname: str
+    text: str | None  # None when the templates could not be rendered (findings say why)
+    entries: dict[str, dict[pxe.Variant, bytes]]
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class FleetOutcome:
+    """What a render or a check did: findings of every host, which hosts were (re)rendered."""
+
+    out_dir: Path | None
+    hosts: tuple[str, ...]
+    rendered: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    up_to_date: bool = False  # nothing changed: no input was parsed, no file written
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "output": str(self.out_dir) if self.out_dir is not None else None,
+            "hosts": len(self.hosts),
+            "rendered": list(self.rendered),
+            "removed": list(self.removed),
+            "up_to_date": self.up_to_date,
+            "notes": list(self.notes),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+# -- entry points -----------------------------------------------------------------------------------------
+
+
+def check_fleet_inventory(
+    inventory_path: Path, *, templates: Sequence[Path] = (), jobs: int | None = None,
+    progress: Progress | None = None,
+) -> FleetOutcome:
+    """Every check `ksbuild validate` runs, on every host, plus the fleet-wide ones; writes nothing.
+
+    Raises BadInput (the inventory or a host's profile cannot be read or modelled) or ChecksFailed.
+    """
+    inventory = load_inventory(inventory_path)
+    fleet = _checked_model(inventory)
+    plans = [_plan(modelled, inventory, templates) for modelled in fleet.hosts]
+    rendered = render_hosts(plans, inventory, templates, jobs=jobs, progress=progress)
+    findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
+    _raise_on_errors(findings)
+    return FleetOutcome(None, tuple(p.hostname for p in plans), findings=findings)
+
+
+def render_fleet(
+    inventory_path: Path,
+    out_dir: Path,
+    *,
+    templates: Sequence[Path] = (),
+    syslinux_dir: Path | None = None,
+    boot_files: tuple[Path, Path] | None = None,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> FleetOutcome:
+    """Render the fleet into `out_dir`, rendering again only what changed; nothing is written on an error.
+
+    `boot_files` are the installer's kernel and initrd, copied to the inventory's pxe.kernel and pxe.initrd
+    in tftp/; pxelinux.0 and ldlinux.c32 come from `syslinux_dir` or Debian's pxelinux and syslinux-common.
+    """
+    syslinux = pxe.syslinux_sources(syslinux_dir)
+    settings: dict[str, Any] = {
+        "templates": [str(p.resolve()) for p in templates],
+        "syslinux": {path: sha256_file(source) for path, source in sorted(syslinux.items())},
+        "boot_files": [sha256_file(p) for p in boot_files] if boot_files is not None else None,
+    }
+    versions = _versions()
+    previous = tree.read_manifest(out_dir)
+    if previous is not None and tree.up_to_date(previous, versions, settings, out_dir):
+        return FleetOutcome(out_dir, tuple(previous["hosts"]), up_to_date=True)
+
+    inventory = load_inventory(inventory_path)
+    fleet = _checked_model(inventory)
+    plans = [_plan(modelled, inventory, templates) for modelled in fleet.hosts]
+    old: dict[str, Any] = previous["hosts"] if previous is not None else {}
+    stale = [p for p in plans if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest)]
+    if progress is not None:
+        progress(f"{len(plans)} host(s): {len(stale)} to render, {len(plans) - len(stale)} unchanged")
+    rendered = render_hosts(stale, inventory, templates, jobs=jobs, progress=progress)
+    findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
+    _raise_on_errors(findings)
+
+    copied = _copied_files(inventory, syslinux, boot_files, settings)
+    with pxe.state_lock(out_dir):
+        removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings)
+    return FleetOutcome(out_dir, tuple(p.hostname for p in plans), tuple(h.hostname for h in rendered),
+                        tuple(removed), findings, notes=tuple(_notes(out_dir, plans, inventory.model.pxe)))
+
+
+def _write_tree(
+    out_dir: Path,
+    inventory: Inventory,
+    templates: Sequence[Path],
+    plans: Sequence[HostPlan],
+    rendered: Sequence[RenderedHost],
+    previous: Mapping[str, Any] | None,
+    copied: Mapping[str, tuple[Path, str]],
+    settings: Mapping[str, Any],
+) -> list[str]:
+    """Write everything (caller holds the state lock); the manifest last, once the rest is on disk."""
+    writer = pxe.TreeWriter(out_dir)
+    state = pxe.read_state(out_dir)
+    fresh = {host.hostname: host for host in rendered}
+    old: Mapping[str, Any] = previous["hosts"] if previous is not None else {}
+    hosts: dict[str, Any] = {}
+    for plan in plans:
+        variant = pxe.variant_for(state, plan.hostname)
+        host = fresh.get(plan.hostname)
+        if host is not None:
+            written = tree.write_host(writer, plan.hostname, host.text or "", host.entries)
+            hosts[plan.hostname] = {"input_sha256": plan.digest, "profile": plan.modelled.host.profile.name,
+                                    "boot": plan.record.to_json(), **written}
+            pxe.serve_variant(out_dir, host.entries, variant, writer)
+        else:
+            hosts[plan.hostname] = old[plan.hostname]
+            if not tree.served_as_recorded(out_dir, plan.hostname, old[plan.hostname], state):
+                pxe.serve_variant(out_dir, pxe.read_entries(out_dir, plan.hostname), variant, writer)
+    env = make_environment(template_search_path(_fleet_template_dirs(inventory, templates)))
+    shared = pxe.shared_files(env, inventory.model, inventory.display, [p.record for p in plans],
+                              (out_dir / "tftp").resolve())
+    files = tree.write_shared(writer, shared, copied, previous)
+    removed = tree.remove_stale(out_dir, previous, hosts, files, state)
+    writer.finish()
+    template_dirs = {folder for plan in plans for folder in template_search_path(plan.template_dirs)}
+    manifest = tree.manifest(inventory=inventory.display, versions=_versions(), settings=settings,
+                             sources=inventory.sources, template_dirs=sorted(template_dirs), hosts=hosts,
+                             files=files)
+    atomic_write(out_dir / pxe.MANIFEST_NAME, tree.manifest_bytes(manifest), 0o644)
+    return removed
+
+
+def _copied_files(
+    inventory: Inventory, syslinux: Mapping[str, Path], boot_files: tuple[Path, Path] | None,
+    settings: Mapping[str, Any],
+) -> dict[str, tuple[Path, str]]:
+    """Tree path → (source, sha256) of the files copied in: pxelinux, and the installer kernel and initrd."""
+    copied = {path: (source, settings["syslinux"][path]) for path, source in syslinux.items()}
+    if boot_files is not None:
+        tftp_paths = (inventory.model.pxe.kernel, inventory.model.pxe.initrd)
+        for tftp_path, source, digest in zip(tftp_paths, boot_files, settings["boot_files"], strict=True):
+            copied[f"tftp/{tftp_path}"] = (source, digest)
+    return copied
+
+
+def _notes(out_dir: Path, plans: Sequence[HostPlan], settings: PxeSettings) -> list[str]:
+    notes = []
+    firmwares = {p.record.firmware for p in plans}
+    if "bios" in firmwares and not (out_dir / "tftp/pxelinux.0").is_file():
+        notes.append("no pxelinux.0 copied (install Debian's pxelinux and syslinux-common, or give "
+                     "--syslinux-dir): put pxelinux.0 and ldlinux.c32 into tftp/ yourself")
+    if "uefi" in firmwares and not (out_dir / "tftp/grubx64.efi").is_file():
+        notes.append("UEFI hosts load tftp/grubx64.efi: copy it from CentOS 7's grub2-efi-x64 package")
+    for path in (settings.kernel, settings.initrd):
+        if not (out_dir / "tftp" / path).is_file():
+            notes.append(f"tftp/{path} is missing: copy the installer's file there, or give --boot-files")
+    return notes
+
+
+# -- planning ---------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _versions() -> tree.Versions:
+    return tree.Versions(ksbuild=__version__, pykickstart=version("pykickstart"))
+
+
+def _checked_model(inventory: Inventory) -> FleetModel:
+    fleet = model_fleet(inventory)
+    if fleet.unreadable:
+        raise BadInput(f"{len(fleet.errors)} error(s) in the hosts' profiles; nothing written", fleet.findings)
+    return fleet
+
+
+def _raise_on_errors(findings: Sequence[Finding]) -> None:
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise ChecksFailed(f"{len(errors)} error(s); nothing written", findings)
+
+
+def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tuple[Path, ...]:
+    folder = inventory.templates_dir
+    if folder is not None and not folder.is_dir():
+        raise BadInput(f"{inventory.display}: templates: folder {folder} does not exist")
+    return (*templates, *((folder,) if folder is not None else ()))
+
+
+def _plan(modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path]) -> HostPlan:
+    from builder.checks.semantic import templates_dir_of
+
+    host, settings = modelled.host, inventory.model.pxe
+    profile_dir = templates_dir_of(modelled.profile, host.locate)
+    template_dirs = (*_fleet_template_dirs(inventory, templates), *((profile_dir,) if profile_dir else ()))
+    record = pxe.BootRecord(
+        hostname=host.hostname,
+        macs=host.macs,
+        firmware=host.firmware,
+        repo=settings.repo or modelled.profile.install.source.url or "",
+        address=modelled.install_address,
+        gateway=modelled.install_gateway,
+    )
+    callback = pxe.callback_url(settings.server, host.hostname) if settings.callback else None
+    versions = _versions()
+    digest_input = {
+        "data": host.data,
+        "profile": host.profile.name,
+        "templates": _template_digests(template_search_path(template_dirs)),
+        "callback_url": callback,
+        "boot": record.to_json(),
+        "pxe": settings.model_dump(mode="json"),
+        "versions": [versions.ksbuild, versions.pykickstart],
+    }
+    digest = hashlib.sha256(json.dumps(digest_input, sort_keys=True, default=str).encode()).hexdigest()
+    return HostPlan(modelled, record, template_dirs, callback, digest)
+
+
+_template_cache: dict[tuple[Path, ...], dict[str, str]] = {}
+
+
+def _template_digests(search_path: tuple[Path, ...]) -> dict[str, str]:
+    if search_path not in _template_cache:
+        chosen = effective_templates(search_path)
+        _template_cache[search_path] = {name: sha256_file(path) for name, path in chosen.items()}
+    return _template_cache[search_path]
+
+
+# -- render + validate, in worker processes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    hostname: str
+    name: str
+    profile_path: Path
+    sources: tuple[Path, ...]
+    data: dict[str, Any]
+    locations: dict[Path_, Any]
+    profile: Profile
+    template_dirs: tuple[Path, ...]
+    callback_url: str | None
+    record: pxe.BootRecord
+    pxe_settings: PxeSettings
+    pxe_template_dirs: tuple[Path, ...]
+
+
+def render_hosts(
+    plans: Sequence[HostPlan], inventory: Inventory, templates: Sequence[Path], *, jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list[RenderedHost]:
+    """Render (kickstart and boot entries) and validate (pykickstart, shell, policy) each host.
+
+    In worker processes when there are enough hosts; results come back in the order of `plans`.
+    """
+    # Imported before the pool forks, so every worker starts with pykickstart loaded.
+    import builder.pipeline  # noqa: F401
+
+    fleet_dirs = _fleet_template_dirs(inventory, templates)
+    work = [
+        _Job(p.hostname, p.modelled.host.profile.name, p.modelled.host.profile.path, p.modelled.host.sources,
+             p.modelled.host.data, p.modelled.host.locations, p.modelled.profile, p.template_dirs, p.callback_url,
+             p.record, inventory.model.pxe, fleet_dirs)
+        for p in plans
+    ]
+    workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+    if workers == 1 or len(work) < _MIN_HOSTS_FOR_POOL:
+        return _render_batch(work)
+    size = max(1, min(_HOSTS_PER_TASK, -(-len(work) // (workers * 2))))
+    batches = [work[start:start + size] for start in range(0, len(work), size)]
+    results: list[RenderedHost] = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        for batch in pool.map(_render_batch, batches):
+            results.extend(batch)
+            if progress is not None:
+                progress(f"rendered and validated {len(results)}/{len(work)}")
+    return results
+
+
+def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
+    from types import MappingProxyType
+
+    from builder.load.profile_loader import LoadedProfile
+    from builder.pipeline import Prepared, finish
+    from builder.render.kickstart import render_kickstart
+    from builder.validate.kickstart import parse_kickstart
+    from builder.validate.pipeline import KickstartReport
+    from builder.validate.policy import check_policy
+    from builder.validate.shell import check_scripts_each
+
+    prepared: list[tuple[_Job, Prepared, str]] = []
+    results: dict[str, RenderedHost] = {}
+    for job in batch:
+        loaded = LoadedProfile(job.name, job.profile_path, job.data, MappingProxyType(job.locations), job.sources)
+        try:
+            kickstart = render_kickstart(job.profile, job.name, job.template_dirs, callback_url=job.callback_url)
+            env = make_environment(template_search_path(job.pxe_template_dirs))
+            entries = pxe.host_entries(env, job.record, job.pxe_settings)
+        except BadInput as exc:
+            findings = exc.findings or (Finding("render", exc.message),)
+            results[job.hostname] = RenderedHost(job.hostname, None, {}, tuple(findings))
+            continue
+        prepared.append((job, Prepared(loaded, job.profile, kickstart, ()), f"ks/{job.hostname}.cfg"))
+        results[job.hostname] = RenderedHost(job.hostname, kickstart.text, entries, ())
+    parsed = [parse_kickstart(prep.kickstart.text, source) for _, prep, source in prepared]
+    masked = [[replace(s, body=mask_quoted_heredocs(s.body)) for s in one.scripts] for one in parsed]
+    shell = check_scripts_each([(source, scripts) for (_, _, source), scripts in zip(prepared, masked, strict=True)])
+    for (job, prep, source), one, shell_findings in zip(prepared, parsed, shell, strict=True):
+        every = sorted([*one.findings, *shell_findings, *check_policy(one, source)], key=_line)
+        result = finish(prep, KickstartReport(source, one, tuple(every)))
+        named = tuple(for_host(f, job.hostname) for f in result.findings)
+        results[job.hostname] = replace(results[job.hostname], findings=named)
+    return [results[job.hostname] for job in batch]
+
+
+def _line(finding: Finding) -> int:
+    return (finding.location.line or 0) if finding.location is not None else 0
+
+
+_HEREDOC_OPENER = re.compile(
+    r"[ \t]*(?:cat[ \t]+>[ \t]*[A-Za-z0-9_./-]+|read[ \t]+-r[ \t]+[A-Za-z_][A-Za-z0-9_]*)"
+    r"[ \t]+<<'([A-Za-z_][A-Za-z0-9_]*)'[ \t]*"
+)
+
+
+def mask_quoted_heredocs(body: str) -> str:
+    """`body` with the data lines of its quoted here-documents blanked; line count and code unchanged.
+
+    Only ``cat > PATH <<'WORD'`` and ``read -r VAR <<'WORD'`` openers on a line of their own are recognised.
+    A data line that mentions WORD is kept (shellcheck warns about a near-miss end word). Masking stops for
+    the rest of the body at the first line it cannot follow (see the module docstring).
+    """
+    lines = body.split("\n")
+    masked: list[str] = []
+    end_word: str | None = None
+    following = True
+    for line in lines:
+        if end_word is not None:
+            if line == end_word:
+                end_word = None
+                masked.append(line)
+            else:
+                masked.append(line if end_word in line else "")
+            continue
+        masked.append(line)
+        if not following:
+            continue
+        opener = _HEREDOC_OPENER.fullmatch(line)
+        if opener is not None:
+            end_word = opener.group(1)
+        elif "<<" in line or not _ends_outside_quotes(line):
+            following = False
+    return "\n".join(masked)
+
+
+def _ends_outside_quotes(line: str) -> bool:
+    """True when `line` closes every quote it opens and does not continue on the next line."""
+    quote: str | None = None
+    escaped = False
+    previous = " "
+    for char in line:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"`":
+            quote = char
+        elif char == "#" and previous in " \t;&|(":
+            return True  # the rest is a comment
+        previous = char
+    return quote is None and not escaped

@@ -1,0 +1,199 @@
+"""The rendered fleet tree's bookkeeping: the manifest, "is it up to date?", writing hosts and shared files,
+removing what a host or MAC that left the inventory had.
+
+The manifest (``manifest.json``, written last) records the sha256 of every input file and every output, and
+per host the digest of everything its outputs are made from; it holds no timestamps, so an unchanged fleet
+renders to a byte-identical tree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder.emit.output import display_path
+from builder.fleet import pxe
+from builder.fsutil import sha256_bytes, sha256_file
+
+HostEntries = Mapping[str, Mapping[pxe.Variant, bytes]]
+
+
+@dataclass(frozen=True)
+class Versions:
+    ksbuild: str
+    pykickstart: str
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((out_dir / pxe.MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("hosts"), dict) else None
+
+
+def manifest_bytes(data: Mapping[str, Any]) -> bytes:
+    """The manifest as JSON with one line per host: diff-friendly, and ten times faster to write for a
+    thousand hosts than indenting every value (the indenting encoder is pure Python)."""
+    hosts = data["hosts"]
+    lines = ["{"]
+    for key in sorted(data):
+        if key == "hosts" and hosts:
+            lines.append('  "hosts": {')
+            rows = [f"    {json.dumps(name)}: {json.dumps(hosts[name], sort_keys=True)}" for name in sorted(hosts)]
+            lines.append(",\n".join(rows))
+            lines.append("  },")
+        else:
+            value = json.dumps(data[key], indent=2, sort_keys=True).replace("\n", "\n  ")
+            lines.append(f"  {json.dumps(key)}: {value},")
+    lines[-1] = lines[-1].removesuffix(",")
+    return ("\n".join(lines) + "\n}\n").encode()
+
+
+def manifest(
+    *,
+    inventory: str,
+    versions: Versions,
+    settings: Mapping[str, Any],
+    sources: Sequence[Path],
+    template_dirs: Sequence[Path],
+    hosts: Mapping[str, Any],
+    files: Mapping[str, str],
+) -> dict[str, Any]:
+    templates = sorted({p for folder in template_dirs for p in folder.rglob("*.j2")})
+    inputs = dict.fromkeys([*sources, *templates])
+    return {
+        "inventory": inventory,
+        "ksbuild_version": versions.ksbuild,
+        "pykickstart_version": versions.pykickstart,
+        "settings": dict(settings),
+        "template_dirs": sorted({str(folder) for folder in template_dirs}),
+        "inputs": [{"path": display_path(p), "sha256": sha256_file(p)} for p in inputs],
+        "hosts": {name: hosts[name] for name in sorted(hosts)},
+        "files": dict(sorted(files.items())),
+    }
+
+
+def up_to_date(previous: Mapping[str, Any], versions: Versions, settings: Mapping[str, Any], out_dir: Path) -> bool:
+    """True when no input changed and every output is as the manifest recorded it (state included)."""
+    try:
+        if (previous.get("ksbuild_version") != versions.ksbuild or previous.get("settings") != settings
+                or previous.get("pykickstart_version") != versions.pykickstart):
+            return False
+        recorded = {item["path"]: item["sha256"] for item in previous["inputs"]}
+        for path, digest in recorded.items():
+            if not Path(path).is_file() or sha256_file(Path(path)) != digest:
+                return False
+        for folder in previous["template_dirs"]:
+            if not {display_path(p) for p in Path(folder).rglob("*.j2")} <= recorded.keys():
+                return False  # a new template may now replace a shipped one
+        for path, digest in previous["files"].items():
+            if sha256_file(out_dir / path) != digest:
+                return False
+        state = pxe.read_state(out_dir)
+        return all(
+            host_intact(out_dir, name, entry, entry["input_sha256"]) and served_as_recorded(out_dir, name, entry, state)
+            for name, entry in previous["hosts"].items()
+        )
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def host_intact(out_dir: Path, hostname: str, entry: Mapping[str, Any] | None, digest: str) -> bool:
+    """The host's digest is `digest` and its kickstart and boot entries are present and unchanged."""
+    if entry is None or entry.get("input_sha256") != digest:
+        return False
+    try:
+        ks = out_dir / entry["kickstart"]["path"]
+        if ks.stat().st_mode & 0o777 != pxe.KICKSTART_MODE or sha256_file(ks) != entry["kickstart"]["sha256"]:
+            return False
+        return bool(sha256_file(out_dir / pxe.boot_file(hostname)) == entry["boot_entries"])
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def served_as_recorded(
+    out_dir: Path, hostname: str, entry: Mapping[str, Any], state: Mapping[str, Mapping[str, str]]
+) -> bool:
+    """Each served entry is the version the install-once state asks for."""
+    variant = pxe.variant_for(state, hostname)
+    try:
+        return all(sha256_file(out_dir / path) == versions[variant] for path, versions in entry["entries"].items())
+    except (OSError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def write_host(writer: pxe.TreeWriter, hostname: str, text: str, entries: HostEntries) -> dict[str, Any]:
+    """Write the kickstart (0600) and the boot entries file; the host's manifest record, minus its inputs."""
+    data = text.encode()
+    ks = pxe.kickstart_path(hostname)
+    writer.write(ks, data, pxe.KICKSTART_MODE)
+    boot = pxe.encode_entries(entries)
+    writer.write(pxe.boot_file(hostname), boot)
+    return {
+        "kickstart": {"path": ks, "sha256": sha256_bytes(data), "mode": f"{pxe.KICKSTART_MODE:04o}"},
+        "boot_entries": sha256_bytes(boot),
+        "entries": {
+            path: {variant: sha256_bytes(content) for variant, content in versions.items()}
+            for path, versions in entries.items()
+        },
+    }
+
+
+def write_shared(
+    writer: pxe.TreeWriter, shared: Mapping[str, bytes], copied: Mapping[str, tuple[Path, str]],
+    previous: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """Write the shared files and copy the boot files in, each only when it differs; path → sha256.
+
+    Files an earlier render copied in (--boot-files, pxelinux) stay while they are intact, so a render
+    without those options keeps them.
+    """
+    files: dict[str, str] = {}
+    for path, digest in (previous or {}).get("files", {}).items():
+        target = writer.root / path
+        if path not in shared and path not in copied and target.is_file() and sha256_file(target) == digest:
+            files[path] = digest
+    for path, content in shared.items():
+        target = writer.root / path
+        if not target.is_file() or target.read_bytes() != content:
+            writer.write(path, content)
+        files[path] = sha256_bytes(content)
+    for path, (source, digest) in copied.items():
+        target = writer.root / path
+        if not target.is_file() or sha256_file(target) != digest:
+            writer.copy(path, source)
+        files[path] = digest
+    return dict(sorted(files.items()))
+
+
+def remove_stale(
+    out_dir: Path, previous: Mapping[str, Any] | None, hosts: Mapping[str, Any], files: Mapping[str, str],
+    state: dict[str, dict[str, str]],
+) -> list[str]:
+    """Remove what the last render wrote and this one did not: hosts and MACs that left, dropped files.
+
+    A host that left the inventory is also forgotten in the install-once state, so if it comes back it
+    installs. Returns the hostnames removed.
+    """
+    if previous is None:
+        return []
+    served = {path for entry in hosts.values() for path in entry["entries"]} | set(files)
+    removed = []
+    for hostname, entry in previous.get("hosts", {}).items():
+        stale = [path for path in entry.get("entries", {}) if path not in served]
+        if hostname not in hosts:
+            removed.append(hostname)
+            stale += [entry["kickstart"]["path"], pxe.boot_file(hostname)]
+            state.pop(hostname, None)
+        for path in stale:
+            (out_dir / path).unlink(missing_ok=True)
+    for path in previous.get("files", {}):
+        if path not in files:
+            (out_dir / path).unlink(missing_ok=True)
+    if removed:
+        pxe.write_state(out_dir, state)
+    return removed
