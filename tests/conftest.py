@@ -41,3 +41,37 @@ def libvirtd_running() -> str:
         if time.monotonic() > deadline:
             pytest.fail(f"libvirtd did not answer on {uri}: {probe.stderr.strip()}")
         time.sleep(0.2)
+
+
+def _ksbuild_leftovers(uri: str) -> list[str]:
+    """Domains and volumes of ksbuild runs still on the libvirt host."""
+    found: list[str] = []
+    domains = subprocess.run(["virsh", "-c", uri, "list", "--all", "--name"], capture_output=True, text=True,
+                             check=False).stdout.split()
+    found += [f"domain {name}" for name in domains if name.startswith("ksbuild-")]
+    pools = subprocess.run(["virsh", "-c", uri, "pool-list", "--name"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    for pool in pools:
+        volumes = subprocess.run(["virsh", "-c", uri, "vol-list", pool, "--name"], capture_output=True, text=True,
+                                 check=False).stdout.split()
+        found += [f"volume {pool}/{name}" for name in volumes if name.startswith("ksbuild_")]
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a run that booted VMs, nothing of ksbuild's may be left on the libvirt host."""
+    if not getattr(session.config, "_ksbuild_booted", False):
+        return
+    leftovers = _ksbuild_leftovers("qemu:///system")
+    if leftovers:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("ksbuild left these behind on qemu:///system: " + ", ".join(leftovers), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def booted(libvirtd_running: str, request: pytest.FixtureRequest) -> str:
+    """Marks the session as one that started VMs (checked for leftovers at the end); the libvirt URI."""
+    request.config._ksbuild_booted = True  # type: ignore[attr-defined]
+    return libvirtd_running

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from builder.boot.media import InstallMedia
 from builder.boot.tree_server import USER_NETWORK_HOST
@@ -24,7 +25,16 @@ class InstallTarget:
     source: InstallSource
 
 
-def install_target(media: InstallMedia, tree_port: int | None) -> InstallTarget:
+def guest_url(url: str, user_network: bool) -> str:
+    """A URL as the guest must write it: on qemu's user-mode network the host's loopback is 10.0.2.2."""
+    parts = urlsplit(url)
+    if not user_network or parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        return url
+    netloc = USER_NETWORK_HOST + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def install_target(media: InstallMedia, tree_port: int | None, *, user_network: bool = False) -> InstallTarget:
     if media.kind == "iso":
         return InstallTarget("cdrom", InstallSource(cdrom=True))
     if media.kind == "tree":
@@ -32,7 +42,8 @@ def install_target(media: InstallMedia, tree_port: int | None) -> InstallTarget:
             raise ValueError("a local tree must be served over HTTP first")
         url = f"http://{USER_NETWORK_HOST}:{tree_port}/"
         return InstallTarget(url, InstallSource(url=url))
-    return InstallTarget(media.repo, InstallSource(url=media.repo))
+    url = guest_url(media.repo, user_network)
+    return InstallTarget(url, InstallSource(url=url))
 
 
 def for_boot_test(profile: Profile, target: InstallTarget) -> Profile:

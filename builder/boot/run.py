@@ -164,9 +164,10 @@ def prepare_boot_kickstart(
     overrides: Sequence[str] = (),
     templates: Sequence[Path] = (),
     verify: bool = True,
+    user_network: bool = False,
 ) -> tuple[BuildResult, str]:
     """The kickstart this boot test installs, fully validated, and the inst.repo value for it."""
-    target = install_target(media, tree_port)
+    target = install_target(media, tree_port, user_network=user_network)
     prepared = prepare(ref, overrides=overrides, templates=templates,
                        adjust=lambda profile: for_boot_test(profile, target), verify=verify)
     (result,) = build_many([prepared])
@@ -199,7 +200,8 @@ def boot_test(
     with ExitStack() as stack:
         tree_port = stack.enter_context(serve_tree(media.tree)) if media.kind == "tree" and media.tree else None
         result, repo = prepare_boot_kickstart(ref, media, tree_port, overrides=overrides, templates=templates,
-                                              verify=options.verify)
+                                              verify=options.verify,
+                                              user_network=network is not None and network.kind == "user")
         run_dir = (options.output_root / result.name / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)

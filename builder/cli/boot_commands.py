@@ -55,6 +55,8 @@ def _printer(quiet: bool) -> Any:
     from builder.boot.run import BootEvents
 
     class TerminalEvents(BootEvents):
+        last_step = ""
+
         def message(self, text: str) -> None:
             if not quiet:
                 click.echo(text, err=True)
@@ -66,6 +68,9 @@ def _printer(quiet: bool) -> Any:
             if progress.package is not None:
                 done, total = progress.package
                 step = f"installing packages {done}/{total} ({progress.package_name})"
+            if f"{phase} {step}" == self.last_step:
+                return
+            self.last_step = f"{phase} {step}"
             minutes, seconds = divmod(int(elapsed), 60)
             click.echo(f"[{phase} {minutes:02d}:{seconds:02d}] {step}", err=True)
 

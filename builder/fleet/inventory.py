@@ -329,9 +329,13 @@ def _load_profiles(
             found = exc.findings or (Finding(CHECK, exc.message),)
             # A profile that is not found is the inventory's problem; one that is broken, the profile's.
             for finding in found:
-                location = finding.location if finding.location is not None else locate(where)
+                location, message = finding.location, finding.message
+                if location is None or location.line is None:
+                    # The profile file itself cannot be found or read: said where the inventory names it.
+                    message = f"{location.file}: {message}" if location is not None else message
+                    location = locate(where)
                 key = finding.key or format_key(where)
-                findings.append(Finding(finding.check, finding.message, location, key, finding.severity))
+                findings.append(Finding(finding.check, message, location, key, finding.severity))
     return loaded
 
 

@@ -11,6 +11,7 @@ Chains may be any length; a file that comes back is a cycle, reported with the w
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 from builder.errors import BadInput, Finding, Location
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, parse_override
-from builder.load.yaml_source import CHECK, Path_, display_path, parse_yaml_text, read_text_file
+from builder.load.yaml_source import CHECK, Path_, YamlDocument, display_path, parse_yaml_text, read_text_file
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 EXTENDS_KEY = "extends"
@@ -113,6 +114,23 @@ def _extends_candidates(value: str, folder: Path, search_dirs: Sequence[Path]) -
     return list(dict.fromkeys(candidates))
 
 
+_PARSED: dict[tuple[str, str], YamlDocument] = {}
+_PARSED_LIMIT = 256
+
+
+def _parse_cached(text: str, display: str) -> YamlDocument:
+    """parse_yaml_text, remembered per text: a fleet of profiles extending one base parses the base once.
+    Callers get a deep copy, so nothing they do reaches the cache."""
+    key = (display, text)
+    document = _PARSED.get(key)
+    if document is None:
+        document = parse_yaml_text(text, display)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = document
+    return copy.deepcopy(document)
+
+
 def _read_chain(
     top: Path, search_dirs: Sequence[Path], findings: list[Finding]
 ) -> tuple[list[Layer], list[Path]]:
@@ -129,7 +147,7 @@ def _read_chain(
         except BadInput as exc:
             findings.extend(exc.findings)
             break
-        document = parse_yaml_text(text, display)
+        document = _parse_cached(text, display)
         findings.extend(document.findings)
         if document.data is None:
             break

@@ -1,0 +1,207 @@
+"""Boot tests on the real libvirtd with qemu (TCG here): the whole ksbuild boot-test path, installing with the
+test installer from tests/installer (a stand-in for anaconda; see its README). Marker `boot`."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from builder.boot.golden import build_golden_image
+from builder.boot.run import BootOptions, BootTestResult, boot_test, verify_disk
+from tests.helpers import REPO, SHIPPED_PROFILES
+from tests.installer.build import TestInstallTree, build_test_tree
+
+pytestmark = pytest.mark.boot
+pytest.importorskip("libvirt")
+
+
+@pytest.fixture(scope="module")
+def tree() -> TestInstallTree:
+    return build_test_tree(REPO / "tests/.cache/installer")
+
+
+def options(tmp_path: Path, location: str | Path, **changes: object) -> BootOptions:
+    defaults: dict[str, object] = {
+        "location": str(location), "memory_mib": 1024, "timeout": 300.0, "idle_timeout": 90.0,
+        "output_root": tmp_path / "output", "cache_dir": tmp_path / "cache",
+    }
+    defaults.update(changes)
+    return BootOptions(**defaults)  # type: ignore[arg-type]
+
+
+def checks(result: BootTestResult) -> dict[str, str]:
+    assert result.report is not None
+    return {c.name: c.status for c in result.report.checks}
+
+
+def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    result = boot_test(SHIPPED_PROFILES / "kvm-hypervisor.yaml", options(tmp_path, tree.iso))
+    assert result.ok, (result.cause, result.phases[-1].verdict.last_lines)
+    assert [p.name for p in result.phases] == ["install", "verify"]
+    assert result.phases[0].verdict.kind == "complete"
+    status = checks(result)
+    # What the lab guide asks of the host, checked on the booted system.
+    for name in ("bridge:br0", "bridge-stp:br0", "ifcfg:br0", "ifcfg:enp2s0f0", "nested-config", "selinux",
+                 "firewalld", "service:libvirtd", "service:NetworkManager", "package:qemu-kvm*",
+                 "package:bridge-utils", "libvirt-default-network", "hostname", "installed-marker"):
+        assert status[name] == "pass", (name, result.report)
+    # The VM has no NIC called enp2s0f0: reported as skipped, not passed.
+    assert status["bridge-port:br0:enp2s0f0"] == "skip"
+    run_dir = result.run_dir
+    for name in ("console.log", "installer.log", "verify-console.log", "install-domain.xml", "ks.cfg"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "ks.cfg").stat().st_mode & 0o777 == 0o600
+    assert not list(run_dir.glob("*.qcow2")), "a passing run keeps no disk"
+    assert not list(run_dir.glob("initrd*")), "the initrd copy with the kickstart is temporary"
+    assert json.loads((run_dir / "result.json").read_text())["ok"] is True
+
+
+def test_failing_post_is_detected_and_explained(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = boot_test(
+        SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, tree.root, verify=False),
+        overrides=['scripts.post=[{name: broken, body: "echo fetching the agent\\nexit 3"}]'],
+    )
+    elapsed = time.monotonic() - started
+    assert not result.ok
+    verdict = result.phases[0].verdict
+    assert verdict.kind == "script-failed"
+    assert verdict.failing_script == "broken"
+    assert "fetching the agent" in verdict.script_output
+    assert "'broken' failed (exit 3" in result.cause
+    # Caught from the log, long before anaconda's 180 s pause would end with the VM powering off.
+    assert elapsed < 150
+    kept = result.kept_disk
+    assert kept is not None and kept.is_file() and kept.parent == result.run_dir
+
+
+def test_a_hang_is_caught_by_the_idle_timeout(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    result = boot_test(
+        SHIPPED_PROFILES / "golden-image.yaml",
+        options(tmp_path, tree.iso, verify=False, idle_timeout=20.0, keep_disk=False),
+        overrides=['scripts.post=[{name: stuck, body: "sleep 3600"}]'],
+    )
+    assert not result.ok
+    assert result.phases[0].verdict.kind == "idle-timeout"
+    assert result.kept_disk is None
+
+
+@pytest.fixture
+def http_tree(tree: TestInstallTree) -> Iterator[str]:
+    """The test tree on an HTTP server on 127.0.0.1, like a lab mirror."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tree.root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_location(booted: str, http_tree: str, tmp_path: Path) -> None:
+    result = boot_test(SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, http_tree, verify=False))
+    assert result.ok, (result.cause, result.phases[0].verdict.last_lines)
+    kickstart = (result.run_dir / "ks.cfg").read_text()
+    # The guest reaches the host's loopback through qemu's user network.
+    assert "url --url=http://10.0.2.2:" in kickstart
+
+
+def _partition_offset(raw: Path) -> int:
+    entry = raw.read_bytes()[446:462]
+    return struct.unpack("<I", entry[8:12])[0] * 512
+
+
+def test_golden_image_is_exported_sealed_and_boots(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        result = build_golden_image(SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, tree.iso))
+    finally:
+        os.chdir(cwd)
+    assert result.ok, result.cause
+    image = tmp_path / "output/golden-image/golden-image.qcow2"
+    assert result.image is not None and result.image.path == image
+    manifest = json.loads((tmp_path / "output/golden-image/manifest.json").read_text())
+    digest = subprocess.run(["sha256sum", str(image)], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert manifest["image"]["sha256"] == digest
+    assert manifest["image"]["file_size"] == image.stat().st_size
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)], capture_output=True,
+                                     text=True, check=True).stdout)
+    assert info["format"] == "qcow2" and manifest["image"]["virtual_size"] == info["virtual-size"]
+
+    # Sealed: no machine identity left, and the verification unit removed itself.
+    raw = tmp_path / "image.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(image), str(raw)], check=True)
+    spec = f"{raw}?offset={_partition_offset(raw)}"
+
+    def cat(path: str) -> str:
+        return subprocess.run(["debugfs", "-R", f"cat {path}", spec], capture_output=True, text=True,
+                              check=False).stdout
+
+    assert cat("/etc/machine-id") == ""
+    assert "ksbuild-verify" not in subprocess.run(["debugfs", "-R", "ls /etc/systemd/system", spec],
+                                                   capture_output=True, text=True, check=False).stdout
+    assert cat("/etc/ksbuild/installed").startswith("profile=golden-image")
+
+    # And it boots on its own.
+    console = tmp_path / "console.log"
+    subprocess.run(
+        ["qemu-system-x86_64", "-accel", "tcg", "-m", "512", "-nographic", "-no-reboot", "-snapshot",
+         "-drive", f"file={image},if=virtio,format=qcow2", "-serial", f"file:{console}", "-monitor", "none",
+         "-display", "none"],
+        check=False, timeout=240, capture_output=True,
+    )
+    text = console.read_text(errors="replace")
+    assert "multi-user.target reached" in text
+    assert "KSBUILD-VERIFY-BEGIN" not in text
+
+
+def test_verify_an_installed_disk(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    """`ksbuild verify` boots a disk installed with --no-verify... once the test failed and kept its disk."""
+    failed = boot_test(
+        SHIPPED_PROFILES / "kvm-hypervisor.yaml", options(tmp_path, tree.iso),
+        overrides=["system.hostname=expected.lab.local",
+                   'scripts.post=[{name: rename, body: "echo other.lab.local > /etc/hostname"}]'],
+    )
+    assert not failed.ok
+    assert checks(failed)["hostname"] == "fail"
+    assert failed.kept_disk is not None
+    again = verify_disk(SHIPPED_PROFILES / "kvm-hypervisor.yaml", failed.kept_disk,
+                        options(tmp_path, failed.kept_disk), overrides=["system.hostname=expected.lab.local"])
+    assert again.report is not None and again.report.complete
+    assert checks(again)["hostname"] == "fail"
+    assert checks(again)["bridge:br0"] == "pass"
+
+
+def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "builder", "boot-test", str(SHIPPED_PROFILES / "golden-image.yaml"),
+         "--location", str(tree.iso), "--memory", "1024", "--idle-timeout", "120"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # Started like a shell's background job would be: SIGINT ignored unless ksbuild installs its handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "[install" in line and "Starting installer" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(seen) + output
+    assert "interrupted" in output
+    leftovers = subprocess.run(["virsh", "-c", booted, "list", "--all", "--name"], capture_output=True, text=True,
+                               check=True).stdout
+    assert "ksbuild-golden-image" not in leftovers

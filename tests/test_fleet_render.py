@@ -1,0 +1,353 @@
+"""Fleet render: one validated kickstart per host (real pykickstart, real shellcheck), incremental re-renders,
+nothing written on an error, the install-once state kept across renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from builder.errors import BadInput, ChecksFailed
+from builder.fleet import pxe
+from builder.fleet.render import check_fleet_inventory, mask_quoted_heredocs, render_fleet
+from builder.validate.kickstart import ScriptSection, parse_kickstart
+from builder.validate.shell import check_scripts_each
+
+DATA = Path(__file__).parent / "data" / "fleet"
+HOSTS = ("kvm01.lab.local", "kvm02.lab.local", "kvm03.lab.local")
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the example inventory and its profiles, as the current directory."""
+    shutil.copytree(DATA / "profiles", tmp_path / "profiles")
+    shutil.copy(DATA / "lab.yaml", tmp_path / "lab.yaml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "lab.yaml"
+
+
+def snapshot(tree: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every file of the tree: content, mode and inode+mtime (to see what was rewritten)."""
+    files = {}
+    for path in sorted(tree.rglob("*")):
+        if path.is_file() and path.name != ".state.lock":
+            info = path.stat()
+            files[path.relative_to(tree).as_posix()] = (path.read_bytes(), stat.S_IMODE(info.st_mode),
+                                                       info.st_mtime_ns ^ info.st_ino)
+    return files
+
+
+def contents(files: dict[str, tuple[bytes, int, int]]) -> dict[str, tuple[bytes, int]]:
+    return {path: (data, mode) for path, (data, mode, _) in files.items()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_every_host_gets_a_validated_kickstart_with_its_own_name_and_address(lab: Path) -> None:
+    out = lab.parent / "out"
+    outcome = render_fleet(lab, out)
+    assert outcome.rendered == HOSTS
+    assert outcome.findings == ()
+    for number, hostname in enumerate(HOSTS, start=1):
+        ks = out / "http/ks" / f"{hostname}.cfg"
+        assert stat.S_IMODE(ks.stat().st_mode) == 0o600
+        text = ks.read_text()
+        parsed = parse_kickstart(text, ks.name)  # real pykickstart, RHEL7 handler
+        assert parsed.findings == ()
+        network = parsed.handler.network.network[0]
+        assert (network.hostname, network.ip, network.device) == (hostname, f"192.168.80.4{number}", "enp2s0f0")
+        assert f"IPADDR=192.168.80.4{number}\n" in text
+        # The install-success callback to `ksbuild serve`, as here-document data.
+        assert f"http://192.168.80.1:8080/callback/{hostname}\nKSBUILD_EOF\n" in text
+    kvm03 = (out / "http/ks/kvm03.lab.local.cfg").read_text()
+    assert "timezone 'Asia/Shanghai'" in kvm03 and "selinux --permissive" in kvm03
+
+
+def test_the_manifest_records_inputs_and_outputs_by_sha256(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    import hashlib
+
+    inputs = {item["path"] for item in manifest["inputs"]}
+    assert {"lab.yaml", "profiles/hv.yaml"} <= inputs
+    assert any(path.endswith("kickstart_templates/pxe/pxelinux-install.j2") for path in inputs)
+    for hostname in HOSTS:
+        entry = manifest["hosts"][hostname]
+        ks = out / entry["kickstart"]["path"]
+        assert entry["kickstart"]["sha256"] == hashlib.sha256(ks.read_bytes()).hexdigest()
+        for path, versions in entry["entries"].items():
+            assert hashlib.sha256((out / path).read_bytes()).hexdigest() == versions["install"]
+    assert manifest["files"]["dnsmasq.conf"] == hashlib.sha256((out / "dnsmasq.conf").read_bytes()).hexdigest()
+
+
+def test_a_render_from_scratch_is_byte_identical(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    first = contents(snapshot(out))
+    shutil.rmtree(out)
+    render_fleet(lab, out)
+    assert contents(snapshot(out)) == first
+
+
+def test_nothing_is_read_or_written_when_nothing_changed(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    before = snapshot(out)
+    outcome = render_fleet(lab, out)
+    assert outcome.up_to_date
+    assert outcome.rendered == ()
+    assert snapshot(out) == before
+
+
+def test_a_changed_host_is_the_only_one_rendered_again(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    before = snapshot(out)
+    edit(lab, "192.168.80.42/24", "192.168.80.52/24")
+    outcome = render_fleet(lab, out)
+    assert outcome.rendered == ("kvm02.lab.local",)
+    after = snapshot(out)
+    changed = {path for path in after if after[path] != before.get(path)}
+    assert changed == {
+        "http/ks/kvm02.lab.local.cfg",
+        "boot/kvm02.lab.local.json",
+        "dnsmasq.conf",  # the host's DHCP address
+        "manifest.json",
+    }
+    assert "dhcp-host=52:54:00:aa:00:02,52:54:00:aa:01:02,192.168.80.52,kvm02\n" in (out / "dnsmasq.conf").read_text()
+
+
+def test_a_changed_profile_renders_every_host_that_uses_it(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    edit(lab.parent / "profiles/hv.yaml", "install: [qemu-kvm, libvirt]", "install: [qemu-kvm, libvirt, tmux]")
+    outcome = render_fleet(lab, out)
+    assert outcome.rendered == HOSTS
+    assert "\ntmux\n" in (out / "http/ks/kvm01.lab.local.cfg").read_text()
+
+
+def test_a_new_template_override_is_noticed(lab: Path) -> None:
+    out = lab.parent / "out"
+    overrides = lab.parent / "templates"
+    overrides.mkdir()
+    render_fleet(lab, out, templates=[overrides])
+    assert render_fleet(lab, out, templates=[overrides]).up_to_date
+    snippet = overrides / "snippets/post-extra.j2"
+    snippet.parent.mkdir()
+    snippet.write_text('{% import "macros.j2" as m with context %}\n\n'
+                       '{% call m.section("post", "site") %}\necho site > /etc/site\n{% endcall %}\n')
+    outcome = render_fleet(lab, out, templates=[overrides])
+    assert outcome.rendered == HOSTS
+    assert "# ksbuild post script: site\n" in (out / "http/ks/kvm01.lab.local.cfg").read_text()
+
+
+def test_a_tampered_output_is_rendered_again(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    ks = out / "http/ks/kvm01.lab.local.cfg"
+    original = ks.read_bytes()
+    ks.write_bytes(original + b"# edited by hand\n")
+    outcome = render_fleet(lab, out)
+    assert outcome.rendered == ("kvm01.lab.local",)
+    assert ks.read_bytes() == original
+
+
+def test_a_host_that_leaves_the_inventory_takes_its_files_and_state_along(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    pxe.mark_installed(out, "kvm03.lab.local", by="test")
+    text = lab.read_text()
+    lab.write_text(text[: text.index("  - hostname: kvm03.lab.local")])
+    outcome = render_fleet(lab, out)
+    assert outcome.removed == ("kvm03.lab.local",)
+    left = set(snapshot(out))
+    assert not any("kvm03" in path or "aa-00-03" in path for path in left)
+    assert "kvm03" not in (out / "dnsmasq.conf").read_text()
+    assert pxe.read_state(out) == {}
+
+
+def test_a_mac_that_changes_leaves_no_entry_behind(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    assert (out / "tftp/pxelinux.cfg/01-52-54-00-aa-01-02").is_file()
+    edit(lab, '"52:54:00:aa:01:02"', '"52:54:00:aa:02:02"')
+    render_fleet(lab, out)
+    assert not (out / "tftp/pxelinux.cfg/01-52-54-00-aa-01-02").exists()
+    assert not (out / "http/ipxe/52-54-00-aa-01-02.ipxe").exists()
+    assert (out / "tftp/pxelinux.cfg/01-52-54-00-aa-02-02").is_file()
+
+
+def test_an_error_in_one_host_leaves_the_previous_tree_untouched(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    before = snapshot(out)
+    edit(lab, "192.168.80.43/24", "192.168.80.41/24")
+    edit(lab, "192.168.80.42/24", "192.168.80.52/24")
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(lab, out)
+    assert "nothing written" in caught.value.message
+    assert any("host kvm03.lab.local: bridge address 192.168.80.41" in f.message for f in caught.value.findings)
+    assert snapshot(out) == before
+
+
+def test_a_kickstart_problem_found_by_pykickstart_or_shellcheck_fails_the_render(lab: Path) -> None:
+    out = lab.parent / "out"
+    edit(lab, "      system.selinux: permissive\n", "      system.selinux: permissive\n"
+         "    values:\n      scripts:\n        post:\n          - {name: broken, body: 'if true; then echo'}\n")
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(lab, out)
+    messages = [f.format() for f in caught.value.findings]
+    assert any(m.startswith("lab.yaml:") and "host kvm03.lab.local: bash -n:" in m for m in messages), messages
+    assert not out.exists() or not (out / "manifest.json").exists()
+
+
+def test_an_installed_host_stays_on_local_boot_when_it_is_rendered_again(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    entry = out / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
+    install_text = entry.read_text()
+    pxe.mark_installed(out, "kvm01.lab.local", by="test")
+    local_text = entry.read_text()
+    assert "LOCALBOOT 0" in local_text and "inst.ks=" not in local_text
+    assert render_fleet(lab, out).up_to_date
+    edit(lab, "192.168.80.41/24", "192.168.80.51/24")
+    assert render_fleet(lab, out).rendered == ("kvm01.lab.local",)
+    assert entry.read_text() == local_text
+    pxe.reinstall(out, "kvm01.lab.local")
+    assert entry.read_text() == install_text.replace("80.41", "80.51").replace("aa-00-01", "aa-00-01")
+    assert "inst.ks=http://192.168.80.1:8080/ks/kvm01.lab.local.cfg" in entry.read_text()
+
+
+def test_a_served_entry_set_wrong_by_hand_is_put_back(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    entry = out / "http/ipxe/52-54-00-aa-00-01.ipxe"
+    wanted = entry.read_bytes()
+    entry.write_text("#!ipxe\nexit\n")
+    outcome = render_fleet(lab, out)
+    assert not outcome.up_to_date and outcome.rendered == ()
+    assert entry.read_bytes() == wanted
+
+
+def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(DATA / "profiles", tmp_path / "profiles")
+    monkeypatch.chdir(tmp_path)
+    hosts = "".join(
+        f"  - hostname: kvm{n:02d}.lab.local\n    macs: [\"52:54:00:bb:00:{n:02x}\"]\n"
+        f"    set:\n      network.bridges[0].ipv4.address: 192.168.80.{100 + n}/24\n"
+        for n in range(12)
+    )
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text('pxe: {server: "http://192.168.80.1:8080"}\ndefaults: {profile: profiles/hv.yaml}\n'
+                         f"hosts:\n{hosts}")
+    render_fleet(inventory, tmp_path / "one", jobs=1)
+    render_fleet(inventory, tmp_path / "two", jobs=2)
+    one, two = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
+    ks = [path for path in one if path.startswith("http/ks/")]
+    assert len(ks) == 12
+    assert {p: one[p][0] for p in ks} == {p: two[p][0] for p in ks}
+
+
+def test_check_validates_without_writing_and_reports_every_host(lab: Path) -> None:
+    outcome = check_fleet_inventory(lab)
+    assert outcome.hosts == HOSTS
+    assert not (lab.parent / "output").exists()
+    edit(lab, "192.168.80.42/24", "192.168.80.1/24")
+    with pytest.raises(ChecksFailed) as caught:
+        check_fleet_inventory(lab)
+    assert [f.message for f in caught.value.findings if f.severity == "error"] == [
+        "host kvm02.lab.local: address 192.168.80.1 of br0 is the gateway of host kvm01.lab.local "
+        f"(lab.yaml:{profile_gateway_line(lab)})",
+        "host kvm02.lab.local: install address 192.168.80.1 is the DHCP gateway",
+    ] or caught.value.findings
+
+
+def profile_gateway_line(lab: Path) -> str:
+    lines = (lab.parent / "profiles/hv.yaml").read_text().splitlines()
+    number = next(n for n, line in enumerate(lines, start=1) if "gateway: 192.168.80.1" in line)
+    return str(number)
+
+
+def test_unreadable_host_data_is_bad_input(lab: Path) -> None:
+    edit(lab, "      system.selinux: permissive\n", "      system.selinux: maybe\n")
+    with pytest.raises(BadInput):
+        render_fleet(lab, lab.parent / "out")
+
+
+def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
+    source = lab.parent / "media"
+    source.mkdir()
+    (source / "vmlinuz").write_bytes(b"kernel")
+    (source / "initrd.img").write_bytes(b"initrd")
+    syslinux = lab.parent / "syslinux"
+    syslinux.mkdir()
+    (syslinux / "pxelinux.0").write_bytes(b"pxelinux")
+    (syslinux / "ldlinux.c32").write_bytes(b"ldlinux")
+    out = lab.parent / "out"
+    outcome = render_fleet(lab, out, syslinux_dir=syslinux, boot_files=(source / "vmlinuz", source / "initrd.img"))
+    assert (out / "tftp/centos7/vmlinuz").read_bytes() == b"kernel"
+    assert (out / "tftp/centos7/initrd.img").read_bytes() == b"initrd"
+    assert (out / "tftp/pxelinux.0").read_bytes() == b"pxelinux"
+    assert (out / "tftp/ldlinux.c32").read_bytes() == b"ldlinux"
+    assert outcome.notes == ("UEFI hosts load tftp/grubx64.efi: copy it from CentOS 7's grub2-efi-x64 package",)
+    # Rendering again without the options keeps what was copied.
+    render_fleet(lab, out, syslinux_dir=syslinux)
+    assert (out / "tftp/centos7/vmlinuz").read_bytes() == b"kernel"
+    os.remove(syslinux / "ldlinux.c32")
+    with pytest.raises(BadInput, match="no ldlinux.c32 there"):
+        render_fleet(lab, out, syslinux_dir=syslinux)
+
+
+# -- the here-document masking that lets one shellcheck run serve the whole fleet --------------------------
+
+
+def section(body: str) -> ScriptSection:
+    return ScriptSection("post", "/bin/bash", body, header_line=10, body_first_line=11, error_on_fail=True,
+                         in_chroot=True, log=None)
+
+
+MASKING_CASES = {
+    "data that looks like code": "set -e\ncat > /etc/x <<'KSBUILD_EOF'\n$(rm -rf /) \"unbalanced `tick\n"
+                                 "KSBUILD_EOF\nchmod 0644 /etc/x\n",
+    "a bug after the data": "cat > /etc/x <<'EOF'\nA=1\nEOF\nfor f in $(ls /etc); do echo \"$f\"; done\n",
+    "an end word that is indented": "read -r url <<'EOF'\nhttp://x\n  EOF\nEOF\necho \"$url\"\n",
+    "an unquoted heredoc": "cat > /etc/x <<EOF\n$undefined_thing\nEOF\nread -r y <<'Z'\n$a\nZ\n[ $y == 1 ]\n",
+    "a quote left open": "echo 'one\ncat > /etc/x <<'EOF'\ncd /tmp\nEOF\n'\ncd /nowhere\n",
+    "a here-string": "read -r a <<< \"$b\"\ncat > /x <<'EOF'\n$c\nEOF\ncd /x\n",
+}
+
+
+@pytest.mark.parametrize("body", MASKING_CASES.values(), ids=MASKING_CASES.keys())
+def test_masking_heredoc_data_never_changes_what_the_shell_checks_find(body: str) -> None:
+    masked = mask_quoted_heredocs(body)
+    assert masked.count("\n") == body.count("\n")
+    as_written, after_masking = check_scripts_each([("ks", [section(body)]), ("ks", [section(masked)])])
+    assert [f.format() for f in after_masking] == [f.format() for f in as_written]
+
+
+def test_masking_blanks_only_quoted_heredoc_data() -> None:
+    body = "cat > /etc/a <<'KSBUILD_EOF'\nIPADDR=1.2.3.4\nKSBUILD_EOF\necho done\n"
+    assert mask_quoted_heredocs(body) == "cat > /etc/a <<'KSBUILD_EOF'\n\nKSBUILD_EOF\necho done\n"
+    unquoted = "cat > /etc/a <<KSBUILD_EOF\n$x\nKSBUILD_EOF\ncat > /etc/b <<'E'\ny\nE\n"
+    assert mask_quoted_heredocs(unquoted) == unquoted
+
+
+def test_the_hosts_network_scripts_become_one_script_after_masking(lab: Path) -> None:
+    out = lab.parent / "out"
+    render_fleet(lab, out)
+    bodies = set()
+    for hostname in HOSTS:
+        parsed = parse_kickstart((out / "http/ks" / f"{hostname}.cfg").read_text(), hostname)
+        bodies |= {mask_quoted_heredocs(s.body) for s in parsed.scripts if "script: network" in s.body
+                   or "script: callback" in s.body}
+    assert len(bodies) == 2
