@@ -168,7 +168,7 @@ def test_golden_image_is_exported_sealed_and_boots(booted: str, tree: TestInstal
 
 
 def test_verify_an_installed_disk(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    """`ksbuild verify` boots a disk installed with --no-verify... once the test failed and kept its disk."""
+    """A disk kept after a failed verification keeps its unit: `ksbuild verify` checks it again."""
     failed = boot_test(
         SHIPPED_PROFILES / "kvm-hypervisor.yaml", options(tmp_path, tree.iso),
         overrides=["system.hostname=expected.lab.local",

@@ -109,9 +109,10 @@ def test_an_address_that_is_another_hosts_gateway_is_reported(fleet_dir: Path) -
             bridges: [{name: br0, ipv4: {address: 192.168.80.42/24, gateway: 192.168.80.41}}]
         """)
     path, found = findings_of(fleet_dir, hosts)
+    gateway = line_of(path, "gateway: 192.168.80.41")
     assert found == [
         f"lab.yaml:{line_of(path, '80.41')}: network.bridges[0].ipv4.address: host kvm01.lab.local: address "
-        f"192.168.80.41 of br0 is the gateway of host kvm02.lab.local (lab.yaml:{line_of(path, 'gateway: 192.168.80.41')})"
+        f"192.168.80.41 of br0 is the gateway of host kvm02.lab.local (lab.yaml:{gateway})"
     ]
 
 
@@ -147,7 +148,7 @@ def test_the_subnets_network_and_broadcast_addresses_are_refused(fleet_dir: Path
 
 def test_a_dhcp_gateway_outside_the_subnet_is_refused(fleet_dir: Path) -> None:
     header = HEADER.replace("gateway: 192.168.80.1", "gateway: 192.168.81.1")
-    path, found = findings_of(fleet_dir, host("kvm01.lab.local", "52:54:00:aa:00:01", "192.168.80.41/24"), header)
+    _, found = findings_of(fleet_dir, host("kvm01.lab.local", "52:54:00:aa:00:01", "192.168.80.41/24"), header)
     assert "lab.yaml:2: dhcp.gateway: gateway 192.168.81.1 is outside the subnet 192.168.80.0/24" in found
 
 

@@ -107,7 +107,7 @@ def check_fleet_inventory(
     """
     inventory = load_inventory(inventory_path)
     fleet = _checked_model(inventory)
-    plans = [_plan(modelled, inventory, templates) for modelled in fleet.hosts]
+    plans = _plans(fleet.hosts, inventory, templates)
     rendered = render_hosts(plans, inventory, templates, jobs=jobs, progress=progress)
     findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
     _raise_on_errors(findings)
@@ -142,7 +142,7 @@ def render_fleet(
 
     inventory = load_inventory(inventory_path)
     fleet = _checked_model(inventory)
-    plans = [_plan(modelled, inventory, templates) for modelled in fleet.hosts]
+    plans = _plans(fleet.hosts, inventory, templates)
     old: dict[str, Any] = previous["hosts"] if previous is not None else {}
     stale = [p for p in plans if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest)]
     if progress is not None:
@@ -255,7 +255,10 @@ def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tup
     return (*templates, *((folder,) if folder is not None else ()))
 
 
-def _plan(modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path]) -> HostPlan:
+def _plan(
+    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path],
+    digests: dict[tuple[Path, ...], dict[str, str]],
+) -> HostPlan:
     from builder.checks.semantic import templates_dir_of
 
     host, settings = modelled.host, inventory.model.pxe
@@ -274,7 +277,7 @@ def _plan(modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path
     digest_input = {
         "data": host.data,
         "profile": host.profile.name,
-        "templates": _template_digests(template_search_path(template_dirs)),
+        "templates": _template_digests(template_search_path(template_dirs), digests),
         "callback_url": callback,
         "boot": record.to_json(),
         "pxe": settings.model_dump(mode="json"),
@@ -284,14 +287,17 @@ def _plan(modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path
     return HostPlan(modelled, record, template_dirs, callback, digest)
 
 
-_template_cache: dict[tuple[Path, ...], dict[str, str]] = {}
+def _plans(hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path]) -> list[HostPlan]:
+    # Template files are hashed once per search path per run (hosts of one profile share one).
+    digests: dict[tuple[Path, ...], dict[str, str]] = {}
+    return [_plan(modelled, inventory, templates, digests) for modelled in hosts]
 
 
-def _template_digests(search_path: tuple[Path, ...]) -> dict[str, str]:
-    if search_path not in _template_cache:
+def _template_digests(search_path: tuple[Path, ...], cache: dict[tuple[Path, ...], dict[str, str]]) -> dict[str, str]:
+    if search_path not in cache:
         chosen = effective_templates(search_path)
-        _template_cache[search_path] = {name: sha256_file(path) for name, path in chosen.items()}
-    return _template_cache[search_path]
+        cache[search_path] = {name: sha256_file(path) for name, path in chosen.items()}
+    return cache[search_path]
 
 
 # -- render + validate, in worker processes ---------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""A real PXE install of a fleet host, and an unknown machine that must not be installed (marker `boot`).
+
+All traffic stays on this machine's loopback. The VM is qemu's (TCG) with its iPXE ROM on qemu's user-mode
+network (slirp), whose built-in DHCP and TFTP serve the rendered tree's tftp/ folder (`tftp=...,bootfile=
+pxelinux.0`); Debian's pxelinux reads the per-MAC entry; the kickstart comes from `ksbuild serve` on
+127.0.0.1, which the guest reaches as slirp's host address 10.0.2.2, and the install tree from a second
+HTTP server on 127.0.0.1. The installer is the test installer (tests/installer), a stand-in for anaconda.
+
+qemu is run directly, not through libvirt: libvirt's <interface type='user'> has no TFTP root or boot file
+settings (only a libvirt <network> has <tftp>/<bootp>, and that needs a bridge with a private address,
+which the rules here forbid); passing -netdev through <qemu:commandline> would bypass libvirt's model anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from builder.proc import find_tool, run
+from tests.helpers import run_cli
+from tests.installer.build import TestInstallTree, build_test_tree
+
+pytestmark = pytest.mark.boot
+
+DATA = Path(__file__).parent / "data" / "fleet"
+CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "installer"
+HOST = "pxe-a.ksbuild.test"
+HOST_MAC = "52:54:00:4b:53:01"
+UNKNOWN_MAC = "52:54:00:4b:53:99"
+BOOT_TIMEOUT_S = 360.0
+LOCAL_DISK_MARKER = "KSBUILD-TEST-LOCAL-DISK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Fleet:
+    work: Path
+    tree: Path
+    serve: subprocess.Popen[str]
+
+    def log(self) -> list[dict[str, object]]:
+        path = self.tree / "serve.log"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def install_tree() -> TestInstallTree:
+    return build_test_tree(CACHE_DIR)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory, install_tree: TestInstallTree) -> Iterator[Fleet]:
+    """The one-host inventory rendered with the test tree's kernel and initrd, served by `ksbuild serve`."""
+    work = tmp_path_factory.mktemp("pxe")
+    shutil.copytree(DATA / "profiles", work / "profiles")
+    serve_port, tree_port = free_port(), free_port()
+    (work / "lab.yaml").write_text(f"""\
+pxe:
+  server: http://10.0.2.2:{serve_port}
+  repo: http://10.0.2.2:{tree_port}
+  kernel_args: ["console=ttyS0,115200n8"]
+  serial: true
+dhcp: {{subnet: 10.0.2.0/24, gateway: 10.0.2.2}}
+defaults: {{profile: profiles/pxe-host.yaml}}
+hosts:
+  - hostname: {HOST}
+    macs: ["{HOST_MAC}"]
+    boot_interface: eth0
+""")
+    rendered = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", str(install_tree.root), cwd=work)
+    assert rendered.returncode == 0, rendered.stderr
+    tree = work / "out"
+
+    handler = functools.partial(_QuietHandler, directory=str(install_tree.root))
+    repo = http.server.ThreadingHTTPServer(("127.0.0.1", tree_port), handler)
+    threading.Thread(target=repo.serve_forever, daemon=True).start()
+    serve = subprocess.Popen([sys.executable, "-m", "builder", "serve", str(tree), "--port", str(serve_port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert serve.stdout is not None
+    assert serve.stdout.readline().startswith("serving ")
+    try:
+        yield Fleet(work, tree, serve)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=20)
+        repo.shutdown()
+        repo.server_close()
+
+
+def boot(fleet: Fleet, mac: str, disk: Path, disk_format: str, done: Callable[[str], bool]) -> str:
+    """Network-boot a VM with `mac` and `disk` until `done(console)` (or a timeout); its serial console."""
+    console = disk.with_suffix(".console")
+    argv = [
+        find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-nographic", "-monitor", "none",
+        "-serial", f"file:{console}", "-boot", "order=nc",
+        "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile=pxelinux.0",
+        "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
+        "-drive", f"file={disk},if=virtio,format={disk_format}",
+    ]
+    vm = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    text = ""
+    try:
+        while True:
+            running = vm.poll() is None
+            text = console.read_text(errors="replace") if console.exists() else ""
+            if done(text):
+                break
+            if not running or time.monotonic() > deadline:
+                stderr = vm.stderr.read() if not running and vm.stderr else ""
+                pytest.fail(f"the VM did not get there in {BOOT_TIMEOUT_S:.0f} s {stderr}; console:\n{text[-3000:]}")
+            time.sleep(1)
+    finally:
+        vm.kill()
+        vm.wait()
+    return text
+
+
+def read_from_disk(disk: Path, path: str) -> str:
+    """A file of the installed system: the qcow2 as raw, then debugfs at the first partition's offset."""
+    raw = disk.with_suffix(".raw")
+    run([find_tool("qemu-img"), "convert", "-O", "raw", str(disk), str(raw)])
+    with raw.open("rb") as handle:
+        mbr = handle.read(512)
+    (start_sector,) = struct.unpack_from("<I", mbr, 446 + 8)
+    result = run([find_tool("debugfs"), "-R", f"cat {path}", f"{raw}?offset={start_sector * 512}"])
+    return result.stdout
+
+
+def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(fleet: Fleet, tmp_path: Path) -> None:
+    disk = tmp_path / "pxe-a.qcow2"
+    run([find_tool("qemu-img"), "create", "-f", "qcow2", str(disk), "4G"])
+    local_line = f"ksbuild: {HOST} is installed; booting from local disk"
+
+    def installed_and_rebooted_to_disk(console: str) -> bool:
+        return local_line in console and "Booting from Hard Disk" in console.split(local_line, 1)[1]
+
+    console = boot(fleet, HOST_MAC, disk, "qcow2", installed_and_rebooted_to_disk)
+
+    # Network boot into the installer, install, report, reboot: the PXE entry now boots the local disk.
+    assert f"ksbuild: installing {HOST}" in console
+    assert "KSBUILD-CALLBACK: reported http://10.0.2.2:" in console
+    entry = (fleet.tree / "tftp/pxelinux.cfg/01-52-54-00-4b-53-01").read_text()
+    assert "LOCALBOOT 0" in entry and "inst.ks" not in entry
+    state = json.loads((fleet.tree / "state.json").read_text())["hosts"][HOST]
+    assert state["status"] == "installed"
+    # Exactly one kickstart fetch and one report: no install loop.
+    requests = [(e["method"], e["path"], e["status"]) for e in fleet.log()]
+    assert requests == [("GET", f"/ks/{HOST}.cfg", 200), ("POST", f"/callback/{HOST}", 200)]
+    # The installed system holds the host's own kickstart, with its name and address.
+    kickstart = read_from_disk(disk, "/root/anaconda-ks.cfg")
+    assert kickstart == (fleet.tree / f"http/ks/{HOST}.cfg").read_text()
+    assert f"--hostname={HOST}" in kickstart and "--ip=10.0.2.15" in kickstart
+    assert read_from_disk(disk, "/etc/hostname").strip() == HOST
+
+
+def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(fleet: Fleet, tmp_path: Path) -> None:
+    disk = tmp_path / "unknown.img"
+    disk.write_bytes(_boot_sector(LOCAL_DISK_MARKER) + bytes(1024 * 1024 - 512))
+    before = disk.read_bytes()
+    requests_before = len(fleet.log())
+    console = boot(fleet, UNKNOWN_MAC, disk, "raw", lambda text: LOCAL_DISK_MARKER in text)
+    assert "ksbuild: no entry for this machine; booting from local disk" in console
+    assert "installing" not in console
+    assert fleet.log()[requests_before:] == []
+    assert disk.read_bytes() == before
+
+
+def test_the_boot_trees_grub_and_dnsmasq_files_pass_their_tools(fleet: Fleet) -> None:
+    run([find_tool("grub-script-check"), str(fleet.tree / "tftp/grub.cfg")])
+    run([find_tool("dnsmasq"), "--test", f"--conf-file={fleet.tree / 'dnsmasq.conf'}"])
+
+
+def _boot_sector(message: str) -> bytes:
+    """A 512-byte MBR whose code writes `message` to the first serial port and halts: proof that the BIOS
+    booted this disk (real mode, loaded at 0x7c00)."""
+    code = bytes([
+        0xFC,              # cld
+        0x31, 0xC0,        # xor ax, ax
+        0x8E, 0xD8,        # mov ds, ax
+        0xBE, 0x17, 0x7C,  # mov si, 0x7c17 (the message, right after this code)
+        0xBA, 0xF8, 0x03,  # mov dx, 0x3f8 (COM1)
+        0xAC,              # next: lodsb
+        0x08, 0xC0,        # or al, al
+        0x74, 0x03,        # jz done
+        0xEE,              # out dx, al
+        0xEB, 0xF8,        # jmp next
+        0xFA,              # done: cli
+        0xF4,              # hlt
+        0xEB, 0xFD,        # jmp done
+    ])  # fmt: skip
+    assert len(code) == 0x17
+    sector = code + message.encode() + b"\r\n\0"
+    return sector + bytes(510 - len(sector)) + b"\x55\xaa"

@@ -1,0 +1,88 @@
+"""The fleet commands as a user runs them: output, exit codes (0 ok, 1 checks failed, 2 bad input), JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+
+DATA = Path(__file__).parent / "data" / "fleet"
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    shutil.copytree(DATA / "profiles", tmp_path / "profiles")
+    shutil.copy(DATA / "lab.yaml", tmp_path / "lab.yaml")
+    return tmp_path
+
+
+def test_render_writes_the_tree_under_output_and_then_has_nothing_to_do(work: Path) -> None:
+    first = run_cli("fleet", "render", "lab.yaml", cwd=work)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "output/lab: 3 host(s): 3 rendered, 0 unchanged\n"
+    assert "note: tftp/centos7/vmlinuz is missing" in first.stderr
+    assert (work / "output/lab/http/ks/kvm01.lab.local.cfg").is_file()
+    again = run_cli("fleet", "render", "lab.yaml", cwd=work)
+    assert (again.returncode, again.stdout) == (0, "output/lab: 3 host(s), all up to date\n")
+
+
+def test_render_reports_conflicts_with_their_inventory_line_and_exits_1(work: Path) -> None:
+    lab = work / "lab.yaml"
+    lab.write_text(lab.read_text().replace('"52:54:00:aa:00:03"', '"52:54:00:aa:00:01"'))
+    result = run_cli("fleet", "render", "lab.yaml", cwd=work)
+    assert result.returncode == 1
+    assert ("lab.yaml:33: hosts[2].macs[0]: host kvm03.lab.local: MAC 52:54:00:aa:00:01 is already host "
+            "kvm01.lab.local's (lab.yaml:23)") in result.stderr
+    assert "failed: 1 error(s); nothing written" in result.stderr
+    assert not (work / "output").exists()
+
+
+def test_an_unreadable_inventory_exits_2(work: Path) -> None:
+    (work / "lab.yaml").write_text("pxe: [\n")
+    result = run_cli("fleet", "check", "lab.yaml", cwd=work)
+    assert result.returncode == 2
+    assert "lab.yaml:" in result.stderr and "YAML error" in result.stderr
+
+
+def test_check_reports_ok_and_json_reports_findings(work: Path) -> None:
+    ok = run_cli("fleet", "check", "lab.yaml", cwd=work)
+    assert (ok.returncode, ok.stdout) == (0, "lab.yaml: 3 host(s) ok\n")
+    lab = work / "lab.yaml"
+    lab.write_text(lab.read_text().replace("192.168.80.43/24", "192.168.80.42/24"))
+    failed = run_cli("fleet", "check", "lab.yaml", "--format", "json", cwd=work)
+    assert failed.returncode == 1
+    report = json.loads(failed.stdout)
+    assert report["ok"] is False
+    (finding,) = report["findings"]
+    assert finding == {
+        "check": "fleet", "severity": "error", "file": "lab.yaml", "line": 35,
+        "key": "network.bridges[0].ipv4.address", "rendered_line": None,
+        "message": "host kvm03.lab.local: bridge address 192.168.80.42 of br0 is already br0's on host "
+                   "kvm02.lab.local (lab.yaml:30)",
+    }
+
+
+def test_reinstall_finds_the_tree_that_has_the_host(work: Path) -> None:
+    assert run_cli("fleet", "render", "lab.yaml", cwd=work).returncode == 0
+    from builder.fleet import pxe
+
+    pxe.mark_installed(work / "output/lab", "kvm01.lab.local", by="test")
+    result = run_cli("fleet", "reinstall", "kvm01.lab.local", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("kvm01.lab.local: installs at its next network boot (")
+    assert "inst.ks=" in (work / "output/lab/tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text()
+    unknown = run_cli("fleet", "reinstall", "kvm09.lab.local", cwd=work)
+    assert unknown.returncode == 2
+    assert "kvm09.lab.local: no fleet tree under output/ has it; name the tree with --output" in unknown.stderr
+
+
+def test_schema_prints_the_inventory_json_schema(work: Path) -> None:
+    result = run_cli("fleet", "schema", cwd=work)
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "ksbuild fleet inventory"
+    assert "hosts" in schema["properties"]

@@ -1,0 +1,146 @@
+"""PXE artifacts: pxelinux, GRUB2 and iPXE entries per MAC, local-boot defaults, the dnsmasq snippet (checked
+by the real grub-script-check and dnsmasq --test), and the install-once switch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.errors import BadInput
+from builder.fleet import pxe
+from builder.fleet.render import render_fleet
+from builder.proc import find_tool, run
+
+DATA = Path(__file__).parent / "data" / "fleet"
+KS_URL = "inst.ks=http://192.168.80.1:8080/ks/{host}.cfg"
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example inventory rendered once (kvm01 and kvm02 BIOS, kvm03 UEFI; kvm02 has two NICs)."""
+    work = tmp_path_factory.mktemp("fleet")
+    shutil.copytree(DATA / "profiles", work / "profiles")
+    shutil.copy(DATA / "lab.yaml", work / "lab.yaml")
+    render_fleet(work / "lab.yaml", work / "out")
+    return work / "out"
+
+
+def test_a_bios_host_boots_the_installer_with_its_own_kickstart(tree: Path) -> None:
+    entry = (tree / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text().splitlines()
+    assert "DEFAULT install" in entry
+    assert "  KERNEL centos7/vmlinuz" in entry
+    append = next(line for line in entry if line.startswith("  APPEND "))
+    assert append.split()[1:] == [
+        "initrd=centos7/initrd.img",
+        KS_URL.format(host="kvm01.lab.local"),
+        "inst.repo=http://192.168.80.1/centos7/os/x86_64",
+        "ip=dhcp",
+        "BOOTIF=01-52-54-00-aa-00-01",
+        "console=ttyS0,115200n8",
+    ]
+    assert not (tree / "tftp/grub.cfg-01-52-54-00-aa-00-01").exists()
+
+
+def test_each_mac_of_a_host_gets_entries_that_name_the_boot_nic(tree: Path) -> None:
+    for mac in ("52-54-00-aa-00-02", "52-54-00-aa-01-02"):
+        text = (tree / f"tftp/pxelinux.cfg/01-{mac}").read_text()
+        assert KS_URL.format(host="kvm02.lab.local") in text
+        # Whichever NIC booted, the installer is told the boot NIC: the first MAC.
+        assert "BOOTIF=01-52-54-00-aa-00-02" in text
+        assert KS_URL.format(host="kvm02.lab.local") in (tree / f"http/ipxe/{mac}.ipxe").read_text()
+
+
+def test_a_uefi_host_gets_a_grub_entry_that_grub_script_check_accepts(tree: Path) -> None:
+    grub = tree / "tftp/grub.cfg-01-52-54-00-aa-00-03"
+    text = grub.read_text()
+    assert f"linuxefi /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
+    assert "initrdefi /centos7/initrd.img" in text
+    assert not (tree / "tftp/pxelinux.cfg/01-52-54-00-aa-00-03").exists()
+    checker = find_tool("grub-script-check")
+    for path in (grub, tree / "tftp/grub.cfg"):
+        run([checker, str(path)])
+    local = pxe.read_entries(tree, "kvm03.lab.local")["tftp/grub.cfg-01-52-54-00-aa-00-03"][pxe.LOCAL]
+    staged = tree.parent / "grub-local.cfg"
+    staged.write_bytes(local)
+    run([checker, str(staged)])
+
+
+def test_grub_script_check_catches_a_broken_config(tmp_path: Path) -> None:
+    # The check above means something only if grub-script-check does refuse bad scripts.
+    broken = tmp_path / "grub.cfg"
+    broken.write_text("menuentry 'x' {\n    linux /vmlinuz\n")
+    result = run([find_tool("grub-script-check"), str(broken)], check=False)
+    assert result.returncode != 0
+
+
+def test_unknown_machines_boot_their_local_disk(tree: Path) -> None:
+    pxelinux = (tree / "tftp/pxelinux.cfg/default").read_text()
+    assert "DEFAULT local" in pxelinux and "LOCALBOOT 0" in pxelinux
+    assert "KERNEL" not in pxelinux and "inst.ks" not in pxelinux
+    grub = (tree / "tftp/grub.cfg").read_text()
+    assert "exit" in grub and "linux" not in grub
+    boot = (tree / "http/ipxe/boot.ipxe").read_text()
+    assert "chain --autofree ${mac:hexhyp}.ipxe || goto local" in boot
+    assert boot.rstrip().endswith("exit")
+
+
+def test_the_dnsmasq_snippet_passes_dnsmasq_test_and_has_every_host(tree: Path) -> None:
+    conf = tree / "dnsmasq.conf"
+    result = run([find_tool("dnsmasq"), "--test", f"--conf-file={conf}"])
+    assert "syntax check OK" in result.stderr + result.stdout
+    lines = conf.read_text().splitlines()
+    assert f"tftp-root={(tree / 'tftp').resolve()}" in lines
+    assert "dhcp-range=192.168.80.200,192.168.80.250,255.255.255.0,12h" in lines
+    assert "dhcp-option=option:router,192.168.80.1" in lines
+    assert [line for line in lines if line.startswith("dhcp-host=")] == [
+        "dhcp-host=52:54:00:aa:00:01,192.168.80.41,kvm01",
+        "dhcp-host=52:54:00:aa:00:02,52:54:00:aa:01:02,192.168.80.42,kvm02",
+        "dhcp-host=52:54:00:aa:00:03,192.168.80.43,kvm03",
+    ]
+    assert "dhcp-boot=tag:ipxe,http://192.168.80.1:8080/ipxe/boot.ipxe" in lines
+    assert "dhcp-boot=tag:!ipxe,tag:efi-x86_64,grubx64.efi,,192.168.80.1" in lines
+    assert "dhcp-boot=tag:!ipxe,tag:!efi-x86_64,pxelinux.0,,192.168.80.1" in lines
+
+
+def test_dnsmasq_test_refuses_a_broken_snippet(tmp_path: Path) -> None:
+    broken = tmp_path / "dnsmasq.conf"
+    broken.write_text("dhcp-range=not-an-address\n")
+    assert run([find_tool("dnsmasq"), "--test", f"--conf-file={broken}"], check=False).returncode != 0
+
+
+def test_pxelinux_is_copied_from_debians_packages(tree: Path) -> None:
+    for name, folder in pxe.SYSLINUX_FILES.items():
+        assert (tree / "tftp" / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_an_install_report_switches_every_entry_of_the_host_to_local_boot(tmp_path: Path, tree: Path) -> None:
+    copy = tmp_path / "out"
+    shutil.copytree(tree, copy)
+    changed = pxe.mark_installed(copy, "kvm02.lab.local", by="test")
+    assert changed is not None
+    assert sorted(changed) == [
+        "http/ipxe/52-54-00-aa-00-02.ipxe", "http/ipxe/52-54-00-aa-01-02.ipxe",
+        "tftp/pxelinux.cfg/01-52-54-00-aa-00-02", "tftp/pxelinux.cfg/01-52-54-00-aa-01-02",
+    ]
+    for path in changed:
+        text = (copy / path).read_text()
+        assert "kvm02.lab.local is installed; booting from local disk" in text
+        assert "inst.ks" not in text
+    assert pxe.read_state(copy)["kvm02.lab.local"]["status"] == "installed"
+    # Other hosts are untouched.
+    assert "inst.ks" in (copy / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text()
+    assert sorted(pxe.reinstall(copy, "kvm02.lab.local")) == sorted(changed)
+    assert all("inst.ks" in (copy / path).read_text() for path in changed)
+    assert pxe.read_state(copy) == {}
+
+
+def test_the_switch_refuses_hosts_it_does_not_know(tmp_path: Path, tree: Path) -> None:
+    copy = tmp_path / "out"
+    shutil.copytree(tree, copy)
+    assert pxe.mark_installed(copy, "../../etc/passwd", by="test") is None
+    with pytest.raises(BadInput, match="no host named 'nothere'"):
+        pxe.reinstall(copy, "nothere")
+    with pytest.raises(BadInput, match="run `ksbuild fleet render` first"):
+        pxe.reinstall(tmp_path, "kvm01.lab.local")
