@@ -205,3 +205,14 @@ def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInsta
     leftovers = subprocess.run(["virsh", "-c", booted, "list", "--all", "--name"], capture_output=True, text=True,
                                check=True).stdout
     assert "ksbuild-golden-image" not in leftovers
+
+
+def test_bond_vlan_bridge_host_is_set_up_as_rendered(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    """Issue 5's stacked bond -> VLAN -> bridge: the %post runs for real and the booted system's devices match.
+    No traffic can pass (the VM has none of the profile's NICs), but the files and the kernel's view must."""
+    result = boot_test(REPO / "profiles/examples/lacp-vlan-bridge.yaml", options(tmp_path, tree.iso))
+    status = checks(result)
+    for name in ("bond:bond0", "vlan:bond0.10", "vlan:bond0.30", "bridge:br-vm", "bridge-port:br-vm:bond0.30",
+                 "ifcfg:bond0", "ifcfg:bond0.30", "ifcfg:br-vm"):
+        assert status.get(name) == "pass", (name, result.report)
+    assert result.ok, result.cause

@@ -14,9 +14,8 @@ import pytest
 
 from builder.errors import BadInput, ChecksFailed
 from builder.fleet import pxe
-from builder.fleet.render import check_fleet_inventory, mask_quoted_heredocs, render_fleet
-from builder.validate.kickstart import ScriptSection, parse_kickstart
-from builder.validate.shell import check_scripts_each
+from builder.fleet.render import check_fleet_inventory, render_fleet
+from builder.validate.kickstart import parse_kickstart
 from tests.helpers import run_cli
 
 DATA = Path(__file__).parent / "data" / "fleet"
@@ -313,48 +312,3 @@ def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
     os.remove(syslinux / "ldlinux.c32")
     with pytest.raises(BadInput, match=r"no ldlinux\.c32 there"):
         render_fleet(lab, out, syslinux_dir=syslinux)
-
-
-# -- the here-document masking that lets one shellcheck run serve the whole fleet --------------------------
-
-
-def section(body: str) -> ScriptSection:
-    return ScriptSection("post", "/bin/bash", body, header_line=10, body_first_line=11, error_on_fail=True,
-                         in_chroot=True, log=None)
-
-
-MASKING_CASES = {
-    "data that looks like code": "set -e\ncat > /etc/x <<'KSBUILD_EOF'\n$(rm -rf /) \"unbalanced `tick\n"
-                                 "KSBUILD_EOF\nchmod 0644 /etc/x\n",
-    "a bug after the data": "cat > /etc/x <<'EOF'\nA=1\nEOF\nfor f in $(ls /etc); do echo \"$f\"; done\n",
-    "an end word that is indented": "read -r url <<'EOF'\nhttp://x\n  EOF\nEOF\necho \"$url\"\n",
-    "an unquoted heredoc": "cat > /etc/x <<EOF\n$undefined_thing\nEOF\nread -r y <<'Z'\n$a\nZ\n[ $y == 1 ]\n",
-    "a quote left open": "echo 'one\ncat > /etc/x <<'EOF'\ncd /tmp\nEOF\n'\ncd /nowhere\n",
-    "a here-string": "read -r a <<< \"$b\"\ncat > /x <<'EOF'\n$c\nEOF\ncd /x\n",
-}
-
-
-@pytest.mark.parametrize("body", MASKING_CASES.values(), ids=MASKING_CASES.keys())
-def test_masking_heredoc_data_never_changes_what_the_shell_checks_find(body: str) -> None:
-    masked = mask_quoted_heredocs(body)
-    assert masked.count("\n") == body.count("\n")
-    as_written, after_masking = check_scripts_each([("ks", [section(body)]), ("ks", [section(masked)])])
-    assert [f.format() for f in after_masking] == [f.format() for f in as_written]
-
-
-def test_masking_blanks_only_quoted_heredoc_data() -> None:
-    body = "cat > /etc/a <<'KSBUILD_EOF'\nIPADDR=1.2.3.4\nKSBUILD_EOF\necho done\n"
-    assert mask_quoted_heredocs(body) == "cat > /etc/a <<'KSBUILD_EOF'\n\nKSBUILD_EOF\necho done\n"
-    unquoted = "cat > /etc/a <<KSBUILD_EOF\n$x\nKSBUILD_EOF\ncat > /etc/b <<'E'\ny\nE\n"
-    assert mask_quoted_heredocs(unquoted) == unquoted
-
-
-def test_the_hosts_network_scripts_become_one_script_after_masking(lab: Path) -> None:
-    out = lab.parent / "out"
-    render_fleet(lab, out)
-    bodies = set()
-    for hostname in HOSTS:
-        parsed = parse_kickstart((out / "http/ks" / f"{hostname}.cfg").read_text(), hostname)
-        bodies |= {mask_quoted_heredocs(s.body) for s in parsed.scripts if "script: network" in s.body
-                   or "script: callback" in s.body}
-    assert len(bodies) == 2

@@ -7,13 +7,9 @@ read beyond those files; otherwise only hosts whose digest changed (or whose fil
 rendered again. Nothing is written unless every host passes every check.
 
 Parallel: hosts are rendered and validated in worker processes (pykickstart keeps its version state in class
-attributes, so threads could not share it), a batch per task, each batch's scripts checked by one
-shellcheck run. Before shellcheck, the data lines of quoted here-documents (``<<'WORD'``) are replaced by
-blank lines: the shell expands nothing in them and neither shellcheck nor ``bash -n`` reads them as code, so
-the findings are the same (line numbers included), while the ifcfg and callback scripts, which differ from
-host to host only in such data, become one script for the whole fleet. Scanning stops masking at anything
-it does not fully understand (an unquoted or indented here-document, a quote left open at the end of a
-line, a line continuation), so a body it is unsure of is checked as written.
+attributes, so threads could not share it), a batch per task, through the core pipeline's `validate_many`:
+one shellcheck run per batch, and scripts that differ from host to host only in here-document data (the
+ifcfg files, the callback URL) checked once for the whole fleet.
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from builder import __version__
-from builder.errors import BadInput, ChecksFailed, Finding
+from builder.errors import BadInput, ChecksFailed, Finding, Location
 from builder.fleet import pxe, tree
 from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
 from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
@@ -310,7 +305,7 @@ class _Job:
     profile_path: Path
     sources: tuple[Path, ...]
     data: dict[str, Any]
-    locations: dict[Path_, Any]
+    locations: dict[Path_, Location]
     profile: Profile
     template_dirs: tuple[Path, ...]
     callback_url: str | None
@@ -357,10 +352,7 @@ def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
     from builder.load.profile_loader import LoadedProfile
     from builder.pipeline import Prepared, finish
     from builder.render.kickstart import render_kickstart
-    from builder.validate.kickstart import parse_kickstart
-    from builder.validate.pipeline import KickstartReport
-    from builder.validate.policy import check_policy
-    from builder.validate.shell import check_scripts_each
+    from builder.validate.pipeline import validate_many
 
     prepared: list[tuple[_Job, Prepared, str]] = []
     results: dict[str, RenderedHost] = {}
@@ -376,73 +368,8 @@ def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
             continue
         prepared.append((job, Prepared(loaded, job.profile, kickstart, ()), f"ks/{job.hostname}.cfg"))
         results[job.hostname] = RenderedHost(job.hostname, kickstart.text, entries, ())
-    parsed = [parse_kickstart(prep.kickstart.text, source) for _, prep, source in prepared]
-    masked = [[replace(s, body=mask_quoted_heredocs(s.body)) for s in one.scripts] for one in parsed]
-    shell = check_scripts_each([(source, scripts) for (_, _, source), scripts in zip(prepared, masked, strict=True)])
-    for (job, prep, source), one, shell_findings in zip(prepared, parsed, shell, strict=True):
-        every = sorted([*one.findings, *shell_findings, *check_policy(one, source)], key=_line)
-        result = finish(prep, KickstartReport(source, one, tuple(every)))
-        named = tuple(for_host(f, job.hostname) for f in result.findings)
+    reports = validate_many([(source, prep.kickstart.text) for _, prep, source in prepared])
+    for (job, prep, _), report in zip(prepared, reports, strict=True):
+        named = tuple(for_host(f, job.hostname) for f in finish(prep, report).findings)
         results[job.hostname] = replace(results[job.hostname], findings=named)
     return [results[job.hostname] for job in batch]
-
-
-def _line(finding: Finding) -> int:
-    return (finding.location.line or 0) if finding.location is not None else 0
-
-
-_HEREDOC_OPENER = re.compile(
-    r"[ \t]*(?:cat[ \t]+>[ \t]*[A-Za-z0-9_./-]+|read[ \t]+-r[ \t]+[A-Za-z_][A-Za-z0-9_]*)"
-    r"[ \t]+<<'([A-Za-z_][A-Za-z0-9_]*)'[ \t]*"
-)
-
-
-def mask_quoted_heredocs(body: str) -> str:
-    """`body` with the data lines of its quoted here-documents blanked; line count and code unchanged.
-
-    Only ``cat > PATH <<'WORD'`` and ``read -r VAR <<'WORD'`` openers on a line of their own are recognised.
-    A data line that mentions WORD is kept (shellcheck warns about a near-miss end word). Masking stops for
-    the rest of the body at the first line it cannot follow (see the module docstring).
-    """
-    lines = body.split("\n")
-    masked: list[str] = []
-    end_word: str | None = None
-    following = True
-    for line in lines:
-        if end_word is not None:
-            if line == end_word:
-                end_word = None
-                masked.append(line)
-            else:
-                masked.append(line if end_word in line else "")
-            continue
-        masked.append(line)
-        if not following:
-            continue
-        opener = _HEREDOC_OPENER.fullmatch(line)
-        if opener is not None:
-            end_word = opener.group(1)
-        elif "<<" in line or not _ends_outside_quotes(line):
-            following = False
-    return "\n".join(masked)
-
-
-def _ends_outside_quotes(line: str) -> bool:
-    """True when `line` closes every quote it opens and does not continue on the next line."""
-    quote: str | None = None
-    escaped = False
-    previous = " "
-    for char in line:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote != "'":
-            escaped = True
-        elif quote is not None:
-            if char == quote:
-                quote = None
-        elif char in "'\"`":
-            quote = char
-        elif char == "#" and previous in " \t;&|(":
-            return True  # the rest is a comment
-        previous = char
-    return quote is None and not escaped

@@ -147,12 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, status: HTTPStatus, body: bytes, *, content_type: str = "text/plain; charset=utf-8",
         send_body: bool = True, note: str | None = None,
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if send_body:
-            self.wfile.write(body)
+        # Recorded before the reply goes out, so whoever got the reply finds it in serve.log.
         self.fleet.record({
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "client": self.client_address[0],
@@ -162,3 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             "bytes": len(body) if send_body else 0,
             "note": note,
         })
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)

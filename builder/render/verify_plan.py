@@ -7,6 +7,7 @@ report it prints (builder.boot.report).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from builder.model.profile import Profile
@@ -24,6 +25,25 @@ class BridgeExpectation:
     name: str
     stp: bool
     ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BondExpectation:
+    name: str
+    mode: str
+    miimon: int | None
+
+
+@dataclass(frozen=True)
+class VlanExpectation:
+    device: str
+    id: int
+    parent: str
+
+    @property
+    def config_pattern(self) -> str:
+        """The device's line in /proc/net/vlan/config, as an extended regex."""
+        return rf"^{re.escape(self.device)} +\| +{self.id} +\| +{re.escape(self.parent)}$"
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,8 @@ class VerifyPlan:
     nested_modules: tuple[str, ...]
     default_network: str
     bridges: tuple[BridgeExpectation, ...]
+    bonds: tuple[BondExpectation, ...]
+    vlans: tuple[VlanExpectation, ...]
     ifcfg: tuple[FileExpectation, ...]
 
 
@@ -80,5 +102,7 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         nested_modules=nested_modules(profile),
         default_network=profile.virtualization.default_network,
         bridges=bridges,
+        bonds=tuple(BondExpectation(b.name, b.mode, b.options.miimon) for b in profile.network.bonds),
+        vlans=tuple(VlanExpectation(v.device, v.id, v.parent) for v in profile.network.vlans),
         ifcfg=files,
     )
