@@ -52,8 +52,10 @@ def _ksbuild_leftovers(uri: str) -> list[str]:
     pools = subprocess.run(["virsh", "-c", uri, "pool-list", "--name"], capture_output=True, text=True,
                            check=False).stdout.split()
     for pool in pools:
-        volumes = subprocess.run(["virsh", "-c", uri, "vol-list", pool, "--name"], capture_output=True, text=True,
-                                 check=False).stdout.split()
+        table = subprocess.run(["virsh", "-c", uri, "vol-list", pool], capture_output=True, text=True,
+                               check=False).stdout.splitlines()
+        # virsh here has no --name for vol-list: the name is the first column after the header rule.
+        volumes = [line.split()[0] for line in table[2:] if line.strip()]
         found += [f"volume {pool}/{name}" for name in volumes if name.startswith("ksbuild_")]
     return found
 

@@ -312,3 +312,17 @@ def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
     os.remove(syslinux / "ldlinux.c32")
     with pytest.raises(BadInput, match=r"no ldlinux\.c32 there"):
         render_fleet(lab, out, syslinux_dir=syslinux)
+
+
+def test_a_broken_template_override_fails_each_host_with_its_name(lab: Path) -> None:
+    overrides = lab.parent / "templates"
+    (overrides / "snippets").mkdir(parents=True)
+    (overrides / "snippets/post-extra.j2").write_text("{% if %}\n")
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(lab, lab.parent / "out", templates=[overrides])
+    messages = [f.message for f in caught.value.findings]
+    assert len(messages) == 3
+    for hostname, message in zip(HOSTS, messages, strict=True):
+        assert message.startswith(f"host {hostname}: ")
+        assert "snippets/post-extra.j2:1: template syntax error" in message
+    assert not (lab.parent / "out").exists()

@@ -7,7 +7,7 @@ pxe:
   repo: http://192.168.80.1/centos7/os/x86_64   # inst.repo= (default: the profile's install.source.url)
   kernel: centos7/vmlinuz                 # TFTP paths of the installer kernel and initrd
   initrd: centos7/initrd.img
-  kernel_args: [console=ttyS0,115200n8]
+  kernel_args: ["console=ttyS0,115200n8"]   # quoted: a flow list splits at commas
 dhcp: {subnet: 192.168.80.0/24, gateway: 192.168.80.1, tftp_server: 192.168.80.1}
 defaults: {profile: kvm-hypervisor, firmware: bios}
 groups:
@@ -17,7 +17,8 @@ hosts:
     group: rack1
     macs: ["52:54:00:aa:00:01"]
     boot_interface: enp2s0f0
-    set: {network.bridges[0].ipv4.address: 192.168.80.41/24}
+    set:                                  # block style: a flow mapping {..} cannot hold [ ] in a key
+      network.bridges[0].ipv4.address: 192.168.80.41/24
 ```
 
 A host's profile is built in this order, each step laid over the result so far by the profile merge rule
@@ -195,11 +196,6 @@ class FleetHost:
     @property
     def sources(self) -> tuple[Path, ...]:
         return self.profile.sources
-
-    def loaded(self) -> LoadedProfile:
-        """The host's merged profile, as the core pipeline takes it."""
-        base = self.profile
-        return LoadedProfile(base.name, base.path, self.data, MappingProxyType(self.locations), base.sources)
 
     def locate(self, path: Path_) -> Location:
         for length in range(len(path), 0, -1):

@@ -86,9 +86,10 @@ class BootRecord:
 
     def entries_of(self, mac: str) -> dict[str, str]:
         """Served path → template kind of the entries for one MAC (the firmware's loader, and iPXE)."""
-        loader = (f"tftp/pxelinux.cfg/01-{mac_dashes(mac)}", "pxelinux") if self.firmware == "bios" \
-            else (f"tftp/grub.cfg-01-{mac_dashes(mac)}", "grub")
-        return dict([loader, (f"http/ipxe/{mac_dashes(mac)}.ipxe", "ipxe")])
+        dashed = mac_dashes(mac)
+        if self.firmware == "bios":
+            return {f"tftp/pxelinux.cfg/01-{dashed}": "pxelinux", f"http/ipxe/{dashed}.ipxe": "ipxe"}
+        return {f"tftp/grub.cfg-01-{dashed}": "grub", f"http/ipxe/{dashed}.ipxe": "ipxe"}
 
     def entry_paths(self) -> tuple[str, ...]:
         """The served paths of the host's entries: a set per MAC, whichever NIC the firmware boots from."""

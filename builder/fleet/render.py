@@ -364,7 +364,8 @@ def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
             entries = pxe.host_entries(env, job.record, job.pxe_settings)
         except BadInput as exc:
             findings = exc.findings or (Finding("render", exc.message),)
-            results[job.hostname] = RenderedHost(job.hostname, None, {}, tuple(findings))
+            named = tuple(for_host(f, job.hostname) for f in findings)
+            results[job.hostname] = RenderedHost(job.hostname, None, {}, named)
             continue
         prepared.append((job, Prepared(loaded, job.profile, kickstart, ()), f"ks/{job.hostname}.cfg"))
         results[job.hostname] = RenderedHost(job.hostname, kickstart.text, entries, ())
