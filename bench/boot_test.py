@@ -101,7 +101,8 @@ def main() -> None:
     ks_mem = max(r["peak_kib"] for r in ours) / 1024
     vi_mem = max(r["peak_kib"] for r in theirs) / 1024
     print(f"install from {iso.name}, TCG, {args.runs} run(s), median wall time")
-    print(f"ksbuild boot-test --no-verify: {ks_time:6.1f} s, peak RSS {ks_mem:6.1f} MiB (watching logs, verdict, cleanup)")
+    print(f"ksbuild boot-test --no-verify: {ks_time:6.1f} s, peak RSS {ks_mem:6.1f} MiB "
+          "(watching logs, verdict, cleanup)")
     print(f"virt-install --wait:           {vi_time:6.1f} s, peak RSS {vi_mem:6.1f} MiB "
           f"(exit {int(theirs[-1]['rc'])})")
     print(f"ratio ksbuild/virt-install: time {ks_time / vi_time:.2f} (goal <= 1.10), memory {ks_mem / vi_mem:.2f}")

@@ -185,13 +185,16 @@ def test_verify_an_installed_disk(booted: str, tree: TestInstallTree, tmp_path: 
 
 
 def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "builder", "boot-test", str(SHIPPED_PROFILES / "golden-image.yaml"),
-         "--location", str(tree.iso), "--memory", "1024", "--idle-timeout", "120"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        # Started like a shell's background job would be: SIGINT ignored unless ksbuild installs its handler.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    # Started like a shell's background job: SIGINT ignored (inherited) unless ksbuild installs its own handler.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "builder", "boot-test", str(SHIPPED_PROFILES / "golden-image.yaml"),
+             "--location", str(tree.iso), "--memory", "1024", "--idle-timeout", "120"],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert process.stdout is not None
     seen = []
     for line in process.stdout:

@@ -10,20 +10,12 @@ from pathlib import Path
 
 from builder import __version__
 from builder.fsutil import atomic_write, sha256_bytes, sha256_file
+from builder.load.yaml_source import display_path
 
 KICKSTART_NAME = "ks.cfg"
 MANIFEST_NAME = "manifest.json"
 # A kickstart carries password hashes: only its owner may read it.
 KICKSTART_MODE = 0o600
-
-
-def display_path(path: Path) -> str:
-    """A path relative to the current folder when it lies below it, so manifests do not embed home folders."""
-    resolved = path.resolve()
-    try:
-        return resolved.relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.emit.output import display_path
 from builder.fleet import pxe
 from builder.fsutil import sha256_bytes, sha256_file
+from builder.load.yaml_source import display_path
 
 HostEntries = Mapping[str, Mapping[pxe.Variant, bytes]]
 

@@ -7,23 +7,11 @@ pool) and what the EL7 boot loader can boot from are checked in builder.checks.s
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from builder.model.types import AbsolutePath, Bool, Int, Line, Model
-
-
-def _matching(regex: str, what: str) -> AfterValidator:
-    compiled = re.compile(regex)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
-        return value
-
-    return AfterValidator(check)
+from builder.model.types import AbsolutePath, Bool, Int, Line, Model, matching
 
 
 def _without_dev(value: object) -> object:
@@ -34,7 +22,7 @@ def _without_dev(value: object) -> object:
 DiskName = Annotated[
     Line,
     BeforeValidator(_without_dev),
-    _matching(
+    matching(
         r"[A-Za-z][A-Za-z0-9_-]{0,31}|disk/by-(id|path)/[A-Za-z0-9_.:+-]{1,200}|mapper/[A-Za-z0-9_.+-]{1,120}",
         "a disk: a kernel name (sda, vda, nvme0n1), disk/by-id/..., disk/by-path/... or mapper/...",
     ),
@@ -52,20 +40,20 @@ def _mount_point(value: str) -> str:
 
 MountPoint = Annotated[
     Line,
-    _matching(r"/[A-Za-z0-9/._-]*|swap", "a mount point of plain characters (/, /var, ...) or swap"),
+    matching(r"/[A-Za-z0-9/._-]*|swap", "a mount point of plain characters (/, /var, ...) or swap"),
     AfterValidator(_mount_point),
 ]
 # LVM allows letters, digits and _ + . - in VG and LV names, not starting with - (lvm(8) VALID NAMES).
 LvmName = Annotated[
     Line,
-    _matching(r"[A-Za-z0-9_+][A-Za-z0-9_+.-]{0,62}", "an LVM name (letters, digits, _ + . -; no leading -)"),
+    matching(r"[A-Za-z0-9_+][A-Za-z0-9_+.-]{0,62}", "an LVM name (letters, digits, _ + . -; no leading -)"),
 ]
-RaidName = Annotated[Line, _matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", "an md device name such as md0")]
+RaidName = Annotated[Line, matching(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", "an md device name such as md0")]
 MountOptions = Annotated[
-    Line, _matching(r"[A-Za-z0-9_=.:+/-]+(,[A-Za-z0-9_=.:+/-]+)*", "mount options such as noatime,nodev")
+    Line, matching(r"[A-Za-z0-9_=.:+/-]+(,[A-Za-z0-9_=.:+/-]+)*", "mount options such as noatime,nodev")
 ]
 PoolName = Annotated[
-    Line, _matching(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}", "a libvirt pool name such as vmstore")
+    Line, matching(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}", "a libvirt pool name such as vmstore")
 ]
 Size = Annotated[Int, Field(ge=1, le=256 * 1024 * 1024)]
 FsType = Literal["xfs", "ext4", "ext3", "ext2", "swap", "vfat"]

@@ -31,7 +31,7 @@ def _single_line(value: str) -> str:
     return value
 
 
-def _pattern(regex: str, what: str) -> AfterValidator:
+def matching(regex: str, what: str) -> AfterValidator:
     compiled = re.compile(regex)
 
     def check(value: str) -> str:
@@ -49,31 +49,31 @@ Int = StrictInt
 # Linux limits interface names to IFNAMSIZ-1 = 15 bytes; '/' and whitespace are never allowed.
 InterfaceName = Annotated[
     Line,
-    _pattern(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}", "a Linux interface name (1-15 letters, digits, _ . : -)"),
+    matching(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}", "a Linux interface name (1-15 letters, digits, _ . : -)"),
 ]
-Identifier = Annotated[Line, _pattern(r"[a-z0-9][a-z0-9_-]{0,62}", "a name of lowercase letters, digits, _ and -")]
-UserName = Annotated[Line, _pattern(r"[a-z_][a-z0-9_-]{0,31}", "a valid user or group name")]
+Identifier = Annotated[Line, matching(r"[a-z0-9][a-z0-9_-]{0,62}", "a name of lowercase letters, digits, _ and -")]
+UserName = Annotated[Line, matching(r"[a-z_][a-z0-9_-]{0,31}", "a valid user or group name")]
 ServiceName = Annotated[
     Line,
-    _pattern(r"[A-Za-z0-9_][A-Za-z0-9@_.:\\-]{0,127}", "a systemd unit name (letters, digits, @ _ . : -)"),
+    matching(r"[A-Za-z0-9_][A-Za-z0-9@_.:\\-]{0,127}", "a systemd unit name (letters, digits, @ _ . : -)"),
 ]
 PackageName = Annotated[
     Line,
-    _pattern(r"[A-Za-z0-9_+][A-Za-z0-9_.+*?:\[\]-]{0,127}", "a package name or glob (letters, digits, _ . + - * ?)"),
+    matching(r"[A-Za-z0-9_+][A-Za-z0-9_.+*?:\[\]-]{0,127}", "a package name or glob (letters, digits, _ . + - * ?)"),
 ]
-GroupName = Annotated[Line, _pattern(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}", "a package group id such as core")]
+GroupName = Annotated[Line, matching(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}", "a package group id such as core")]
 Lang = Annotated[
-    Line, _pattern(r"[a-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?", "a locale such as en_US.UTF-8")
+    Line, matching(r"[a-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?", "a locale such as en_US.UTF-8")
 ]
-KeyboardLayout = Annotated[Line, _pattern(r"[A-Za-z0-9_-]{1,64}", "a keyboard layout such as us")]
-AbsolutePath = Annotated[Line, _pattern(r"/[A-Za-z0-9/._+-]*", "an absolute path of plain characters")]
+KeyboardLayout = Annotated[Line, matching(r"[A-Za-z0-9_-]{1,64}", "a keyboard layout such as us")]
+AbsolutePath = Annotated[Line, matching(r"/[A-Za-z0-9/._+-]*", "an absolute path of plain characters")]
 FirewallPort = Annotated[
-    Line, _pattern(r"\d{1,5}(-\d{1,5})?/(tcp|udp|sctp|dccp)", "a port such as 16509/tcp or 5900-5999/tcp")
+    Line, matching(r"\d{1,5}(-\d{1,5})?/(tcp|udp|sctp|dccp)", "a port such as 16509/tcp or 5900-5999/tcp")
 ]
 MacAddress = Annotated[
     Line,
     BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
-    _pattern(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", "a MAC address such as 52:54:00:12:34:56"),
+    matching(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", "a MAC address such as 52:54:00:12:34:56"),
 ]
 
 
