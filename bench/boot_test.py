@@ -58,7 +58,8 @@ def virt_install_run(iso: Path, kickstart: Path, work: Path) -> dict[str, float]
         "virt-install", "--connect", "qemu:///system", "--name", name, "--memory", "1024", "--vcpus", "2",
         "--virt-type", "qemu", "--cpu", "qemu64,+svm", "--location", str(iso), "--initrd-inject", str(kickstart),
         # The same boot arguments ksbuild gives; virt-install adds inst.repo only for media osinfo recognises.
-        "--extra-args", "inst.ks=file:/ks.cfg inst.repo=cdrom inst.text inst.cmdline console=tty0 console=ttyS0,115200n8",
+        "--extra-args",
+        "inst.ks=file:/ks.cfg inst.repo=cdrom inst.text inst.cmdline console=tty0 console=ttyS0,115200n8",
         "--disk", "size=20,format=qcow2,cache=unsafe", "--network", "user", "--graphics", "none",
         "--serial", f"file,path={console}", "--osinfo", "detect=on,require=off", "--noautoconsole",
         "--wait", "-1", "--noreboot", "--transient",

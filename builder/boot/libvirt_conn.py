@@ -322,6 +322,10 @@ class RunResources:
         self._disk = self._create_volume("disk.qcow2", int(size_gib * (1 << 30)), "qcow2")
         return str(self._disk.path())
 
+    def remote_log_volume(self, role: str) -> Any:
+        """The volume behind log `role` on a remote host (see log_path); None on a local host."""
+        return self._remote_logs.get(role)
+
     def create_extra_disk(self, index: int, size_gib: float) -> str:
         """Another empty qcow2 volume (vdb, vdc, ... for profiles that span disks); its host path."""
         volume = self._create_volume(f"disk{index}.qcow2", int(size_gib * (1 << 30)), "qcow2")

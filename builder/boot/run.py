@@ -7,6 +7,7 @@ understand a failure stays in output/<profile>/runs/<run-id>/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -23,7 +24,8 @@ from typing import Any
 from builder.boot.domain import Accel, DomainSpec, DomainType, NetworkSpec, parse_network_option
 from builder.boot.export import ExportedImage, export_image
 from builder.boot.inject import inject_files
-from builder.boot.libvirt_conn import RunResources, is_remote, open_connection, pick_domain_type
+from builder.boot.libvirt_conn import RunResources, download_volume, is_remote, open_connection, pick_domain_type
+from builder.boot.log_mirror import mirrored
 from builder.boot.media import InstallMedia, resolve_media
 from builder.boot.plan import for_boot_test, install_target, installer_cmdline, test_disk_names
 from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg
@@ -187,7 +189,6 @@ def boot_test(
 ) -> BootTestResult:
     """Install the profile in a VM, judge the install from its logs, boot the result and verify it."""
     events = events or BootEvents()
-    _refuse_remote(options.connect)
     network = parse_network_option(options.network)
     media = resolve_media(options.location, options.cache_dir, progress=events.message)
     if media.kind == "tree" and (network is None or network.kind != "user"):
@@ -201,7 +202,8 @@ def boot_test(
         tree_port = stack.enter_context(serve_tree(media.tree)) if media.kind == "tree" and media.tree else None
         result, repo = prepare_boot_kickstart(ref, media, tree_port, overrides=overrides, templates=templates,
                                               verify=options.verify,
-                                              user_network=network is not None and network.kind == "user")
+                                              user_network=network is not None and network.kind == "user"
+                                              and not is_remote(options.connect))
         run_dir = (options.output_root / result.name / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
@@ -226,21 +228,13 @@ def boot_test(
         image = None
         if export and outcome.ok:
             events.message("exporting the golden image (qemu-img convert -c)")
-            image = export_image(Path(resources.disk_volume().path()),
-                                 options.output_root / result.name / f"{result.name}.qcow2")
+            image = _export(resources, options.output_root / result.name / f"{result.name}.qcow2")
         outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report,
                                  kept, image)
         atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
         if stop.is_set():
             raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
     return outcome
-
-
-def _refuse_remote(uri: str) -> None:
-    if is_remote(uri):
-        # The watcher reads the console and installer logs as files while the VM runs; a remote host's
-        # files would need streaming through the libvirt API, which is not built yet.
-        raise BadInput(f"{uri}: boot tests on remote libvirt hosts are not supported yet; run ksbuild on the host")
 
 
 def verify_disk(
@@ -254,7 +248,6 @@ def verify_disk(
     """Boot a disk installed by an earlier boot test (with --no-verify, or one kept after a failure) and run its
     verification unit. The disk is copied into the pool first: the original is never changed."""
     events = events or BootEvents()
-    _refuse_remote(options.connect)
     if not disk.is_file():
         raise BadInput(f"{disk}: no such disk image")
     prepared = prepare(ref, overrides=overrides)
@@ -277,6 +270,19 @@ def verify_disk(
         if stop.is_set():
             raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
     return outcome
+
+
+def _export(resources: RunResources, dest: Path) -> ExportedImage:
+    """Export the run's disk; from a remote host it is downloaded through the storage API first."""
+    volume = resources.disk_volume()
+    if not resources.remote:
+        return export_image(Path(volume.path()), dest)
+    local = resources.run_dir / "disk-download.qcow2"
+    try:
+        download_volume(resources.conn, volume, local)
+        return export_image(local, dest)
+    finally:
+        local.unlink(missing_ok=True)
 
 
 def _json_bytes(data: dict[str, object]) -> bytes:
@@ -352,15 +358,25 @@ class _Session:
         uuid = domain.UUIDString()
         watch = watch_install if installer is not None else watch_verify
         kwargs: dict[str, Any] = {"installer": installer} if installer is not None else {}
-        verdict = watch(
-            console=self.resources.run_dir / f"{'console' if name == 'install' else 'verify-console'}.log",
+        console_role = "console" if name == "install" else "verify-console"
+        roles = [console_role] + (["installer"] if installer is not None else [])
+        # On a remote host the logs are volumes there: mirror them into the local files the watcher reads.
+        remote_logs = {self.resources.run_dir / f"{role}.log": self.resources.remote_log_volume(role)
+                       for role in roles if self.resources.remote_log_volume(role) is not None}
+        with mirrored(self.conn, remote_logs) if remote_logs else contextlib.nullcontext():
+            verdict = self._watch(watch, name, console_role, uuid, judge, kwargs)
+        self.resources.destroy(spec.name)  # an early failure verdict leaves the VM running: stop it now
+        seconds = time.monotonic() - started
+        self.events.message(f"{name}: {'ok' if verdict.ok else 'FAILED'} after {seconds:.0f} s: {verdict.cause}")
+        return PhaseResult(name, seconds, verdict)
+
+    def _watch(self, watch: Any, name: str, console_role: str, uuid: str, judge: Any, kwargs: dict[str, Any]
+               ) -> Verdict:
+        return watch(  # type: ignore[no-any-return]
+            console=self.resources.run_dir / f"{console_role}.log",
             domain_state=lambda: _domain_state(self.conn, uuid), judge=judge,
             timeout=self.options.timeout, idle_timeout=self.options.idle_timeout,
             on_progress=lambda progress, elapsed: self.events.progress(name, elapsed, progress),
             stop_requested=self.stop.is_set, **kwargs,
         )
-        self.resources.destroy(spec.name)  # an early failure verdict leaves the VM running: stop it now
-        seconds = time.monotonic() - started
-        self.events.message(f"{name}: {'ok' if verdict.ok else 'FAILED'} after {seconds:.0f} s: {verdict.cause}")
-        return PhaseResult(name, seconds, verdict)
 
