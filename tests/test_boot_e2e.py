@@ -248,3 +248,13 @@ def test_remote_host_build(remote_uri: str, tree: TestInstallTree, tmp_path: Pat
     assert "KSBUILD-STATUS: install-complete" in (result.run_dir / "console.log").read_text(errors="replace")
     assert "KSBUILD-VERIFY-END" in (result.run_dir / "verify-console.log").read_text(errors="replace")
     assert result.image is not None and result.image.path.is_file()
+
+
+def test_session_uri(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    """qemu:///session: a per-user libvirt, its own default pool and daemon."""
+    result = boot_test(SHIPPED_PROFILES / "golden-image.yaml",
+                       options(tmp_path, tree.iso, connect="qemu:///session", verify=False))
+    assert result.ok, result.cause
+    leftovers = subprocess.run(["virsh", "-c", "qemu:///session", "list", "--all", "--name"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "ksbuild-" not in leftovers
