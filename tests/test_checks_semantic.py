@@ -94,3 +94,19 @@ def test_missing_templates_folder(tmp_path: Path) -> None:
     assert [f.format() for f in result.errors] == [
         f"{tmp_path / 'lab.yaml'}:15: templates: template folder {tmp_path / 'site-templates'} does not exist"
     ]
+
+
+def test_pykickstart_errors_point_back_into_the_profile(tmp_path: Path) -> None:
+    """A kickstart line pykickstart refuses (here from a broken template override) is reported at the ks.cfg line
+    and at the profile key that produced it."""
+    site = tmp_path / "site/snippets/storage.j2"
+    site.parent.mkdir(parents=True)
+    site.write_text("\n# Storage\nautopart --type=bogus\n")
+    text = MINIMAL + "storage:\n  layout: lvm\n"
+    result = build(write(tmp_path / "lab.yaml", text), templates=[tmp_path / "site"], shell=False)
+    (error,) = result.errors
+    assert error.check == "pykickstart"
+    assert error.key == "storage.layout"
+    assert error.location is not None and (error.location.file, error.location.line) == (str(tmp_path / "lab.yaml"), 16)
+    assert error.rendered_line is not None
+    assert result.kickstart.text.splitlines()[error.rendered_line - 1] == "autopart --type=bogus"
