@@ -43,3 +43,20 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "builder", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def schema_errors(tmp_path: Path, text: str, name: str = "host.yaml") -> list[str]:
+    """The formatted findings of the BadInput a profile with `text` raises (the test fails if it loads)."""
+    import pytest
+
+    from builder.errors import BadInput
+    from builder.pipeline import build
+
+    with pytest.raises(BadInput) as caught:
+        build(write(tmp_path / name, text), shell=False)
+    return [f.format() for f in caught.value.findings]
+
+
+def at(tmp_path: Path, line: int, key: str, name: str = "host.yaml") -> str:
+    """The `file:line: key: ` prefix of a finding in the profile `name` under tmp_path."""
+    return f"{tmp_path / name}:{line}: {key}: "

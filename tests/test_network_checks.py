@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from builder.errors import BadInput
 from builder.pipeline import build
 from builder.render.context import ifcfg_files
 from builder.validate.kickstart import parse_kickstart
-from tests.helpers import ROOT_HASH, write
+from tests.helpers import ROOT_HASH, at, schema_errors, write
 
 HEAD = f"""\
 install:
@@ -43,16 +42,6 @@ STACK = HEAD + """\
 def findings(tmp_path: Path, text: str) -> list[str]:
     result = build(write(tmp_path / "host.yaml", text), shell=False)
     return [f.format() for f in result.errors]
-
-
-def schema_errors(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(BadInput) as caught:
-        build(write(tmp_path / "host.yaml", text), shell=False)
-    return [f.format() for f in caught.value.findings]
-
-
-def at(tmp_path: Path, line: int, key: str) -> str:
-    return f"{tmp_path / 'host.yaml'}:{line}: {key}: "
 
 
 def test_the_stack_is_clean(tmp_path: Path) -> None:

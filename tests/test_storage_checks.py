@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from builder.errors import BadInput
 from builder.pipeline import build
 from builder.validate.kickstart import parse_kickstart
-from tests.helpers import ROOT_HASH, write
+from tests.helpers import ROOT_HASH, at, schema_errors, write
 
 HEAD = f"""\
 install:
@@ -42,16 +41,6 @@ def errors(tmp_path: Path, text: str, severity: str = "error") -> list[str]:
     """The profile checks' findings (pykickstart may add its own view of the same mistake on the rendered file)."""
     result = build(write(tmp_path / "host.yaml", text), shell=False)
     return [f.format() for f in result.findings if f.severity == severity and f.check == "semantic"]
-
-
-def schema_errors(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(BadInput) as caught:
-        build(write(tmp_path / "host.yaml", text), shell=False)
-    return [f.format() for f in caught.value.findings]
-
-
-def at(tmp_path: Path, line: int, key: str) -> str:
-    return f"{tmp_path / 'host.yaml'}:{line}: {key}: "
 
 
 def test_the_layout_is_clean(tmp_path: Path) -> None:
