@@ -258,3 +258,16 @@ def test_session_uri(booted: str, tree: TestInstallTree, tmp_path: Path) -> None
     leftovers = subprocess.run(["virsh", "-c", "qemu:///session", "list", "--all", "--name"], capture_output=True,
                                text=True, check=True).stdout
     assert "ksbuild-" not in leftovers
+
+
+def test_parallel_runs_do_not_collide(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    """Two boot tests of the same profile at once, as two ksbuild processes: separate VMs, volumes and runs."""
+    argv = [sys.executable, "-m", "builder", "boot-test", str(SHIPPED_PROFILES / "golden-image.yaml"),
+            "--location", str(tree.iso), "--memory", "768", "--no-verify", "--format", "json"]
+    processes = [subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [p.communicate(timeout=400) for p in processes]
+    results = [json.loads(out) for out, _ in outputs]
+    assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert results[0]["run_id"] != results[1]["run_id"]
+    assert all(r["ok"] for r in results)
