@@ -146,5 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _report(exc: KsbuildError) -> None:
     print_findings(exc.findings)
+    if any(finding.message == exc.message for finding in exc.findings):
+        return  # the finding already said it, with its location
     label = "failed" if isinstance(exc, ChecksFailed) else "error"
     click.echo(f"{label}: {exc.message}", err=True)
