@@ -17,7 +17,7 @@ import pytest
 
 from builder.boot.report import VerifyJudge
 from builder.boot.verdict import InstallJudge, LogLine, Progress, Verdict
-from builder.boot.watch import DomainState, LogTail, watch_install, watch_verify
+from builder.boot.watch import DomainState, LogTail, watch_install
 from builder.errors import BadInput
 
 LOGS = Path(__file__).parent / "data" / "logs"
@@ -248,7 +248,7 @@ def test_the_verification_boot_uses_the_same_loop(tmp_path: Path) -> None:
     boot.stops_at = schedule(boot, boot.console, (LOGS / "verify.console.log").read_bytes(), lines_per_second=4) + 1
     judge = VerifyJudge(profile="hv-lab")
     stages: list[str | None] = []
-    verdict = watch_verify(
+    verdict = watch_install(
         console=boot.console,
         domain_state=boot.state,
         judge=judge,

@@ -31,7 +31,7 @@ from builder.boot.plan import for_boot_test, install_target, installer_cmdline, 
 from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg
 from builder.boot.tree_server import serve_tree
 from builder.boot.verdict import InstallJudge, Progress, Verdict
-from builder.boot.watch import DomainState, watch_install, watch_verify
+from builder.boot.watch import DomainState, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write
 from builder.pipeline import BuildResult, build_many, prepare
@@ -356,27 +356,24 @@ class _Session:
         started = time.monotonic()
         domain = self.resources.start(spec)
         uuid = domain.UUIDString()
-        watch = watch_install if installer is not None else watch_verify
-        kwargs: dict[str, Any] = {"installer": installer} if installer is not None else {}
         console_role = "console" if name == "install" else "verify-console"
         roles = [console_role] + (["installer"] if installer is not None else [])
         # On a remote host the logs are volumes there: mirror them into the local files the watcher reads.
         remote_logs = {self.resources.run_dir / f"{role}.log": self.resources.remote_log_volume(role)
                        for role in roles if self.resources.remote_log_volume(role) is not None}
         with mirrored(self.conn, remote_logs) if remote_logs else contextlib.nullcontext():
-            verdict = self._watch(watch, name, console_role, uuid, judge, kwargs)
+            verdict = self._watch(name, console_role, uuid, judge, installer)
         self.resources.destroy(spec.name)  # an early failure verdict leaves the VM running: stop it now
         seconds = time.monotonic() - started
         self.events.message(f"{name}: {'ok' if verdict.ok else 'FAILED'} after {seconds:.0f} s: {verdict.cause}")
         return PhaseResult(name, seconds, verdict)
 
-    def _watch(self, watch: Any, name: str, console_role: str, uuid: str, judge: Any, kwargs: dict[str, Any]
-               ) -> Verdict:
-        return watch(  # type: ignore[no-any-return]
+    def _watch(self, name: str, console_role: str, uuid: str, judge: Any, installer: Path | None) -> Verdict:
+        return watch_install(
             console=self.resources.run_dir / f"{console_role}.log",
             domain_state=lambda: _domain_state(self.conn, uuid), judge=judge,
             timeout=self.options.timeout, idle_timeout=self.options.idle_timeout,
             on_progress=lambda progress, elapsed: self.events.progress(name, elapsed, progress),
-            stop_requested=self.stop.is_set, **kwargs,
+            stop_requested=self.stop.is_set, installer=installer,
         )
 

@@ -103,7 +103,7 @@ class LogTail:
 def watch_install(
     *,
     console: Path,
-    installer: Path | None,
+    installer: Path | None = None,
     domain_state: Callable[[], DomainState],
     judge: Judge,
     timeout: float,
@@ -116,6 +116,7 @@ def watch_install(
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> Verdict:
     """Watch a boot until the judge has a verdict; works for any Judge (install or verification boot).
+    The verification boot has no installer log: `installer` stays None and only the console is read.
 
     A "gone" domain (a transient domain vanishes when it stops) counts as a clean stop only if the console
     showed a power-off or reboot; otherwise as a crash. `on_progress(progress, elapsed)` runs when the judge's
@@ -160,34 +161,3 @@ def watch_install(
     finally:
         for tail in tails:
             tail.close()
-
-
-def watch_verify(
-    *,
-    console: Path,
-    domain_state: Callable[[], DomainState],
-    judge: Judge,
-    timeout: float,
-    idle_timeout: float,
-    on_progress: Callable[[Progress, float], None] | None = None,
-    on_line: Callable[[LogLine], None] | None = None,
-    poll_interval: float = 0.5,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    stop_requested: Callable[[], bool] = lambda: False,
-) -> Verdict:
-    """The verification boot: the same loop, on the console alone (the installed system has no log port)."""
-    return watch_install(
-        console=console,
-        installer=None,
-        domain_state=domain_state,
-        judge=judge,
-        timeout=timeout,
-        idle_timeout=idle_timeout,
-        on_progress=on_progress,
-        on_line=on_line,
-        poll_interval=poll_interval,
-        clock=clock,
-        sleep=sleep,
-        stop_requested=stop_requested,
-    )

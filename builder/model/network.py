@@ -70,17 +70,27 @@ class IPv4Config(Model):
         return self
 
 
-class Interface(Model):
-    """A physical NIC: a bridge port, a bond member (named by the bond), or a device with an address."""
+class _Device(Model):
+    """What every host network device (NIC, bond, VLAN, bridge) can set in its ifcfg file."""
 
-    name: InterfaceName = Field(description="Kernel name of the NIC, e.g. enp2s0f0.")
-    mac: MacAddress | None = Field(None, description="Pin the ifcfg file to this MAC (HWADDR=).")
-    bridge: InterfaceName | None = Field(None, description="Name of the bridge this NIC is a port of.")
-    ipv4: IPv4Config | None = Field(None, description="Address of the NIC itself (not for bridge ports).")
+    ipv4: IPv4Config | None = Field(None, description="The device's own address; none: up without an address.")
     ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
     mtu: Mtu | None = Field(None, description="MTU in bytes.")
     onboot: Bool = Field(True, description="Bring the device up at boot.")
     extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys, e.g. ETHTOOL_OPTS.")
+
+
+class _PortCapable(_Device):
+    """A device that can be a bridge port instead of carrying an address (NIC, bond, VLAN)."""
+
+    bridge: InterfaceName | None = Field(None, description="Name of the bridge this device is a port of.")
+
+
+class Interface(_PortCapable):
+    """A physical NIC: a bridge port, a bond member (named by the bond), or a device with an address."""
+
+    name: InterfaceName = Field(description="Kernel name of the NIC, e.g. enp2s0f0.")
+    mac: MacAddress | None = Field(None, description="Pin the ifcfg file to this MAC (HWADDR=).")
 
 
 BondMode = Literal[
@@ -107,19 +117,14 @@ class BondOptions(Model):
     )
 
 
-class Bond(Model):
+class Bond(_PortCapable):
     """A bonding device over NICs: a bridge port, a VLAN parent, or a device with an address."""
 
     name: InterfaceName = Field(description="Bond device name, e.g. bond0.")
     members: tuple[InterfaceName, ...] = Field(description="NICs enslaved to this bond (MASTER=, SLAVE=yes).")
     mode: BondMode = Field("active-backup", description="Bonding mode.")
     options: BondOptions = Field(BondOptions(), description="miimon, lacp_rate, primary, xmit_hash_policy.")
-    bridge: InterfaceName | None = Field(None, description="Name of the bridge this bond is a port of.")
-    ipv4: IPv4Config | None = Field(None, description="Address of the bond itself (not for bridge ports).")
-    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
     mtu: Mtu | None = Field(None, description="MTU in bytes (the bond sets it on its members too).")
-    onboot: Bool = Field(True, description="Bring the bond up at boot.")
-    extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys.")
 
     @field_validator("members")
     @classmethod
@@ -140,7 +145,7 @@ class Bond(Model):
         return tuple(pairs)
 
 
-class Vlan(Model):
+class Vlan(_PortCapable):
     """An 802.1Q VLAN on an interface or a bond: a bridge port or a device with an address."""
 
     id: Int = Field(ge=1, le=4094, description="VLAN id, 1-4094.")
@@ -148,12 +153,7 @@ class Vlan(Model):
     name: InterfaceName | None = Field(
         None, description="Device name: vlan<id> (written with PHYSDEV=); default <parent>.<id>."
     )
-    bridge: InterfaceName | None = Field(None, description="Name of the bridge this VLAN is a port of.")
-    ipv4: IPv4Config | None = Field(None, description="Address of the VLAN device (not for bridge ports).")
-    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
     mtu: Mtu | None = Field(None, description="MTU in bytes; at most the parent's.")
-    onboot: Bool = Field(True, description="Bring the VLAN up at boot.")
-    extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys.")
 
     @property
     def device(self) -> str:
@@ -161,17 +161,14 @@ class Vlan(Model):
         return self.name if self.name is not None else f"{self.parent}.{self.id}"
 
 
-class Bridge(Model):
+class Bridge(_Device):
     """A Linux bridge; its ports are the interfaces, bonds and VLANs that name it."""
 
     name: InterfaceName = Field(description="Bridge device name, e.g. br0.")
     stp: Bool = Field(True, description="Spanning tree protocol against loops (STP=yes).")
     delay: Int | None = Field(None, ge=0, le=30, description="Forward delay in seconds (DELAY=).")
     ipv4: IPv4Config | None = Field(None, description="The host address on this bridge (none: VM-only).")
-    ipv6: Bool | None = Field(None, description="IPv6 on this device (IPV6INIT=); default: network.ipv6.")
     mtu: Mtu | None = Field(None, description="MTU in bytes; at most that of each port.")
-    onboot: Bool = Field(True, description="Bring the bridge up at boot.")
-    extra_ifcfg: ExtraIfcfg = Field(default_factory=dict, description="More ifcfg keys, e.g. BRIDGING_OPTS.")
 
 
 Device = Interface | Bond | Vlan | Bridge
