@@ -6,6 +6,12 @@ pxelinux.0`); Debian's pxelinux reads the per-MAC entry; the kickstart comes fro
 127.0.0.1, which the guest reaches as slirp's host address 10.0.2.2, and the install tree from a second
 HTTP server on 127.0.0.1. The installer is the test installer (tests/installer), a stand-in for anaconda.
 
+The VM has two consoles, so that one cannot garble the other: COM1 is the machine's serial console (pxelinux's
+`SERIAL 0`, the kernel's ttyS0, the test boot sector); COM2 carries the BIOS text screen, which SeaBIOS mirrors
+to the port named by fw_cfg `etc/sercon-port` (iPXE, pxelinux's SAY lines, "Booting from Hard Disk"). With
+`-nographic` both share COM1, and SeaBIOS's lazily flushed screen copy interleaves with pxelinux's direct
+serial writes: a SAY line then arrives scrambled.
+
 qemu is run directly, not through libvirt: libvirt's <interface type='user'> has no TFTP root or boot file
 settings (only a libvirt <network> has <tftp>/<bootp>, and that needs a bridge with a private address,
 which the rules here forbid); passing -netdev through <qemu:commandline> would bypass libvirt's model anyway.
@@ -16,6 +22,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import shutil
 import socket
 import struct
@@ -110,33 +117,51 @@ hosts:
         repo.server_close()
 
 
-def boot(fleet: Fleet, mac: str, disk: Path, disk_format: str, done: Callable[[str], bool]) -> str:
-    """Network-boot a VM with `mac` and `disk` until `done(console)` (or a timeout); its serial console."""
-    console = disk.with_suffix(".console")
+@dataclass
+class Consoles:
+    serial: str
+    """COM1: what a serial console on the machine shows."""
+    screen: str
+    """COM2: the BIOS text screen (SeaBIOS, iPXE, pxelinux's SAY lines)."""
+
+    def __str__(self) -> str:
+        return f"--- serial (COM1):\n{self.serial[-3000:]}\n--- screen (COM2):\n{self.screen[-3000:]}"
+
+
+def _readable(screen: str) -> str:
+    """The screen copy without the spinner's backspaces and the terminal escape sequences."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|.\x08", "", screen)
+
+
+def boot(fleet: Fleet, mac: str, disk: Path, disk_format: str, done: Callable[[Consoles], bool]) -> Consoles:
+    """Network-boot a VM with `mac` and `disk` until `done(consoles)` (or a timeout)."""
+    serial, screen = disk.with_suffix(".serial"), disk.with_suffix(".screen")
+    sercon_port = disk.with_suffix(".sercon-port")
+    sercon_port.write_bytes(struct.pack("<H", 0x2F8))  # COM2
     argv = [
-        find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-nographic", "-monitor", "none",
-        "-serial", f"file:{console}", "-boot", "order=nc",
+        find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-display", "none", "-monitor", "none",
+        "-serial", f"file:{serial}", "-serial", f"file:{screen}",
+        "-fw_cfg", f"name=etc/sercon-port,file={sercon_port}", "-boot", "order=nc",
         "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile=pxelinux.0",
         "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
         "-drive", f"file={disk},if=virtio,format={disk_format}",
     ]
     vm = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
-    text = ""
     try:
         while True:
             running = vm.poll() is None
-            text = console.read_text(errors="replace") if console.exists() else ""
-            if done(text):
-                break
+            consoles = Consoles(*(_readable(path.read_text(errors="replace")) if path.exists() else ""
+                                  for path in (serial, screen)))
+            if done(consoles):
+                return consoles
             if not running or time.monotonic() > deadline:
                 stderr = vm.stderr.read() if not running and vm.stderr else ""
-                pytest.fail(f"the VM did not get there in {BOOT_TIMEOUT_S:.0f} s {stderr}; console:\n{text[-3000:]}")
+                pytest.fail(f"the VM did not get there in {BOOT_TIMEOUT_S:.0f} s {stderr}\n{consoles}")
             time.sleep(1)
     finally:
         vm.kill()
         vm.wait()
-    return text
 
 
 def read_from_disk(disk: Path, path: str) -> str:
@@ -155,14 +180,15 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(fleet: Fle
     run([find_tool("qemu-img"), "create", "-f", "qcow2", str(disk), "4G"])
     local_line = f"ksbuild: {HOST} is installed; booting from local disk"
 
-    def installed_and_rebooted_to_disk(console: str) -> bool:
-        return local_line in console and "Booting from Hard Disk" in console.split(local_line, 1)[1]
+    def installed_and_rebooted_to_disk(consoles: Consoles) -> bool:
+        after = consoles.screen.split(local_line, 1)
+        return len(after) == 2 and "Booting from Hard Disk" in after[1]
 
-    console = boot(fleet, HOST_MAC, disk, "qcow2", installed_and_rebooted_to_disk)
+    consoles = boot(fleet, HOST_MAC, disk, "qcow2", installed_and_rebooted_to_disk)
 
     # Network boot into the installer, install, report, reboot: the PXE entry now boots the local disk.
-    assert f"ksbuild: installing {HOST}" in console
-    assert "KSBUILD-CALLBACK: reported http://10.0.2.2:" in console
+    assert f"ksbuild: installing {HOST}" in consoles.screen
+    assert "KSBUILD-CALLBACK: reported http://10.0.2.2:" in consoles.serial
     entry = (fleet.tree / "tftp/pxelinux.cfg/01-52-54-00-4b-53-01").read_text()
     assert "LOCALBOOT 0" in entry and "inst.ks" not in entry
     state = json.loads((fleet.tree / "state.json").read_text())["hosts"][HOST]
@@ -182,9 +208,11 @@ def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(fleet: Fle
     disk.write_bytes(_boot_sector(LOCAL_DISK_MARKER) + bytes(1024 * 1024 - 512))
     before = disk.read_bytes()
     requests_before = len(fleet.log())
-    console = boot(fleet, UNKNOWN_MAC, disk, "raw", lambda text: LOCAL_DISK_MARKER in text)
-    assert "ksbuild: no entry for this machine; booting from local disk" in console
-    assert "installing" not in console
+    consoles = boot(fleet, UNKNOWN_MAC, disk, "raw", lambda seen: LOCAL_DISK_MARKER in seen.serial)
+    # pxelinux found no entry of its own for this MAC, took `default`, and handed back to the BIOS.
+    assert "ksbuild: no entry for this machine; booting from local disk" in consoles.screen
+    assert "Booting from local disk..." in consoles.serial
+    assert "installing" not in consoles.screen + consoles.serial
     assert fleet.log()[requests_before:] == []
     assert disk.read_bytes() == before
 
