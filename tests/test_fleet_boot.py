@@ -1,10 +1,13 @@
 """A real PXE install of a fleet host, and an unknown machine that must not be installed (marker `boot`).
 
 All traffic stays on this machine's loopback. The VM is qemu's (TCG) with its iPXE ROM on qemu's user-mode
-network (slirp), whose built-in DHCP and TFTP serve the rendered tree's tftp/ folder (`tftp=...,bootfile=
-pxelinux.0`); Debian's pxelinux reads the per-MAC entry; the kickstart comes from `ksbuild serve` on
-127.0.0.1, which the guest reaches as slirp's host address 10.0.2.2, and the install tree from a second
-HTTP server on 127.0.0.1. The installer is the test installer (tests/installer), a stand-in for anaconda.
+network (slirp), whose built-in DHCP and TFTP serve the rendered tree's tftp/ folder. Each test runs both
+ways the generated dnsmasq snippet boots a machine: a plain PXE ROM gets `pxelinux.0` (Debian's pxelinux then
+reads the per-MAC entry), an iPXE client gets `<pxe.server>/ipxe/boot.ipxe`, which chains to its per-MAC
+script; slirp's `bootfile=` plays dnsmasq's `dhcp-boot` part. The kickstart and the iPXE scripts come from
+`ksbuild serve` on 127.0.0.1, which the guest reaches as slirp's host address 10.0.2.2, and the install tree
+from a second HTTP server on 127.0.0.1. The installer is the test installer (tests/installer), a stand-in
+for anaconda.
 
 The VM has two consoles, so that one cannot garble the other: COM1 is the machine's serial console (pxelinux's
 `SERIAL 0`, the kernel's ttyS0, the test boot sector); COM2 carries the BIOS text screen, which SeaBIOS mirrors
@@ -44,8 +47,6 @@ pytestmark = pytest.mark.boot
 
 DATA = Path(__file__).parent / "data" / "fleet"
 CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "installer"
-HOST = "pxe-a.ksbuild.test"
-HOST_MAC = "52:54:00:4b:53:01"
 UNKNOWN_MAC = "52:54:00:4b:53:99"
 BOOT_TIMEOUT_S = 360.0
 LOCAL_DISK_MARKER = "KSBUILD-TEST-LOCAL-DISK"
@@ -62,15 +63,46 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@dataclass(frozen=True)
+class BootPath:
+    """How a machine network-boots, and the inventory host that boots that way."""
+
+    loader: str  # "pxelinux" or "ipxe"
+    hostname: str
+    mac: str
+    address: str
+
+    def bootfile(self, fleet: Fleet) -> str:
+        """What dnsmasq's `dhcp-boot` lines hand this kind of client."""
+        return "pxelinux.0" if self.loader == "pxelinux" else f"{fleet.server}/ipxe/boot.ipxe"
+
+    def entry(self, fleet: Fleet) -> str:
+        """The host's own boot entry as `ksbuild serve` keeps it now."""
+        if self.loader == "pxelinux":
+            return (fleet.tree / "tftp/pxelinux.cfg" / f"01-{self.mac.replace(':', '-')}").read_text()
+        return (fleet.tree / "http/ipxe" / f"{self.mac.replace(':', '-')}.ipxe").read_text()
+
+
+PATHS = [
+    BootPath("pxelinux", "pxe-a.ksbuild.test", "52:54:00:4b:53:01", "10.0.2.15"),
+    BootPath("ipxe", "pxe-b.ksbuild.test", "52:54:00:4b:53:02", "10.0.2.16"),
+]
+LOADERS = [path.loader for path in PATHS]
+
+
 @dataclass
 class Fleet:
     work: Path
     tree: Path
+    server: str  # pxe.server, as the guest reaches `ksbuild serve`
     serve: subprocess.Popen[str]
 
     def log(self) -> list[dict[str, object]]:
         path = self.tree / "serve.log"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def requests(self, since: int = 0) -> list[tuple[object, object, object]]:
+        return [(entry["method"], entry["path"], entry["status"]) for entry in self.log()[since:]]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +112,8 @@ def install_tree() -> TestInstallTree:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, install_tree: TestInstallTree) -> Iterator[Fleet]:
-    """The one-host inventory rendered with the test tree's kernel and initrd, served by `ksbuild serve`."""
+    """The inventory (a host per boot path) rendered with the test tree's kernel and initrd, served by
+    `ksbuild serve`."""
     work = tmp_path_factory.mktemp("pxe")
     shutil.copytree(DATA / "profiles", work / "profiles")
     serve_port, tree_port = free_port(), free_port()
@@ -93,10 +126,13 @@ pxe:
 dhcp: {{subnet: 10.0.2.0/24, gateway: 10.0.2.2}}
 defaults: {{profile: profiles/pxe-host.yaml}}
 hosts:
-  - hostname: {HOST}
-    macs: ["{HOST_MAC}"]
+""" + "".join(f"""\
+  - hostname: {path.hostname}
+    macs: ["{path.mac}"]
     boot_interface: eth0
-""")
+    set:
+      network.interfaces[0].ipv4.address: {path.address}/24
+""" for path in PATHS))
     rendered = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", str(install_tree.root), cwd=work)
     assert rendered.returncode == 0, rendered.stderr
     tree = work / "out"
@@ -109,7 +145,7 @@ hosts:
     assert serve.stdout is not None
     assert serve.stdout.readline().startswith("serving ")
     try:
-        yield Fleet(work, tree, serve)
+        yield Fleet(work, tree, f"http://10.0.2.2:{serve_port}", serve)
     finally:
         serve.terminate()
         serve.wait(timeout=20)
@@ -133,8 +169,10 @@ def _readable(screen: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|.\x08", "", screen)
 
 
-def boot(fleet: Fleet, mac: str, disk: Path, disk_format: str, done: Callable[[Consoles], bool]) -> Consoles:
-    """Network-boot a VM with `mac` and `disk` until `done(consoles)` (or a timeout)."""
+def boot(fleet: Fleet, bootfile: str, mac: str, disk: Path, disk_format: str,
+         done: Callable[[Consoles], bool]) -> Consoles:
+    """Network-boot a VM with `mac` and `disk`, DHCP handing it `bootfile`, until `done(consoles)` (or a
+    timeout)."""
     serial, screen = disk.with_suffix(".serial"), disk.with_suffix(".screen")
     sercon_port = disk.with_suffix(".sercon-port")
     sercon_port.write_bytes(struct.pack("<H", 0x2F8))  # COM2
@@ -142,7 +180,7 @@ def boot(fleet: Fleet, mac: str, disk: Path, disk_format: str, done: Callable[[C
         find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-display", "none", "-monitor", "none",
         "-serial", f"file:{serial}", "-serial", f"file:{screen}",
         "-fw_cfg", f"name=etc/sercon-port,file={sercon_port}", "-boot", "order=nc",
-        "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile=pxelinux.0",
+        "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile={bootfile}",
         "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
         "-drive", f"file={disk},if=virtio,format={disk_format}",
     ]
@@ -175,45 +213,64 @@ def read_from_disk(disk: Path, path: str) -> str:
     return result.stdout
 
 
-def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(fleet: Fleet, tmp_path: Path) -> None:
-    disk = tmp_path / "pxe-a.qcow2"
+@pytest.mark.parametrize("path", PATHS, ids=LOADERS)
+def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
+    fleet: Fleet, path: BootPath, tmp_path: Path
+) -> None:
+    disk = tmp_path / "host.qcow2"
     run([find_tool("qemu-img"), "create", "-f", "qcow2", str(disk), "4G"])
-    local_line = f"ksbuild: {HOST} is installed; booting from local disk"
+    local_line = f"ksbuild: {path.hostname} is installed; booting from local disk"
 
     def installed_and_rebooted_to_disk(consoles: Consoles) -> bool:
         after = consoles.screen.split(local_line, 1)
         return len(after) == 2 and "Booting from Hard Disk" in after[1]
 
-    consoles = boot(fleet, HOST_MAC, disk, "qcow2", installed_and_rebooted_to_disk)
+    requests_before = len(fleet.log())
+    consoles = boot(fleet, path.bootfile(fleet), path.mac, disk, "qcow2", installed_and_rebooted_to_disk)
 
-    # Network boot into the installer, install, report, reboot: the PXE entry now boots the local disk.
-    assert f"ksbuild: installing {HOST}" in consoles.screen
+    # Network boot into the installer, install, report, reboot: the host's entry now boots the local disk.
+    assert f"ksbuild: installing {path.hostname}" in consoles.screen
     assert "KSBUILD-CALLBACK: reported http://10.0.2.2:" in consoles.serial
-    entry = (fleet.tree / "tftp/pxelinux.cfg/01-52-54-00-4b-53-01").read_text()
-    assert "LOCALBOOT 0" in entry and "inst.ks" not in entry
-    state = json.loads((fleet.tree / "state.json").read_text())["hosts"][HOST]
+    entry = path.entry(fleet)
+    assert "inst.ks" not in entry and ("LOCALBOOT 0" in entry if path.loader == "pxelinux" else "exit" in entry)
+    state = json.loads((fleet.tree / "state.json").read_text())["hosts"][path.hostname]
     assert state["status"] == "installed"
     # Exactly one kickstart fetch and one report: no install loop.
-    requests = [(e["method"], e["path"], e["status"]) for e in fleet.log()]
-    assert requests == [("GET", f"/ks/{HOST}.cfg", 200), ("POST", f"/callback/{HOST}", 200)]
+    ks, callback = ("GET", f"/ks/{path.hostname}.cfg", 200), ("POST", f"/callback/{path.hostname}", 200)
+    if path.loader == "pxelinux":
+        assert fleet.requests(requests_before) == [ks, callback]
+    else:
+        script = ("GET", f"/ipxe/{path.mac.replace(':', '-')}.ipxe", 200)
+        boot_script = ("GET", "/ipxe/boot.ipxe", 200)
+        assert fleet.requests(requests_before) == [boot_script, script, ks, callback, boot_script, script]
     # The installed system holds the host's own kickstart, with its name and address.
     kickstart = read_from_disk(disk, "/root/anaconda-ks.cfg")
-    assert kickstart == (fleet.tree / f"http/ks/{HOST}.cfg").read_text()
-    assert f"--hostname={HOST}" in kickstart and "--ip=10.0.2.15" in kickstart
-    assert read_from_disk(disk, "/etc/hostname").strip() == HOST
+    assert kickstart == (fleet.tree / f"http/ks/{path.hostname}.cfg").read_text()
+    assert f"--hostname={path.hostname}" in kickstart and f"--ip={path.address}" in kickstart
+    assert read_from_disk(disk, "/etc/hostname").strip() == path.hostname
 
 
-def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(fleet: Fleet, tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", PATHS, ids=LOADERS)
+def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(
+    fleet: Fleet, path: BootPath, tmp_path: Path
+) -> None:
     disk = tmp_path / "unknown.img"
     disk.write_bytes(_boot_sector(LOCAL_DISK_MARKER) + bytes(1024 * 1024 - 512))
     before = disk.read_bytes()
     requests_before = len(fleet.log())
-    consoles = boot(fleet, UNKNOWN_MAC, disk, "raw", lambda seen: LOCAL_DISK_MARKER in seen.serial)
-    # pxelinux found no entry of its own for this MAC, took `default`, and handed back to the BIOS.
-    assert "ksbuild: no entry for this machine; booting from local disk" in consoles.screen
-    assert "Booting from local disk..." in consoles.serial
+    consoles = boot(fleet, path.bootfile(fleet), UNKNOWN_MAC, disk, "raw",
+                    lambda seen: LOCAL_DISK_MARKER in seen.serial)
+    if path.loader == "pxelinux":
+        # pxelinux found no entry of its own for this MAC, took `default`, and handed back to the BIOS.
+        assert "ksbuild: no entry for this machine; booting from local disk" in consoles.screen
+        assert "Booting from local disk..." in consoles.serial
+        assert fleet.requests(requests_before) == []
+    else:
+        # boot.ipxe found no script for this MAC and handed back to the BIOS.
+        assert f"ksbuild: no entry for {UNKNOWN_MAC}; booting from local disk" in consoles.screen
+        assert fleet.requests(requests_before) == [
+            ("GET", "/ipxe/boot.ipxe", 200), ("GET", f"/ipxe/{UNKNOWN_MAC.replace(':', '-')}.ipxe", 404)]
     assert "installing" not in consoles.screen + consoles.serial
-    assert fleet.log()[requests_before:] == []
     assert disk.read_bytes() == before
 
 
