@@ -5,26 +5,46 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename it into place."""
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: int = 0o644, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A file to write `path` through: a temporary file in the same folder, renamed into place when the block
+    ends without an exception, removed when it raises.
+
+    `durable=False` skips the fsync: for batches of many files that sync once at the end (`os.sync()`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # Set the mode before any data lands, so secrets are never readable by others, even briefly.
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the new one, never half of one."""
+    with atomic_output(path, mode, durable=durable) as handle:
+        handle.write(data)
+
+
+def atomic_copy(path: Path, source: Path, mode: int = 0o644, *, durable: bool = True) -> None:
+    """Copy `source` to `path` as `atomic_write` writes, without reading a (large) file into memory."""
+    with source.open("rb") as original, atomic_output(path, mode, durable=durable) as handle:
+        shutil.copyfileobj(original, handle, 1 << 20)
 
 
 def sha256_bytes(data: bytes) -> str:

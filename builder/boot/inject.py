@@ -13,13 +13,12 @@ often end at an odd length.
 
 from __future__ import annotations
 
-import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from builder.errors import BadInput
+from builder.fsutil import atomic_output
 
 _NEWC_MAGIC = b"070701"
 _TRAILER_NAME = "TRAILER!!!"
@@ -95,23 +94,13 @@ def inject_files(initrd: Path, dest: Path, files: Mapping[str, bytes], mode: int
     except OSError as exc:
         raise BadInput(f"initrd injection: cannot read {initrd}: {exc.strerror}") from exc
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with source, os.fdopen(fd, "wb") as out:
-            copied = 0
-            for block in iter(lambda: source.read(_COPY_BLOCK), b""):
-                out.write(block)
-                copied += len(block)
-            out.write(_pad4(copied))
-            out.write(archive)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with source, atomic_output(dest) as out:
+        copied = 0
+        for block in iter(lambda: source.read(_COPY_BLOCK), b""):
+            out.write(block)
+            copied += len(block)
+        out.write(_pad4(copied))
+        out.write(archive)
 
 
 def appended_archive_offset(initrd_size: int) -> int:

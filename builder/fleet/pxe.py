@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ import jinja2
 
 from builder.errors import BadInput
 from builder.fleet.inventory import Firmware, InventoryModel, PxeSettings
-from builder.fsutil import atomic_write
+from builder.fsutil import atomic_copy, atomic_write
 
 Variant = Literal["install", "local"]
 INSTALL: Variant = "install"
@@ -256,7 +255,7 @@ def variant_for(state: Mapping[str, Mapping[str, str]], hostname: str) -> Varian
 
 
 class TreeWriter:
-    """Writes files into a tree by temporary file and rename, so a reader never sees half a file.
+    """Writes files into a tree atomically (a reader never sees half a file).
 
     For a batch (a fleet render writes thousands of files), durability comes from one sync() in `finish`
     instead of an fsync per file, which made a 1,000-host render ten seconds slower here.
@@ -265,34 +264,12 @@ class TreeWriter:
     def __init__(self, root: Path, *, durable_each: bool = False) -> None:
         self.root = root
         self._durable_each = durable_each
-        self._folders: set[Path] = set()
 
     def write(self, relpath: str, data: bytes, mode: int = 0o644) -> None:
-        target = self.root / relpath
-        if self._durable_each:
-            atomic_write(target, data, mode)
-            return
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        # The mode is set at creation, so a kickstart is never readable by others, even briefly.
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.fchmod(fd, mode)
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(temporary, target)
+        atomic_write(self.root / relpath, data, mode, durable=self._durable_each)
 
     def copy(self, relpath: str, source: Path) -> None:
-        """Copy a (possibly large) boot file in without reading it into memory."""
-        target = self.root / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        atomic_copy(self.root / relpath, source, durable=self._durable_each)
 
     def finish(self) -> None:
         if not self._durable_each:
