@@ -166,3 +166,19 @@ def parse_ifcfg(text: str) -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key] = value.strip('"')
     return values
+
+
+def run_profile_posts(
+    profile: Path, root: Path, overrides: tuple[str, ...] = ()
+) -> tuple[list[str], list[ScriptRun]]:
+    """Render `profile` (which must pass its checks) and run its %post scripts in `root`: the console lines
+    and each script's run."""
+    from builder.pipeline import build
+    from builder.validate.kickstart import parse_kickstart
+
+    result = build(profile, overrides=overrides, shell=False)
+    assert result.ok, [f.format() for f in result.errors]
+    parsed = parse_kickstart(result.kickstart.text, "ks.cfg")
+    with console(root) as lines:
+        runs = run_post_scripts(root, parsed.scripts)
+    return lines, runs

@@ -12,25 +12,12 @@ import pytest
 from builder.pipeline import build
 from builder.render.context import install_network
 from builder.validate.kickstart import parse_kickstart
-from tests.helpers import SHIPPED_PROFILES
-from tests.sandbox import ANACONDA_IFCFG, console, make_root, run_post_scripts
+from tests.examples import EXAMPLES, check_golden, install_example
+from tests.sandbox import ANACONDA_IFCFG, make_root
 
-EXAMPLES = SHIPPED_PROFILES / "examples"
-GOLDEN = Path(__file__).parent / "golden" / "kickstarts" / "examples"
 NETWORK_EXAMPLES = ["bond-active-backup", "lacp-vlan-bridge"]
 # What bash itself puts in an empty environment, next to the file's own variables.
 BASH_OWN = {"PWD", "SHLVL", "_"}
-
-
-def check_golden(name: str, regen: bool) -> str:
-    result = build(EXAMPLES / f"{name}.yaml")
-    assert [f.format() for f in result.findings] == []
-    golden = GOLDEN / f"{name}.ks.cfg"
-    if regen:
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(result.kickstart.text)
-    assert result.kickstart.text == golden.read_text(), f"render of {name} changed; review and run pytest --regen"
-    return result.kickstart.text
 
 
 @pytest.mark.parametrize("name", NETWORK_EXAMPLES)
@@ -49,12 +36,7 @@ def sourced(path: Path) -> dict[str, str]:
 
 
 def install(name: str, root: Path) -> Path:
-    result = build(EXAMPLES / f"{name}.yaml", shell=False)
-    parsed = parse_kickstart(result.kickstart.text, "ks.cfg")
-    with console(root) as lines:
-        runs = run_post_scripts(root, parsed.scripts)
-    assert [r.returncode for r in runs] == [0] * len(runs), [r.log for r in runs]
-    assert lines[-1] == f"KSBUILD-STATUS: install-complete profile={name}"
+    install_example(name, root)
     return root / "etc/sysconfig/network-scripts"
 
 

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from builder.pipeline import build
-from builder.validate.kickstart import parse_kickstart
 from tests.helpers import MINIMAL, SHIPPED_PROFILES, write
-from tests.sandbox import ANACONDA_IFCFG, console, make_root, parse_ifcfg, run_post_scripts
+from tests.sandbox import ANACONDA_IFCFG, make_root, parse_ifcfg, run_profile_posts
 
 
 def run_profile(profile: Path, root: Path, overrides: tuple[str, ...] = ()) -> tuple[list[str], list[int]]:
-    result = build(profile, overrides=overrides, shell=False)
-    assert result.ok, [f.format() for f in result.errors]
-    parsed = parse_kickstart(result.kickstart.text, "ks.cfg")
-    with console(root) as lines:
-        runs = run_post_scripts(root, parsed.scripts)
+    lines, runs = run_profile_posts(profile, root, overrides)
     return lines, [r.returncode for r in runs]
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from builder.pipeline import build
 from builder.validate.kickstart import parse_kickstart
-from tests.sandbox import console, make_root, run_post_scripts
-from tests.test_network_examples import EXAMPLES, check_golden
+from tests.examples import EXAMPLES, check_golden, install_example
+from tests.sandbox import make_root
 
 STORAGE_EXAMPLES = ["raid1-lvm", "thin-lvm", "uefi-byid"]
 SSD = "disk/by-id/ata-INTEL_SSDSC2KB480G8_PHYF812300AB480BGN"
@@ -78,15 +78,6 @@ def test_uefi_disks_by_id() -> None:
     assert parts[groups["vg_vm"][0]].disk == HDD and parts[groups["vg_sys"][0]].disk == SSD
 
 
-def run_posts(name: str, root: Path) -> None:
-    result = build(EXAMPLES / f"{name}.yaml", shell=False)
-    parsed = parse_kickstart(result.kickstart.text, "ks.cfg")
-    with console(root) as lines:
-        runs = run_post_scripts(root, parsed.scripts)
-    assert [r.returncode for r in runs] == [0] * len(runs), [r.log for r in runs]
-    assert lines[-1] == f"KSBUILD-STATUS: install-complete profile={name}"
-
-
 def valid_pool_xml(path: Path) -> ET.Element:
     check = subprocess.run(["virt-xml-validate", str(path), "storagepool"], capture_output=True, text=True,
                            check=False)
@@ -97,7 +88,7 @@ def valid_pool_xml(path: Path) -> ET.Element:
 @pytest.mark.parametrize("name", ["raid1-lvm", "uefi-byid"])
 def test_lvm_pool_is_defined_and_autostarted(tmp_path: Path, name: str) -> None:
     root = make_root(tmp_path / "root")
-    run_posts(name, root)
+    install_example(name, root)
     config = root / "etc/libvirt/storage/vmstore.xml"
     pool = valid_pool_xml(config)
     assert pool.get("type") == "logical"
@@ -111,7 +102,7 @@ def test_lvm_pool_is_defined_and_autostarted(tmp_path: Path, name: str) -> None:
 
 def test_dir_pool_on_the_image_folder(tmp_path: Path) -> None:
     root = make_root(tmp_path / "root")
-    run_posts("thin-lvm", root)
+    install_example("thin-lvm", root)
     pool = valid_pool_xml(root / "etc/libvirt/storage/default.xml")
     assert (pool.get("type"), pool.findtext("name"), pool.findtext("target/path")) == (
         "dir", "default", "/var/lib/libvirt/images")
