@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import socket
 import subprocess
 import time
 
 import pytest
+
+from builder.boot.domain import RunOwner
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,20 +49,48 @@ def libvirtd_running() -> str:
         time.sleep(0.2)
 
 
+_VOLUME_OWNER = re.compile(r"^ksbuild_(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-(?P<start>\d+)_")
+
+
+def _ours_or_abandoned(owner: RunOwner) -> bool:
+    """Left behind by this test session: owned by this process, or by one that is gone (a ksbuild CLI the
+    tests started). Runs of other ksbuild processes still going on this machine are theirs, not leftovers."""
+    return (owner.host == socket.gethostname() and owner.pid == os.getpid()) or owner.is_gone()
+
+
 def _ksbuild_leftovers(uri: str) -> list[str]:
-    """Domains and volumes of ksbuild runs still on the libvirt host."""
+    """Domains and volumes of ksbuild runs this session left on the libvirt host."""
+    import libvirt
+
+    from builder.boot.domain import DOMAIN_NAME_PREFIX, KSBUILD_XMLNS, parse_run_metadata
+
     found: list[str] = []
-    domains = subprocess.run(["virsh", "-c", uri, "list", "--all", "--name"], capture_output=True, text=True,
-                             check=False).stdout.split()
-    found += [f"domain {name}" for name in domains if name.startswith("ksbuild-")]
-    pools = subprocess.run(["virsh", "-c", uri, "pool-list", "--name"], capture_output=True, text=True,
-                           check=False).stdout.split()
-    for pool in pools:
-        table = subprocess.run(["virsh", "-c", uri, "vol-list", pool], capture_output=True, text=True,
-                               check=False).stdout.splitlines()
-        # virsh here has no --name for vol-list: the name is the first column after the header rule.
-        volumes = [line.split()[0] for line in table[2:] if line.strip()]
-        found += [f"volume {pool}/{name}" for name in volumes if name.startswith("ksbuild_")]
+    # Volume names carry their owner's host as the first 8 hex digits of its name's sha256 (libvirt_conn).
+    this_host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    conn = libvirt.open(uri)
+    try:
+        for domain in conn.listAllDomains(0):
+            if not domain.name().startswith(DOMAIN_NAME_PREFIX):
+                continue
+            try:
+                tag = parse_run_metadata(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, KSBUILD_XMLNS, 0))
+            except libvirt.libvirtError:
+                continue  # gone meanwhile, or not a ksbuild run
+            if tag is not None and tag.owner is not None and _ours_or_abandoned(tag.owner):
+                found.append(f"domain {domain.name()}")
+        for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            try:
+                volumes = [volume.name() for volume in pool.listAllVolumes(0)]
+            except libvirt.libvirtError:
+                continue  # a pool another test removed meanwhile
+            for name in volumes:
+                match = _VOLUME_OWNER.match(name)
+                if match is None or match["host"] != this_host:
+                    continue
+                if _ours_or_abandoned(RunOwner(socket.gethostname(), int(match["pid"]), int(match["start"]))):
+                    found.append(f"volume {pool.name()}/{name}")
+    finally:
+        conn.close()
     return found
 
 

@@ -184,6 +184,13 @@ def test_verify_an_installed_disk(booted: str, tree: TestInstallTree, tmp_path: 
     assert checks(again)["bridge:br0"] == "pass"
 
 
+def _run_phase(output_root: Path, profile: str) -> str | None:
+    """The phase the run reports in runs/<id>/status.json (None before the run has written one)."""
+    for status in output_root.glob(f"{profile}/runs/*/status.json"):
+        return str(json.loads(status.read_text())["phase"])
+    return None
+
+
 def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     # Started like a shell's background job: SIGINT ignored (inherited) unless ksbuild installs its own handler.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -196,15 +203,24 @@ def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInsta
     finally:
         signal.signal(signal.SIGINT, previous)
     assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "[install" in line and "Starting installer" in line:
-            break
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+    reader.start()
+    # Interrupt once the run says its install VM is running (the phase it reports, not a console line).
+    deadline = time.monotonic() + 300
+    while _run_phase(tmp_path / "output", "golden-image") != "install":
+        assert process.poll() is None, "ksbuild ended before its install VM started:\n" + "".join(output)
+        assert time.monotonic() < deadline, "no install phase reported:\n" + "".join(output)
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
-    assert process.returncode == 130, "".join(seen) + output
-    assert "interrupted" in output
+    process.wait(timeout=120)
+    reader.join(timeout=10)
+    text = "".join(output)
+    assert process.returncode == 130, text
+    assert "interrupted" in text
+    assert _run_phase(tmp_path / "output", "golden-image") == "finished"
+    (result,) = (tmp_path / "output/golden-image/runs").glob("*/result.json")
+    assert json.loads(result.read_text())["phases"][0]["kind"] == "interrupted"
     leftovers = subprocess.run(["virsh", "-c", booted, "list", "--all", "--name"], capture_output=True, text=True,
                                check=True).stdout
     assert "ksbuild-golden-image" not in leftovers

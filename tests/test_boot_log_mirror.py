@@ -17,17 +17,27 @@ libvirt = pytest.importorskip("libvirt")
 
 
 @pytest.fixture
-def log_volume(booted: str) -> Iterator[tuple[Any, Any]]:
+def log_volume(booted: str, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A log volume in a pool of the test's own: a transient dir pool under tmp_path, uniquely named, gone
+    when destroyed (a freshly installed libvirtd has no `default` pool)."""
     conn = libvirt.open(booted)
-    pool = conn.storagePoolLookupByName("default")
-    name = f"ksbuild_test-mirror-{uuid.uuid4().hex[:8]}.log"
-    volume = pool.createXML(
-        f"<volume><name>{name}</name><capacity>0</capacity><target><format type='raw'/></target></volume>", 0
+    folder = tmp_path / "pool"
+    folder.mkdir()
+    pool_name = f"ksbuild_test-mirror-{uuid.uuid4().hex[:8]}"
+    pool = conn.storagePoolCreateXML(
+        f"<pool type='dir'><name>{pool_name}</name><target><path>{folder}</path></target></pool>", 0
     )
+    name = f"ksbuild_test-mirror-{uuid.uuid4().hex[:8]}.log"
     try:
-        yield conn, volume
+        volume = pool.createXML(
+            f"<volume><name>{name}</name><capacity>0</capacity><target><format type='raw'/></target></volume>", 0
+        )
+        try:
+            yield conn, volume
+        finally:
+            volume.delete(0)
     finally:
-        volume.delete(0)
+        pool.destroy()
         conn.close()
 
 

@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from builder.boot.domain import Accel, DomainSpec, DomainType, NetworkSpec, parse_network_option
 from builder.boot.export import ExportedImage, export_image
@@ -35,6 +35,8 @@ from builder.boot.watch import DomainState, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write
 from builder.pipeline import BuildResult, build_many, prepare
+
+RunPhase = Literal["preparing", "install", "verify", "export", "finished"]
 
 
 def default_cache_dir() -> Path:
@@ -207,6 +209,7 @@ def boot_test(
         run_dir = (options.output_root / result.name / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
+        write_status(run_dir, run_id, result.name, "preparing")
         events.message(f"run {run_id}: diagnostics in {run_dir}")
         stop = stack.enter_context(interruptible())
         conn = open_connection(options.connect)
@@ -227,11 +230,13 @@ def boot_test(
             kept = resources.keep_disk(run_dir)
         image = None
         if export and outcome.ok:
+            write_status(run_dir, run_id, result.name, "export")
             events.message("exporting the golden image (qemu-img convert -c)")
             image = _export(resources, options.output_root / result.name / f"{result.name}.qcow2")
         outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report,
                                  kept, image)
         atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
+        write_status(run_dir, run_id, result.name, "finished")
         if stop.is_set():
             raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
     return outcome
@@ -267,6 +272,7 @@ def verify_disk(
         outcome = BootTestResult(prepared.loaded.name, run_id, run_dir, domain_type,
                                  (warning,) if warning else (), (phase,), report)
         atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
+        write_status(run_dir, run_id, prepared.loaded.name, "finished")
         if stop.is_set():
             raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
     return outcome
@@ -287,6 +293,17 @@ def _export(resources: RunResources, dest: Path) -> ExportedImage:
 
 def _json_bytes(data: dict[str, object]) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+STATUS_NAME = "status.json"
+
+
+def write_status(run_dir: Path, run_id: str, profile: str, phase: RunPhase, vm: str | None = None) -> None:
+    """Where the run is now, in runs/<id>/status.json, replaced atomically at each step: what a person (or a
+    script) in another terminal reads to see whether an install VM is running, the verification boot, the
+    export, or whether the run has finished (result.json then holds the outcome)."""
+    status: dict[str, object] = {"run_id": run_id, "profile": profile, "phase": phase, "vm": vm, "pid": os.getpid()}
+    atomic_write(run_dir / STATUS_NAME, _json_bytes(status))
 
 
 @dataclass
@@ -350,11 +367,12 @@ class _Session:
             report = downgrade_for_tcg(report)
         return phase, report
 
-    def _phase(self, name: str, spec: DomainSpec, judge: Any, installer: Path | None) -> PhaseResult:
+    def _phase(self, name: RunPhase, spec: DomainSpec, judge: Any, installer: Path | None) -> PhaseResult:
         atomic_write(self.resources.run_dir / f"{name}-domain.xml", spec.to_xml().encode())
         self.events.message(f"{name}: starting VM {spec.name} ({spec.domain_type})")
         started = time.monotonic()
         domain = self.resources.start(spec)
+        write_status(self.resources.run_dir, self.run_id, self.profile, name, spec.name)
         uuid = domain.UUIDString()
         console_role = "console" if name == "install" else "verify-console"
         roles = [console_role] + (["installer"] if installer is not None else [])
