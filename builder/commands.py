@@ -11,10 +11,10 @@ from typing import Any
 from builder.emit.output import EmittedFiles, build_manifest, emit_kickstart
 from builder.errors import BadInput, ChecksFailed, Finding, Location
 from builder.paths import shipped_profiles_dir
-from builder.pipeline import BuildResult, build, build_many, default_search_dirs, prepare
+from builder.pipeline import BuildRequest, BuildResult, Prepared, model, prepare, run, validate
+from builder.vocabulary import Roots
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
-DEFAULT_OUTPUT_ROOT = Path("output")
 
 
 @dataclass(frozen=True)
@@ -35,26 +35,15 @@ class RenderOutcome:
         }
 
 
-def output_dir_for(name: str, output_dir: Path | None = None, output_root: Path = DEFAULT_OUTPUT_ROOT) -> Path:
-    return output_dir if output_dir is not None else output_root / name
-
-
-def render_profile(
-    ref: str,
-    *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
-    output_dir: Path | None = None,
-    output_root: Path = DEFAULT_OUTPUT_ROOT,
-) -> RenderOutcome:
-    """Build, check and write ks.cfg + manifest.json; on any error nothing is written."""
-    result = build(ref, overrides=overrides, templates=templates)
+def render_profile(request: BuildRequest, *, output_dir: Path | None = None) -> RenderOutcome:
+    """Build, check and write ks.cfg + manifest.json into `output_dir` (default: <roots.output>/<profile>/);
+    on any error nothing is written."""
+    result = run(request)
     if not result.ok:
         raise ChecksFailed(f"{len(result.errors)} error(s); nothing written", result.findings)
-    out = output_dir_for(result.name, output_dir, output_root)
-    manifest = build_manifest(
-        result.name, result.kickstart.text, result.loaded.sources, result.kickstart.templates, overrides
-    )
+    out = output_dir if output_dir is not None else request.roots.output_dir(result.name)
+    manifest = build_manifest(result.name, result.kickstart.text, result.loaded.sources, result.kickstart.templates,
+                              request.overrides, workdir=request.roots.workdir)
     return RenderOutcome(result, emit_kickstart(out, result.kickstart.text, manifest))
 
 
@@ -111,17 +100,19 @@ def validate_paths(
     *,
     overrides: Sequence[str] = (),
     templates: Sequence[Path] = (),
+    roots: Roots,
     shell: bool = True,
 ) -> ValidateOutcome:
     from builder.validate.pipeline import validate_kickstart_file
 
     items: dict[int, ValidatedItem] = {}
-    prepared = []
+    prepared: list[Prepared] = []
     prepared_index = []
     for index, ref in enumerate(refs):
         if is_profile_ref(ref):
             try:
-                prepared.append(prepare(ref, overrides=overrides, templates=templates))
+                request = BuildRequest(ref, tuple(overrides), tuple(templates), roots=roots)
+                prepared.append(prepare(model(request), request))
                 prepared_index.append(index)
             except BadInput as exc:
                 findings = exc.findings or (Finding("load", exc.message, Location(ref)),)
@@ -133,16 +124,16 @@ def validate_paths(
             except BadInput as exc:
                 findings = exc.findings or (Finding("load", exc.message, Location(ref)),)
                 items[index] = ValidatedItem(ref, "kickstart", tuple(findings), unreadable=True)
-    for index, result in zip(prepared_index, build_many(prepared, shell=shell), strict=True):
+    for index, result in zip(prepared_index, validate(prepared, shell=shell), strict=True):
         items[index] = ValidatedItem(refs[index], "profile", result.findings)
     return ValidateOutcome(tuple(items[i] for i in range(len(refs))))
 
 
-def show_profile(ref: str, *, overrides: Sequence[str] = (), as_json: bool = False) -> str:
+def show_profile(ref: str, *, overrides: Sequence[str] = (), roots: Roots, as_json: bool = False) -> str:
     from builder.load.profile_loader import load_profile
     from builder.load.show import render_provenance
 
-    loaded = load_profile(ref, overrides=overrides, search_dirs=default_search_dirs())
+    loaded = load_profile(ref, overrides=overrides, roots=roots)
     if as_json:
         return json.dumps(loaded.data, indent=2, sort_keys=True, default=str) + "\n"
     return render_provenance(loaded)
@@ -156,12 +147,14 @@ class ProfileEntry:
     description: str
 
 
-def list_available(extra_dirs: Sequence[Path] = ()) -> list[ProfileEntry]:
+def list_available(roots: Roots, extra_dirs: Sequence[Path] = ()) -> list[ProfileEntry]:
+    """The profiles in `extra_dirs`, then in `roots.profile_dirs` (labelled local, or shipped)."""
     from builder.load.profile_loader import load_profile
 
     shipped = shipped_profiles_dir().resolve()
     folders: list[tuple[Path, str]] = [(d, str(d)) for d in extra_dirs]
-    folders += [(Path("profiles"), "local"), (shipped, "shipped")]
+    folders += [(folder, "local") for folder in roots.profile_dirs if folder.resolve() != shipped]
+    folders += [(shipped, "shipped")]
     seen: set[Path] = set()
     entries = []
     for folder, origin in folders:
@@ -171,7 +164,7 @@ def list_available(extra_dirs: Sequence[Path] = ()) -> list[ProfileEntry]:
         label = "shipped" if folder.resolve() == shipped else origin
         for file in sorted(folder.glob("*.y*ml")):
             try:
-                description = str(load_profile(file).data.get("description", ""))
+                description = str(load_profile(file, roots=roots).data.get("description", ""))
             except BadInput as exc:
                 description = f"(cannot load: {exc.message})"
             entries.append(ProfileEntry(file.stem, label, file, description))

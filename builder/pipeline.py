@@ -1,28 +1,36 @@
-"""Profile → kickstart, the whole rendering flow as library calls: load, model, checks, render, validate.
+"""The one orchestrator: profile → kickstart as library calls (load, model, checks, variant, render, validate).
 
-The CLI, the fleet renderer and the boot test all go through `build_profile`; only `emit` writes files.
+The CLI (render, validate), the fleet (render, check) and the boot test (boot-test, build, verify) all go through
+here with a typed `BuildRequest`, and get a typed `BuildResult`; only `emit` (and the fleet tree) write files.
+The stages are exposed too, because the fleet models every host before any is rendered (fleet-wide checks
+need them all) and renders and validates in worker processes, in batches:
+
+    model(request) -> Modelled          load, schema, semantic checks
+    prepare(modelled, request) -> Prepared   the variant's changes, templates, render
+    validate(prepared) -> [BuildResult]      pykickstart, shellcheck, bash -n, policy: one batch
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.checks.semantic import check_profile, templates_dir_of
+from builder.contract import SCRIPT_HEADER
 from builder.errors import BadInput, Finding
 from builder.load.profile_loader import LoadedProfile, load_profile
-from builder.model.build import PathKey, build_profile, format_key
-from builder.model.profile import Profile
-from builder.paths import shipped_profiles_dir
+from builder.model.build import build_profile
+from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
 from builder.render.verify_plan import verify_plan
 from builder.validate.kickstart import ScriptSection
 from builder.validate.pipeline import KickstartReport, validate_kickstart_text, validate_many
+from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
 
 # The profile key behind each kickstart command, so a pykickstart error points into the profile too.
-_COMMAND_KEYS: dict[str, PathKey] = {
+_COMMAND_KEYS: dict[str, KeyPath] = {
     "url": ("install", "source"),
     "cdrom": ("install", "source"),
     "repo": ("install", "repos"),
@@ -50,18 +58,78 @@ _COMMAND_KEYS: dict[str, PathKey] = {
     "poweroff": ("install", "finish"),
 }
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_SCRIPT_NAME = re.compile(r"^# ksbuild (pre|post) script: (\S+)$", re.MULTILINE)
 
 
-def default_search_dirs() -> tuple[Path, ...]:
-    """Bare profile names are looked up in ./profiles first, then in the profiles shipped with ksbuild."""
-    return (Path("profiles"), shipped_profiles_dir())
+# -- the request ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlainVariant:
+    """The kickstart as the profile says: `ksbuild render` and `validate`."""
+
+
+@dataclass(frozen=True)
+class BootTestVariant:
+    """The kickstart a boot-test VM installs: from the test media, onto the VM's disks (vda, vdb, ...), with the
+    verification unit when `verify`."""
+
+    source: InstallSource
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class FleetHostVariant:
+    """A fleet host's kickstart: reports the finished install to `callback_url` (install once) when given."""
+
+    callback_url: str | None = None
+
+
+Variant = PlainVariant | BootTestVariant | FleetHostVariant
+PLAIN = PlainVariant()
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What to build. `source` is a profile name or file (loaded with `overrides`), or a profile already loaded
+    and located (a fleet host's merged profile). `templates` are override folders, before the profile's own."""
+
+    source: str | Path | LoadedProfile
+    overrides: tuple[str, ...] = ()
+    templates: tuple[Path, ...] = ()
+    variant: Variant = PLAIN
+    roots: Roots = DEFAULT_ROOTS
+
+
+# -- the stages' results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Modelled:
+    """A profile loaded, modelled and checked (semantic findings; errors among them do not stop rendering, so
+    one run reports them together with the kickstart's)."""
+
+    loaded: LoadedProfile
+    profile: Profile
+    semantic: tuple[Finding, ...]
+
+    @property
+    def name(self) -> str:
+        return self.loaded.name
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A profile rendered (for its variant) but not yet validated: validation batches many of these."""
+
+    modelled: Modelled
+    profile: Profile  # as rendered: the variant's profile
+    kickstart: RenderedKickstart
 
 
 @dataclass(frozen=True)
 class BuildResult:
     loaded: LoadedProfile
-    profile: Profile
+    profile: Profile  # as rendered: the variant's profile
     kickstart: RenderedKickstart
     findings: tuple[Finding, ...] = field(default=())
 
@@ -78,80 +146,104 @@ class BuildResult:
         return not self.errors
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A profile rendered but not yet validated (validation batches many of these)."""
-
-    loaded: LoadedProfile
-    profile: Profile
-    kickstart: RenderedKickstart
-    semantic: tuple[Finding, ...]
+# -- the stages -----------------------------------------------------------------------------------------------
 
 
-def prepare(
-    ref: str | Path,
-    *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
-    search_dirs: Sequence[Path] | None = None,
-    adjust: Callable[[Profile], Profile] | None = None,
-    verify: bool = False,
-) -> Prepared:
-    """Load, model, check and render one profile. Raises BadInput when it cannot be read or has the wrong shape.
-
-    `adjust` rewrites the checked profile before rendering (a boot test points the install source at its media);
-    `verify` adds the boot-test verification unit to the kickstart."""
-    loaded = load_profile(ref, overrides=overrides, search_dirs=default_search_dirs() if search_dirs is None
-                          else search_dirs)
+def model(request: BuildRequest) -> Modelled:
+    """Load (unless already loaded), model and check. Raises BadInput when the profile cannot be read or does not
+    have the right shape."""
+    source = request.source
+    if isinstance(source, LoadedProfile):
+        loaded = source
+    else:
+        loaded = load_profile(source, overrides=request.overrides, roots=request.roots)
     if not _PROFILE_NAME.fullmatch(loaded.name):
         # The name becomes a folder under output/ and a word in the kickstart: keep it plain.
         raise BadInput(f"{loaded.path}: profile file names may only use letters, digits, '.', '_' and '-'")
     profile = build_profile(loaded.data, loaded.locate)
-    semantic = check_profile(profile, loaded.locate)
-    if adjust is not None:
-        profile = adjust(profile)
-    overrides_dirs = list(templates)
-    profile_templates = templates_dir_of(profile, loaded.locate)
-    if profile_templates is not None and profile_templates.is_dir():
-        overrides_dirs.append(profile_templates)
-    for folder in overrides_dirs:
+    return Modelled(loaded, profile, tuple(check_profile(profile, loaded.locate, request.roots.workdir)))
+
+
+def template_dirs(modelled: Modelled, templates: Sequence[Path], roots: Roots) -> tuple[Path, ...]:
+    """The template override folders for this profile: `templates`, then the profile's own `templates:`."""
+    own = templates_dir_of(modelled.profile, modelled.loaded.locate, roots.workdir)
+    return (*templates, *((own,) if own is not None and own.is_dir() else ()))
+
+
+def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
+    """The variant's profile rendered. Raises BadInput for a missing template folder or a broken template."""
+    for folder in request.templates:
         if not folder.is_dir():
             raise BadInput(f"{folder}: template folder does not exist")
-    plan = verify_plan(profile, loaded.name) if verify else None
-    kickstart = render_kickstart(profile, loaded.name, overrides_dirs, verify=plan)
-    return Prepared(loaded, profile, kickstart, tuple(semantic))
+    variant = request.variant
+    profile = modelled.profile
+    if isinstance(variant, BootTestVariant):
+        profile = for_boot_test(profile, variant.source)
+    plan = verify_plan(profile, modelled.name) if isinstance(variant, BootTestVariant) and variant.verify else None
+    callback = variant.callback_url if isinstance(variant, FleetHostVariant) else None
+    dirs = template_dirs(modelled, request.templates, request.roots)
+    kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback)
+    return Prepared(modelled, profile, kickstart)
 
 
-def rendered_source(loaded: LoadedProfile) -> str:
-    return f"{loaded.name}/ks.cfg"
-
-
-def finish(prepared: Prepared, report: KickstartReport) -> BuildResult:
-    located = [_locate_in_profile(f, prepared, report) for f in report.findings]
-    return BuildResult(prepared.loaded, prepared.profile, prepared.kickstart, (*prepared.semantic, *located))
-
-
-def build_many(preps: Sequence[Prepared], *, shell: bool = True) -> list[BuildResult]:
-    """Validate many rendered profiles in one batch (one shellcheck process, deduplicated scripts)."""
-    items = [(rendered_source(p.loaded), p.kickstart.text) for p in preps]
+def validate(preps: Sequence[Prepared], *, sources: Sequence[str] | None = None,
+             shell: bool = True) -> list[BuildResult]:
+    """Validate rendered profiles in one batch (one shellcheck process, deduplicated scripts); findings on
+    kickstart lines point back at the profile keys behind them. `sources` name the kickstarts in findings."""
+    names = sources if sources is not None else [f"{p.modelled.name}/ks.cfg" for p in preps]
+    items = list(zip(names, (p.kickstart.text for p in preps), strict=True))
     if shell:
         reports = validate_many(items)
     else:
         reports = [validate_kickstart_text(text, source, shell=False) for source, text in items]
-    return [finish(p, r) for p, r in zip(preps, reports, strict=True)]
+    return [_result(p, r) for p, r in zip(preps, reports, strict=True)]
 
 
-def build(
-    ref: str | Path,
-    *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
-    search_dirs: Sequence[Path] | None = None,
-    shell: bool = True,
-    adjust: Callable[[Profile], Profile] | None = None,
-) -> BuildResult:
-    prepared = prepare(ref, overrides=overrides, templates=templates, search_dirs=search_dirs, adjust=adjust)
-    return build_many([prepared], shell=shell)[0]
+def build(source: str | Path | LoadedProfile, *, overrides: Sequence[str] = (), templates: Sequence[Path] = (),
+          variant: Variant = PLAIN, roots: Roots = DEFAULT_ROOTS, shell: bool = True) -> BuildResult:
+    """Every stage for one profile: `run(BuildRequest(...))`."""
+    return run(BuildRequest(source, tuple(overrides), tuple(templates), variant, roots), shell=shell)
+
+
+def run(request: BuildRequest, *, shell: bool = True) -> BuildResult:
+    return validate([prepare(model(request), request)], shell=shell)[0]
+
+
+# -- the boot-test variant ------------------------------------------------------------------------------------
+
+
+def vm_disk_names(count: int) -> tuple[str, ...]:
+    """The boot-test VM's virtio disks, one per disk the profile names (RAID profiles need several)."""
+    return tuple(f"vd{chr(ord('a') + n)}" for n in range(count))
+
+
+def for_boot_test(profile: Profile, source: InstallSource) -> Profile:
+    """The profile as the test VM installs it: from `source`, onto the VM's disks (the profile's disk names, by-id
+    paths included, become vda, vdb, ... in order, wherever storage names a disk). Nothing else changes."""
+    storage = profile.storage
+    renamed = dict(zip(storage.disks, vm_disk_names(len(storage.disks)), strict=True))
+
+    def disk(name: str) -> str:
+        return renamed.get(name, name)
+
+    vm_storage = storage.model_copy(update={
+        "disks": tuple(disk(d) for d in storage.disks),
+        "disk_sizes": {disk(d): size for d, size in storage.disk_sizes.items()},
+        "partitions": tuple(p.model_copy(update={"disk": disk(p.disk)}) if p.disk is not None else p
+                            for p in storage.partitions),
+        "raids": tuple(r.model_copy(update={"disks": tuple(disk(d) for d in r.disks)}) for r in storage.raids),
+    })
+    install = profile.install.model_copy(update={"source": source})
+    return profile.model_copy(update={"storage": vm_storage, "install": install})
+
+
+# -- findings back to the profile -----------------------------------------------------------------------------
+
+
+def _result(prepared: Prepared, report: KickstartReport) -> BuildResult:
+    located = [_locate_in_profile(f, prepared, report) for f in report.findings]
+    modelled = prepared.modelled
+    return BuildResult(modelled.loaded, prepared.profile, prepared.kickstart, (*modelled.semantic, *located))
 
 
 def _locate_in_profile(finding: Finding, prepared: Prepared, report: KickstartReport) -> Finding:
@@ -163,20 +255,20 @@ def _locate_in_profile(finding: Finding, prepared: Prepared, report: KickstartRe
     path = _profile_key_for_line(lines, line, prepared.profile, report.parsed.scripts)
     if path is None:
         return finding
-    loc = prepared.loaded.locate(path)
+    loc = prepared.modelled.loaded.locate(path)
     return Finding(finding.check, finding.message, loc, format_key(path), finding.severity, rendered_line=line)
 
 
 def _profile_key_for_line(
     lines: list[str], line: int, profile: Profile, scripts: Sequence[ScriptSection]
-) -> PathKey | None:
+) -> KeyPath | None:
     for script in scripts:
         end = script.body_first_line + len(script.body.splitlines())
         if script.header_line <= line <= end:
-            match = _SCRIPT_NAME.search(script.body)
+            match = SCRIPT_HEADER.search(script.body)
             if match is None:
                 return None
-            phase, name = match.groups()
+            phase, name = match["phase"], match["name"]
             own = profile.scripts.pre if phase == "pre" else profile.scripts.post
             for index, user_script in enumerate(own):
                 if user_script.name == name:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from builder.load.profile_loader import LoadedProfile, load_profile
+from builder.vocabulary import Roots
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_PROFILES = REPO / "profiles"
@@ -60,3 +65,39 @@ def schema_errors(tmp_path: Path, text: str, name: str = "host.yaml") -> list[st
 def at(tmp_path: Path, line: int, key: str, name: str = "host.yaml") -> str:
     """The `file:line: key: ` prefix of a finding in the profile `name` under tmp_path."""
     return f"{tmp_path / name}:{line}: {key}: "
+
+
+@dataclass(frozen=True)
+class Workdir:
+    """A folder a test treats as the working directory of a ksbuild run, without changing the process's: file
+    references are relative to it, messages name files relative to it, bare names are looked up in `dirs`."""
+
+    folder: Path
+    dirs: tuple[str, ...] = ()
+
+    @property
+    def roots(self) -> Roots:
+        return Roots(tuple(self.folder / d for d in self.dirs), workdir=self.folder)
+
+    def path(self, name: str | Path) -> Path:
+        return self.folder / name
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def load(self, ref: str | Path, overrides: Sequence[str] = ()) -> LoadedProfile:
+        is_file = isinstance(ref, Path) or "/" in ref or ref.endswith((".yaml", ".yml"))
+        return load_profile(self.path(ref) if is_file else ref, overrides=overrides, roots=self.roots)
+
+    def problems(self, ref: str | Path, overrides: Sequence[str] = ()) -> list[str]:
+        """The formatted findings of the BadInput loading `ref` raises (the test fails if it loads)."""
+        import pytest
+
+        from builder.errors import BadInput
+
+        with pytest.raises(BadInput) as caught:
+            self.load(ref, overrides)
+        return [f.format() for f in caught.value.findings]

@@ -4,9 +4,9 @@ test installer from tests/installer (a stand-in for anaconda; see its README). M
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import json
-import os
 import signal
 import struct
 import subprocess
@@ -20,6 +20,8 @@ import pytest
 
 from builder.boot.golden import build_golden_image
 from builder.boot.run import BootOptions, BootTestResult, boot_test, verify_disk
+from builder.pipeline import BuildRequest
+from builder.vocabulary import Roots
 from tests.helpers import REPO, SHIPPED_PROFILES
 from tests.installer.build import TestInstallTree, build_test_tree
 
@@ -35,10 +37,15 @@ def tree() -> TestInstallTree:
 def options(tmp_path: Path, location: str | Path, **changes: object) -> BootOptions:
     defaults: dict[str, object] = {
         "location": str(location), "memory_mib": 1024, "timeout": 300.0, "idle_timeout": 90.0,
-        "output_root": tmp_path / "output", "cache_dir": tmp_path / "cache",
+        "cache_dir": tmp_path / "cache",
     }
     defaults.update(changes)
     return BootOptions(**defaults)  # type: ignore[arg-type]
+
+
+def request(tmp_path: Path, profile: Path, overrides: tuple[str, ...] = ()) -> BuildRequest:
+    """The profile as `ksbuild boot-test` run in tmp_path builds it: runs under tmp_path/output/."""
+    return BuildRequest(profile, overrides, roots=Roots.under(tmp_path))
 
 
 def checks(result: BootTestResult) -> dict[str, str]:
@@ -47,7 +54,7 @@ def checks(result: BootTestResult) -> dict[str, str]:
 
 
 def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    result = boot_test(SHIPPED_PROFILES / "kvm-hypervisor.yaml", options(tmp_path, tree.iso))
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml"), options(tmp_path, tree.iso))
     assert result.ok, (result.cause, result.phases[-1].verdict.last_lines)
     assert [p.name for p in result.phases] == ["install", "verify"]
     assert result.phases[0].verdict.kind == "complete"
@@ -71,8 +78,9 @@ def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstal
 def test_failing_post_is_detected_and_explained(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     started = time.monotonic()
     result = boot_test(
-        SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, tree.root, verify=False),
-        overrides=['scripts.post=[{name: broken, body: "echo fetching the agent\\nexit 3"}]'],
+        request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml",
+                ('scripts.post=[{name: broken, body: "echo fetching the agent\\nexit 3"}]',)),
+        options(tmp_path, tree.root, verify=False),
     )
     elapsed = time.monotonic() - started
     assert not result.ok
@@ -89,9 +97,9 @@ def test_failing_post_is_detected_and_explained(booted: str, tree: TestInstallTr
 
 def test_a_hang_is_caught_by_the_idle_timeout(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     result = boot_test(
-        SHIPPED_PROFILES / "golden-image.yaml",
+        request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml",
+                ('scripts.post=[{name: stuck, body: "sleep 3600"}]',)),
         options(tmp_path, tree.iso, verify=False, idle_timeout=20.0, keep_disk=False),
-        overrides=['scripts.post=[{name: stuck, body: "sleep 3600"}]'],
     )
     assert not result.ok
     assert result.phases[0].verdict.kind == "idle-timeout"
@@ -110,7 +118,8 @@ def http_tree(tree: TestInstallTree) -> Iterator[str]:
 
 
 def test_http_location(booted: str, http_tree: str, tmp_path: Path) -> None:
-    result = boot_test(SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, http_tree, verify=False))
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml"),
+                       options(tmp_path, http_tree, verify=False))
     assert result.ok, (result.cause, result.phases[0].verdict.last_lines)
     kickstart = (result.run_dir / "ks.cfg").read_text()
     # The guest reaches the host's loopback through qemu's user network.
@@ -123,12 +132,7 @@ def _partition_offset(raw: Path) -> int:
 
 
 def test_golden_image_is_exported_sealed_and_boots(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    cwd = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        result = build_golden_image(SHIPPED_PROFILES / "golden-image.yaml", options(tmp_path, tree.iso))
-    finally:
-        os.chdir(cwd)
+    result = build_golden_image(request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml"), options(tmp_path, tree.iso))
     assert result.ok, result.cause
     image = tmp_path / "output/golden-image/golden-image.qcow2"
     assert result.image is not None and result.image.path == image
@@ -139,6 +143,14 @@ def test_golden_image_is_exported_sealed_and_boots(booted: str, tree: TestInstal
     info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)], capture_output=True,
                                      text=True, check=True).stdout)
     assert info["format"] == "qcow2" and manifest["image"]["virtual_size"] == info["virtual-size"]
+    # The manifest pairs the image with the kickstart the VM installed (the boot-test variant, from the ISO)
+    # and the profile it came from.
+    installed = f"runs/{result.run_id}/ks.cfg"
+    assert manifest["image"]["kickstart"] == installed
+    installed_text = (tmp_path / "output/golden-image" / installed).read_bytes()
+    assert manifest["outputs"] == {installed: {"sha256": hashlib.sha256(installed_text).hexdigest(), "mode": "0600"}}
+    assert b"\ncdrom\n" in installed_text and b"ksbuild-verify.service" in installed_text
+    assert [Path(i["path"]).name for i in manifest["inputs"]] == ["base.yaml", "golden-image.yaml"]
 
     # Sealed: no machine identity left, and the verification unit removed itself.
     raw = tmp_path / "image.raw"
@@ -170,15 +182,16 @@ def test_golden_image_is_exported_sealed_and_boots(booted: str, tree: TestInstal
 def test_verify_an_installed_disk(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     """A disk kept after a failed verification keeps its unit: `ksbuild verify` checks it again."""
     failed = boot_test(
-        SHIPPED_PROFILES / "kvm-hypervisor.yaml", options(tmp_path, tree.iso),
-        overrides=["system.hostname=expected.lab.local",
-                   'scripts.post=[{name: rename, body: "echo other.lab.local > /etc/hostname"}]'],
+        request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml",
+                ("system.hostname=expected.lab.local",
+                 'scripts.post=[{name: rename, body: "echo other.lab.local > /etc/hostname"}]')),
+        options(tmp_path, tree.iso),
     )
     assert not failed.ok
     assert checks(failed)["hostname"] == "fail"
     assert failed.kept_disk is not None
-    again = verify_disk(SHIPPED_PROFILES / "kvm-hypervisor.yaml", failed.kept_disk,
-                        options(tmp_path, failed.kept_disk), overrides=["system.hostname=expected.lab.local"])
+    same_profile = request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml", ("system.hostname=expected.lab.local",))
+    again = verify_disk(same_profile, failed.kept_disk, options(tmp_path, failed.kept_disk))
     assert again.report is not None and again.report.complete
     assert checks(again)["hostname"] == "fail"
     assert checks(again)["bridge:br0"] == "pass"
@@ -229,7 +242,7 @@ def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInsta
 def test_bond_vlan_bridge_host_is_set_up_as_rendered(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     """Issue 5's stacked bond -> VLAN -> bridge: the %post runs for real and the booted system's devices match.
     No traffic can pass (the VM has none of the profile's NICs), but the files and the kernel's view must."""
-    result = boot_test(REPO / "profiles/examples/lacp-vlan-bridge.yaml", options(tmp_path, tree.iso))
+    result = boot_test(request(tmp_path, REPO / "profiles/examples/lacp-vlan-bridge.yaml"), options(tmp_path, tree.iso))
     status = checks(result)
     for name in ("bond:bond0", "vlan:bond0.10", "vlan:bond0.30", "bridge:br-vm", "bridge-port:br-vm:bond0.30",
                  "ifcfg:bond0", "ifcfg:bond0.30", "ifcfg:br-vm"):
@@ -252,13 +265,8 @@ def remote_uri(booted: str) -> str:
 
 
 def test_remote_host_build(remote_uri: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    cwd = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        result = build_golden_image(SHIPPED_PROFILES / "golden-image.yaml",
-                                    options(tmp_path, tree.iso, connect=remote_uri))
-    finally:
-        os.chdir(cwd)
+    result = build_golden_image(request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml"),
+                                options(tmp_path, tree.iso, connect=remote_uri))
     assert result.ok, result.cause
     # The logs were followed live from volumes on the "remote" host, and the disk came back for export.
     assert "KSBUILD-STATUS: install-complete" in (result.run_dir / "console.log").read_text(errors="replace")
@@ -268,7 +276,7 @@ def test_remote_host_build(remote_uri: str, tree: TestInstallTree, tmp_path: Pat
 
 def test_session_uri(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     """qemu:///session: a per-user libvirt, its own default pool and daemon."""
-    result = boot_test(SHIPPED_PROFILES / "golden-image.yaml",
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml"),
                        options(tmp_path, tree.iso, connect="qemu:///session", verify=False))
     assert result.ok, result.cause
     leftovers = subprocess.run(["virsh", "-c", "qemu:///session", "list", "--all", "--name"], capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder.boot.report import VerifyJudge
-from builder.boot.verdict import InstallJudge, LogLine, Progress, Verdict
+from builder.boot.verdict import BootProgress, InstallJudge, LogLine, Verdict
 from builder.boot.watch import DomainState, LogTail, watch_install
 from builder.errors import BadInput
 
@@ -75,7 +75,7 @@ def watch(
     *,
     timeout: float = 10_000.0,
     idle_timeout: float = 300.0,
-    on_progress: Callable[[Progress, float], None] | None = None,
+    on_progress: Callable[[BootProgress, float], None] | None = None,
     on_line: Callable[[LogLine], None] | None = None,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> Verdict:
@@ -169,7 +169,7 @@ def test_a_good_install_ends_with_its_clean_stop(tmp_path: Path) -> None:
     console_done = schedule(boot, boot.console, (LOGS / "install-ok.console.log").read_bytes(), lines_per_second=7)
     schedule(boot, boot.installer, (LOGS / "install-ok.installer.log").read_bytes(), lines_per_second=2)
     boot.stops_at = console_done + 2
-    reports: list[tuple[Progress, float]] = []
+    reports: list[tuple[BootProgress, float]] = []
     seen: list[LogLine] = []
     verdict = watch(boot, on_progress=lambda p, at: reports.append((p, at)), on_line=seen.append)
     assert verdict.ok
@@ -178,7 +178,7 @@ def test_a_good_install_ends_with_its_clean_stop(tmp_path: Path) -> None:
     installer_lines = len((LOGS / "install-ok.installer.log").read_bytes().splitlines())
     assert len([line for line in seen if line.source == "console"]) == console_lines
     assert len([line for line in seen if line.source == "installer"]) == installer_lines
-    # Progress is reported as it changes, with the time it was seen: packages count up, stages move on.
+    # BootProgress is reported as it changes, with the time it was seen: packages count up, stages move on.
     counts = [p.package[0] for p, _ in reports if p.package is not None]
     assert counts == sorted(counts) and counts[-1] == 144 and len(set(counts)) > 10
     assert [at for _, at in reports] == sorted(at for _, at in reports)

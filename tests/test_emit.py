@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 from pathlib import Path
 
 import pytest
 
-from builder.commands import render_profile
+from builder.commands import RenderOutcome, render_profile
 from builder.errors import ChecksFailed
+from builder.pipeline import BuildRequest
+from builder.vocabulary import Roots
 from tests.helpers import MINIMAL, SHIPPED_PROFILES, write
 
 
 @pytest.fixture
 def in_tmp(tmp_path: Path) -> Path:
-    cwd = Path.cwd()
-    os.chdir(tmp_path)
-    yield tmp_path
-    os.chdir(cwd)
+    return tmp_path
+
+
+def render(in_tmp: Path, profile: Path, output_dir: Path | None = None) -> RenderOutcome:
+    """`ksbuild render PROFILE` as run in `in_tmp`: output under in_tmp/output/."""
+    return render_profile(BuildRequest(profile, roots=Roots.under(in_tmp)), output_dir=output_dir)
 
 
 def test_render_writes_kickstart_0600_and_manifest(in_tmp: Path) -> None:
-    outcome = render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    outcome = render(in_tmp, SHIPPED_PROFILES / "kvm-hypervisor.yaml")
     kickstart = in_tmp / "output/kvm-hypervisor/ks.cfg"
-    assert outcome.files.kickstart == Path("output/kvm-hypervisor/ks.cfg")
+    assert outcome.files.kickstart == kickstart
     assert stat.S_IMODE(kickstart.stat().st_mode) == 0o600
     manifest = json.loads((in_tmp / "output/kvm-hypervisor/manifest.json").read_text())
     assert manifest["outputs"]["ks.cfg"]["sha256"] == hashlib.sha256(kickstart.read_bytes()).hexdigest()
@@ -40,9 +43,9 @@ def test_render_writes_kickstart_0600_and_manifest(in_tmp: Path) -> None:
 
 
 def test_rerender_is_byte_identical(in_tmp: Path) -> None:
-    render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    render(in_tmp, SHIPPED_PROFILES / "kvm-hypervisor.yaml")
     first = {p.name: p.read_bytes() for p in (in_tmp / "output/kvm-hypervisor").iterdir()}
-    render_profile(str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"))
+    render(in_tmp, SHIPPED_PROFILES / "kvm-hypervisor.yaml")
     second = {p.name: p.read_bytes() for p in (in_tmp / "output/kvm-hypervisor").iterdir()}
     assert first == second
     assert sorted(first) == ["ks.cfg", "manifest.json"]  # no temporary files left behind
@@ -50,17 +53,17 @@ def test_rerender_is_byte_identical(in_tmp: Path) -> None:
 
 def test_failed_render_leaves_previous_output_untouched(in_tmp: Path) -> None:
     profile = write(in_tmp / "lab.yaml", MINIMAL)
-    render_profile(str(profile))
+    render(in_tmp, profile)
     before = {p.name: p.read_bytes() for p in (in_tmp / "output/lab").iterdir()}
     write(profile, MINIMAL.replace("bridge: br0}", "bridge: br7}"))
     with pytest.raises(ChecksFailed) as caught:
-        render_profile(str(profile))
+        render(in_tmp, profile)
     assert "nothing written" in caught.value.message
     after = {p.name: p.read_bytes() for p in (in_tmp / "output/lab").iterdir()}
     assert after == before
 
 
 def test_output_option(in_tmp: Path) -> None:
-    outcome = render_profile(str(write(in_tmp / "lab.yaml", MINIMAL)), output_dir=in_tmp / "elsewhere")
+    outcome = render(in_tmp, write(in_tmp / "lab.yaml", MINIMAL), output_dir=in_tmp / "elsewhere")
     assert outcome.files.kickstart == in_tmp / "elsewhere/ks.cfg"
     assert not (in_tmp / "output").exists()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from builder.fleet.checks import model_fleet
-from builder.fleet.inventory import load_inventory
+from builder.fleet.inventory import Inventory, load_inventory
+from builder.vocabulary import Roots
 
 DATA = Path(__file__).parent / "data" / "fleet"
 HEADER = """\
@@ -22,10 +23,14 @@ hosts:
 
 
 @pytest.fixture
-def fleet_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fleet_dir(tmp_path: Path) -> Path:
     shutil.copytree(DATA / "profiles", tmp_path / "profiles")
-    monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def load(path: Path) -> Inventory:
+    """The inventory as `ksbuild fleet` run in its folder reads it: profiles/ there, paths shown relative to it."""
+    return load_inventory(path, roots=Roots.under(path.parent))
 
 
 def host(name: str, mac: str, address: str | None = None, extra: str = "") -> str:
@@ -43,7 +48,7 @@ def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
 def findings_of(folder: Path, hosts: str, header: str = HEADER) -> tuple[Path, list[str]]:
     path = folder / "lab.yaml"
     path.write_text(header + hosts)
-    fleet = model_fleet(load_inventory(path))
+    fleet = model_fleet(load(path), Roots.under(path.parent))
     return path, [f.format() for f in fleet.findings]
 
 
@@ -170,7 +175,7 @@ def test_a_schema_error_in_host_values_is_located_in_the_inventory(fleet_dir: Pa
         """)
     path = fleet_dir / "lab.yaml"
     path.write_text(HEADER + hosts)
-    fleet = model_fleet(load_inventory(path))
+    fleet = model_fleet(load(path), Roots.under(path.parent))
     assert fleet.unreadable
     assert [f.format() for f in fleet.findings] == [
         f"lab.yaml:{line_of(path, 'selinx')}: system.selinx: host kvm01.lab.local: unknown key; did you mean 'selinux'?"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BadInput, Location
-from builder.fleet.inventory import inventory_schema, load_inventory
+from builder.fleet.inventory import Inventory, inventory_schema, load_inventory
+from builder.vocabulary import Roots
 
 DATA = Path(__file__).parent / "data" / "fleet"
 
@@ -28,11 +29,15 @@ def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
 
 
 @pytest.fixture
-def fleet_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder with the test profiles, as the current directory (so messages show relative paths)."""
+def fleet_dir(tmp_path: Path) -> Path:
+    """A working folder with the test profiles (messages show paths relative to it: see `load`)."""
     shutil.copytree(DATA / "profiles", tmp_path / "profiles")
-    monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def load(path: Path) -> Inventory:
+    """The inventory as `ksbuild fleet` run in its folder reads it: profiles/ there, paths shown relative to it."""
+    return load_inventory(path, roots=Roots.under(path.parent))
 
 
 def write(folder: Path, text: str, *, header: str = "") -> Path:
@@ -49,7 +54,7 @@ defaults: {profile: profiles/hv.yaml}
 
 def refused(path: Path) -> list[str]:
     with pytest.raises(BadInput) as caught:
-        load_inventory(path)
+        load(path)
     return [finding.format() for finding in caught.value.findings]
 
 
@@ -78,7 +83,7 @@ def test_each_host_is_built_from_profile_defaults_group_and_host_in_that_order(f
           - hostname: kvm03.lab.local
             macs: ["52:54:00:aa:00:03"]
         """)
-    one, two, three = load_inventory(path).hosts
+    one, two, three = load(path).hosts
     assert one.data["system"]["timezone"] == "America/New_York"
     assert two.data["system"]["timezone"] == "Asia/Shanghai"
     assert three.data["system"]["timezone"] == "UTC"
@@ -99,7 +104,7 @@ def test_hostname_and_boot_interface_come_from_the_host_entry(fleet_dir: Path) -
             macs: ["52:54:00:AA:00:07"]
             boot_interface: enp2s0f0
         """)
-    host = load_inventory(path).hosts[0]
+    host = load(path).hosts[0]
     assert host.data["system"]["hostname"] == "kvm07.lab.local"
     assert host.data["network"]["install_device"] == "enp2s0f0"
     assert host.macs == ("52:54:00:aa:00:07",)  # written as typed, kept lowercase
@@ -121,7 +126,7 @@ def test_set_changes_one_list_item_and_values_replace_a_whole_list(fleet_dir: Pa
               network:
                 nameservers: [9.9.9.9]
         """)
-    one, two = load_inventory(path).hosts
+    one, two = load(path).hosts
     bridge = one.data["network"]["bridges"][0]
     assert bridge["ipv4"] == {"address": "192.168.80.41/24", "gateway": "192.168.80.1"}
     assert bridge["stp"] is True  # the rest of the bridge is the profile's
@@ -140,7 +145,7 @@ def test_the_profile_data_of_one_host_never_leaks_into_another(fleet_dir: Path) 
           - hostname: kvm02.lab.local
             macs: ["52:54:00:aa:00:02"]
         """)
-    inventory = load_inventory(path)
+    inventory = load(path)
     assert inventory.hosts[1].data["network"]["bridges"][0]["ipv4"]["address"] == "192.168.80.40/24"
     assert inventory.hosts[0].profile.data["network"]["bridges"][0]["ipv4"]["address"] == "192.168.80.40/24"
 
@@ -157,7 +162,7 @@ def test_firmware_and_profile_come_from_the_most_specific_level(fleet_dir: Path)
           - {hostname: b.lab.local, macs: ["52:54:00:aa:00:02"], group: old}
           - {hostname: c.lab.local, macs: ["52:54:00:aa:00:03"], group: old, firmware: uefi}
         """)
-    a, b, c = load_inventory(path).hosts
+    a, b, c = load(path).hosts
     assert (a.firmware, b.firmware, c.firmware) == ("uefi", "bios", "uefi")
     assert (a.profile.name, b.profile.name, c.profile.name) == ("hv", "other", "other")
 
@@ -169,7 +174,7 @@ def test_a_bare_profile_name_is_found_as_ksbuild_render_finds_it(fleet_dir: Path
         hosts:
           - {hostname: a.lab.local, macs: ["52:54:00:aa:00:01"]}
         """)
-    assert load_inventory(path).hosts[0].profile.path == fleet_dir / "profiles/hv.yaml"
+    assert load(path).hosts[0].profile.path == fleet_dir / "profiles/hv.yaml"
 
 
 def test_unknown_keys_get_a_did_you_mean_at_their_line(fleet_dir: Path) -> None:

@@ -9,13 +9,15 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from builder.errors import BadInput, ChecksFailed
 from builder.fleet import pxe
-from builder.fleet.render import check_fleet_inventory, render_fleet
+from builder.fleet.render import FleetOutcome, check_fleet_inventory, render_fleet
 from builder.validate.kickstart import parse_kickstart
+from builder.vocabulary import Roots
 from tests.helpers import run_cli
 
 DATA = Path(__file__).parent / "data" / "fleet"
@@ -23,12 +25,20 @@ HOSTS = ("kvm01.lab.local", "kvm02.lab.local", "kvm03.lab.local")
 
 
 @pytest.fixture
-def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the example inventory and its profiles, as the current directory."""
+def lab(tmp_path: Path) -> Path:
+    """A copy of the example inventory and its profiles in a working folder (see `render`)."""
     shutil.copytree(DATA / "profiles", tmp_path / "profiles")
     shutil.copy(DATA / "lab.yaml", tmp_path / "lab.yaml")
-    monkeypatch.chdir(tmp_path)
     return tmp_path / "lab.yaml"
+
+
+def render(inventory: Path, out: Path, **options: Any) -> FleetOutcome:
+    """`ksbuild fleet render` as run in the inventory's folder: profiles/ there, paths shown relative to it."""
+    return render_fleet(inventory, out, roots=Roots.under(inventory.parent), **options)
+
+
+def check(inventory: Path, **options: Any) -> FleetOutcome:
+    return check_fleet_inventory(inventory, roots=Roots.under(inventory.parent), **options)
 
 
 def snapshot(tree: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -54,7 +64,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_every_host_gets_a_validated_kickstart_with_its_own_name_and_address(lab: Path) -> None:
     out = lab.parent / "out"
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.rendered == HOSTS
     assert outcome.findings == ()
     for number, hostname in enumerate(HOSTS, start=1):
@@ -74,7 +84,7 @@ def test_every_host_gets_a_validated_kickstart_with_its_own_name_and_address(lab
 
 def test_the_manifest_records_inputs_and_outputs_by_sha256(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     manifest = json.loads((out / "manifest.json").read_text())
 
     inputs = {item["path"] for item in manifest["inputs"]}
@@ -91,18 +101,18 @@ def test_the_manifest_records_inputs_and_outputs_by_sha256(lab: Path) -> None:
 
 def test_a_render_from_scratch_is_byte_identical(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     first = contents(snapshot(out))
     shutil.rmtree(out)
-    render_fleet(lab, out)
+    render(lab, out)
     assert contents(snapshot(out)) == first
 
 
 def test_nothing_is_read_or_written_when_nothing_changed(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     before = snapshot(out)
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.up_to_date
     assert outcome.rendered == ()
     assert snapshot(out) == before
@@ -110,10 +120,10 @@ def test_nothing_is_read_or_written_when_nothing_changed(lab: Path) -> None:
 
 def test_a_changed_host_is_the_only_one_rendered_again(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     before = snapshot(out)
     edit(lab, "192.168.80.42/24", "192.168.80.52/24")
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.rendered == ("kvm02.lab.local",)
     after = snapshot(out)
     changed = {path for path in after if after[path] != before.get(path)}
@@ -128,9 +138,9 @@ def test_a_changed_host_is_the_only_one_rendered_again(lab: Path) -> None:
 
 def test_a_changed_profile_renders_every_host_that_uses_it(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     edit(lab.parent / "profiles/hv.yaml", "install: [qemu-kvm, libvirt]", "install: [qemu-kvm, libvirt, tmux]")
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.rendered == HOSTS
     assert "\ntmux\n" in (out / "http/ks/kvm01.lab.local.cfg").read_text()
 
@@ -139,8 +149,8 @@ def test_a_new_template_override_is_noticed(lab: Path) -> None:
     out = lab.parent / "out"
     overrides = lab.parent / "templates"
     overrides.mkdir()
-    render_fleet(lab, out, templates=[overrides])
-    assert render_fleet(lab, out, templates=[overrides]).up_to_date
+    render(lab, out, templates=[overrides])
+    assert render(lab, out, templates=[overrides]).up_to_date
     snippet = overrides / "snippets/post-extra.j2"
     snippet.parent.mkdir()
     snippet.write_text('{% import "macros.j2" as m with context %}\n\n'
@@ -154,22 +164,22 @@ def test_a_new_template_override_is_noticed(lab: Path) -> None:
 
 def test_a_tampered_output_is_rendered_again(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     ks = out / "http/ks/kvm01.lab.local.cfg"
     original = ks.read_bytes()
     ks.write_bytes(original + b"# edited by hand\n")
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.rendered == ("kvm01.lab.local",)
     assert ks.read_bytes() == original
 
 
 def test_a_host_that_leaves_the_inventory_takes_its_files_and_state_along(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     pxe.mark_installed(out, "kvm03.lab.local", by="test")
     text = lab.read_text()
     lab.write_text(text[: text.index("  - hostname: kvm03.lab.local")])
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert outcome.removed == ("kvm03.lab.local",)
     left = set(snapshot(out))
     assert not any("kvm03" in path or "aa-00-03" in path for path in left)
@@ -179,10 +189,10 @@ def test_a_host_that_leaves_the_inventory_takes_its_files_and_state_along(lab: P
 
 def test_a_mac_that_changes_leaves_no_entry_behind(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     assert (out / "tftp/pxelinux.cfg/01-52-54-00-aa-01-02").is_file()
     edit(lab, '"52:54:00:aa:01:02"', '"52:54:00:aa:02:02"')
-    render_fleet(lab, out)
+    render(lab, out)
     assert not (out / "tftp/pxelinux.cfg/01-52-54-00-aa-01-02").exists()
     assert not (out / "http/ipxe/52-54-00-aa-01-02.ipxe").exists()
     assert (out / "tftp/pxelinux.cfg/01-52-54-00-aa-02-02").is_file()
@@ -190,12 +200,12 @@ def test_a_mac_that_changes_leaves_no_entry_behind(lab: Path) -> None:
 
 def test_an_error_in_one_host_leaves_the_previous_tree_untouched(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     before = snapshot(out)
     edit(lab, "192.168.80.43/24", "192.168.80.41/24")
     edit(lab, "192.168.80.42/24", "192.168.80.52/24")
     with pytest.raises(ChecksFailed) as caught:
-        render_fleet(lab, out)
+        render(lab, out)
     assert "nothing written" in caught.value.message
     assert any("host kvm03.lab.local: bridge address 192.168.80.41" in f.message for f in caught.value.findings)
     assert snapshot(out) == before
@@ -206,7 +216,7 @@ def test_a_kickstart_problem_found_by_pykickstart_or_shellcheck_fails_the_render
     edit(lab, "      system.selinux: permissive\n", "      system.selinux: permissive\n"
          "    values:\n      scripts:\n        post:\n          - {name: broken, body: 'if true; then echo'}\n")
     with pytest.raises(ChecksFailed) as caught:
-        render_fleet(lab, out)
+        render(lab, out)
     messages = [f.format() for f in caught.value.findings]
     assert any(m.startswith("lab.yaml:") and "host kvm03.lab.local: bash -n:" in m for m in messages), messages
     assert not out.exists() or not (out / "manifest.json").exists()
@@ -214,15 +224,15 @@ def test_a_kickstart_problem_found_by_pykickstart_or_shellcheck_fails_the_render
 
 def test_an_installed_host_stays_on_local_boot_when_it_is_rendered_again(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     entry = out / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
     install_text = entry.read_text()
     pxe.mark_installed(out, "kvm01.lab.local", by="test")
     local_text = entry.read_text()
     assert "LOCALBOOT 0" in local_text and "inst.ks=" not in local_text
-    assert render_fleet(lab, out).up_to_date
+    assert render(lab, out).up_to_date
     edit(lab, "192.168.80.41/24", "192.168.80.51/24")
-    assert render_fleet(lab, out).rendered == ("kvm01.lab.local",)
+    assert render(lab, out).rendered == ("kvm01.lab.local",)
     assert entry.read_text() == local_text
     pxe.reinstall(out, "kvm01.lab.local")
     # The address is not part of the boot entry (DHCP hands it out): the install version is as before.
@@ -232,19 +242,17 @@ def test_an_installed_host_stays_on_local_boot_when_it_is_rendered_again(lab: Pa
 
 def test_a_served_entry_set_wrong_by_hand_is_put_back(lab: Path) -> None:
     out = lab.parent / "out"
-    render_fleet(lab, out)
+    render(lab, out)
     entry = out / "http/ipxe/52-54-00-aa-00-01.ipxe"
     wanted = entry.read_bytes()
     entry.write_text("#!ipxe\nexit\n")
-    outcome = render_fleet(lab, out)
+    outcome = render(lab, out)
     assert not outcome.up_to_date and outcome.rendered == ()
     assert entry.read_bytes() == wanted
 
 
-def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path) -> None:
     shutil.copytree(DATA / "profiles", tmp_path / "profiles")
-    monkeypatch.chdir(tmp_path)
     hosts = "".join(
         f"  - hostname: kvm{n:02d}.lab.local\n    macs: [\"52:54:00:bb:00:{n:02x}\"]\n"
         f"    set:\n      network.bridges[0].ipv4.address: 192.168.80.{100 + n}/24\n"
@@ -253,8 +261,8 @@ def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path
     inventory = tmp_path / "lab.yaml"
     inventory.write_text('pxe: {server: "http://192.168.80.1:8080"}\ndefaults: {profile: profiles/hv.yaml}\n'
                          f"hosts:\n{hosts}")
-    render_fleet(inventory, tmp_path / "one", jobs=1)
-    render_fleet(inventory, tmp_path / "two", jobs=2)
+    render(inventory, tmp_path / "one", jobs=1)
+    render(inventory, tmp_path / "two", jobs=2)
     one, two = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
     ks = [path for path in one if path.startswith("http/ks/")]
     assert len(ks) == 12
@@ -262,12 +270,12 @@ def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path
 
 
 def test_check_validates_without_writing_and_reports_every_host(lab: Path) -> None:
-    outcome = check_fleet_inventory(lab)
+    outcome = check(lab)
     assert outcome.hosts == HOSTS
     assert not (lab.parent / "output").exists()
     edit(lab, "192.168.80.42/24", "192.168.80.1/24")
     with pytest.raises(ChecksFailed) as caught:
-        check_fleet_inventory(lab)
+        check(lab)
     gateway_line = profile_gateway_line(lab)
     assert [f.format() for f in caught.value.findings if f.severity == "error"] == [
         f"profiles/hv.yaml:{gateway_line}: network.bridges[0].ipv4.gateway: host kvm02.lab.local: gateway "
@@ -287,7 +295,7 @@ def profile_gateway_line(lab: Path) -> int:
 def test_unreadable_host_data_is_bad_input(lab: Path) -> None:
     edit(lab, "      system.selinux: permissive\n", "      system.selinux: maybe\n")
     with pytest.raises(BadInput):
-        render_fleet(lab, lab.parent / "out")
+        render(lab, lab.parent / "out")
 
 
 def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
@@ -300,18 +308,18 @@ def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
     (syslinux / "pxelinux.0").write_bytes(b"pxelinux")
     (syslinux / "ldlinux.c32").write_bytes(b"ldlinux")
     out = lab.parent / "out"
-    outcome = render_fleet(lab, out, syslinux_dir=syslinux, boot_files=(source / "vmlinuz", source / "initrd.img"))
+    outcome = render(lab, out, syslinux_dir=syslinux, boot_files=(source / "vmlinuz", source / "initrd.img"))
     assert (out / "tftp/centos7/vmlinuz").read_bytes() == b"kernel"
     assert (out / "tftp/centos7/initrd.img").read_bytes() == b"initrd"
     assert (out / "tftp/pxelinux.0").read_bytes() == b"pxelinux"
     assert (out / "tftp/ldlinux.c32").read_bytes() == b"ldlinux"
     assert outcome.notes == ("UEFI hosts load tftp/grubx64.efi: copy it from CentOS 7's grub2-efi-x64 package",)
     # Rendering again without the options keeps what was copied.
-    render_fleet(lab, out, syslinux_dir=syslinux)
+    render(lab, out, syslinux_dir=syslinux)
     assert (out / "tftp/centos7/vmlinuz").read_bytes() == b"kernel"
     os.remove(syslinux / "ldlinux.c32")
     with pytest.raises(BadInput, match=r"no ldlinux\.c32 there"):
-        render_fleet(lab, out, syslinux_dir=syslinux)
+        render(lab, out, syslinux_dir=syslinux)
 
 
 def test_a_broken_template_override_fails_each_host_with_its_name(lab: Path) -> None:
@@ -319,7 +327,7 @@ def test_a_broken_template_override_fails_each_host_with_its_name(lab: Path) -> 
     (overrides / "snippets").mkdir(parents=True)
     (overrides / "snippets/post-extra.j2").write_text("{% if %}\n")
     with pytest.raises(ChecksFailed) as caught:
-        render_fleet(lab, lab.parent / "out", templates=[overrides])
+        render(lab, lab.parent / "out", templates=[overrides])
     messages = [f.message for f in caught.value.findings]
     assert len(messages) == 3
     for hostname, message in zip(HOSTS, messages, strict=True):

@@ -7,24 +7,28 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BadInput, Location
-from builder.load import Layer, load_profile, merge_layers
+from builder.load import Layer, LoadedProfile, load_profile, merge_layers
+from builder.vocabulary import Roots
 
 DATA = Path(__file__).parent / "data" / "load"
 
 
-@pytest.fixture(autouse=True)
-def in_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(DATA)
+def load(ref: str, folder: Path = DATA, dirs: tuple[str, ...] = (), overrides: tuple[str, ...] = ()) -> LoadedProfile:
+    """`ref` loaded as the CLI in `folder` would: a path relative to it, or a bare name looked up in `dirs` (folders
+    of `folder`); messages name files relative to `folder`."""
+    target: str | Path = folder / ref if "/" in ref or ref.endswith(".yaml") else ref
+    roots = Roots(tuple(folder / d for d in dirs), workdir=folder)
+    return load_profile(target, overrides=overrides, roots=roots)
 
 
-def problems(ref: str | Path, **kwargs: object) -> list[str]:
+def problems(ref: str, folder: Path = DATA, dirs: tuple[str, ...] = (), overrides: tuple[str, ...] = ()) -> list[str]:
     with pytest.raises(BadInput) as caught:
-        load_profile(ref, **kwargs)  # type: ignore[arg-type]
+        load(ref, folder, dirs, overrides)
     return [f.format() for f in caught.value.findings]
 
 
 def test_three_level_chain_merges_by_the_rule() -> None:
-    profile = load_profile("chain/top.yaml")
+    profile = load("chain/top.yaml")
     assert profile.data == {
         # Deep merge: top sets hostname, middle sets selinux, timezone removed by null in top.
         "system": {"hostname": "kvm01.lab.local", "selinux": "permissive"},
@@ -43,7 +47,7 @@ def test_three_level_chain_merges_by_the_rule() -> None:
 
 
 def test_locations_follow_the_value_that_won() -> None:
-    profile = load_profile("chain/top.yaml")
+    profile = load("chain/top.yaml")
     where = {path: str(loc) for path, loc in profile.locations.items()}
     assert where == {
         ("system",): "chain/top.yaml:3",
@@ -85,7 +89,7 @@ def test_merge_rule_type_changes_and_nulls_inside_lists() -> None:
 
 
 def test_extends_by_relative_path() -> None:
-    profile = load_profile("site/kvm.yaml")
+    profile = load("site/kvm.yaml")
     assert profile.data == {"system": {"hostname": "site.lab.local", "selinux": "enforcing"}}
     assert profile.sources == (DATA / "common" / "base.yaml", DATA / "site" / "kvm.yaml")
     assert profile.locate(("system", "selinux")) == Location("common/base.yaml", 3)
@@ -97,10 +101,9 @@ def test_a_cycle_lists_the_chain_at_the_extends_that_closes_it() -> None:
     ]
 
 
-def test_a_profile_extending_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("self.yaml").write_text("a: 1\nextends: self\n", encoding="utf-8")
-    assert problems("self.yaml") == ["self.yaml:2: extends: cycle: self.yaml -> self.yaml"]
+def test_a_profile_extending_itself(tmp_path: Path) -> None:
+    (tmp_path / "self.yaml").write_text("a: 1\nextends: self\n", encoding="utf-8")
+    assert problems("self.yaml", tmp_path) == ["self.yaml:2: extends: cycle: self.yaml -> self.yaml"]
 
 
 def test_a_missing_base_is_reported_at_the_extends_line() -> None:
@@ -111,7 +114,7 @@ def test_a_missing_base_is_reported_at_the_extends_line() -> None:
 
 
 def test_a_name_falls_back_to_the_search_folders() -> None:
-    profile = load_profile("user/mine.yaml", search_dirs=[Path("shipped")])
+    profile = load("user/mine.yaml", dirs=("shipped",))
     assert profile.data == {"system": {"hostname": "mine.lab.local", "selinux": "enforcing"}}
     assert problems("user/mine.yaml") == [
         "user/mine.yaml:1: extends: profile 'kvm-hypervisor' not found (looked for user/kvm-hypervisor.yaml)"
@@ -119,11 +122,9 @@ def test_a_name_falls_back_to_the_search_folders() -> None:
 
 
 def test_a_bare_name_is_looked_up_in_the_search_folders_in_order() -> None:
-    assert load_profile("kvm", search_dirs=[Path("chain"), Path("site")]).path == DATA / "site" / "kvm.yaml"
-    assert (
-        load_profile("base", search_dirs=[Path("chain"), Path("common")]).path == DATA / "chain" / "base.yaml"
-    )
-    assert problems("nothing", search_dirs=[Path("chain"), Path("site")]) == [
+    assert load("kvm", dirs=("chain", "site")).path == DATA / "site" / "kvm.yaml"
+    assert load("base", dirs=("chain", "common")).path == DATA / "chain" / "base.yaml"
+    assert problems("nothing", dirs=("chain", "site")) == [
         "no profile named 'nothing' (looked for chain/nothing.yaml, site/nothing.yaml)"
     ]
 
@@ -138,34 +139,30 @@ def test_a_bare_name_is_looked_up_in_the_search_folders_in_order() -> None:
     ],
 )
 def test_extends_takes_one_string(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+    tmp_path: Path, value: str, message: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text(f"a: 1\n\nextends: {value}\n", encoding="utf-8")
-    assert problems("p.yaml") == [f"p.yaml:3: extends: {message}"]
+    (tmp_path / "p.yaml").write_text(f"a: 1\n\nextends: {value}\n", encoding="utf-8")
+    assert problems("p.yaml", tmp_path) == [f"p.yaml:3: extends: {message}"]
 
 
-def test_extends_null_means_no_base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text("extends: null\na: 1\n", encoding="utf-8")
-    assert load_profile("p.yaml").data == {"a": 1}
+def test_extends_null_means_no_base(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("extends: null\na: 1\n", encoding="utf-8")
+    assert load("p.yaml", tmp_path).data == {"a": 1}
 
 
 def test_problems_in_every_file_of_the_chain_are_reported_together(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("base.yaml").write_text("a: 1\na: 2\n", encoding="utf-8")
-    Path("top.yaml").write_text("extends: base\nb: 1\nb: 2\n", encoding="utf-8")
-    assert problems("top.yaml", overrides=["c"]) == [
+    (tmp_path / "base.yaml").write_text("a: 1\na: 2\n", encoding="utf-8")
+    (tmp_path / "top.yaml").write_text("extends: base\nb: 1\nb: 2\n", encoding="utf-8")
+    assert problems("top.yaml", tmp_path, overrides=("c",)) == [
         "top.yaml:3: b: duplicate key (first at line 2)",
         "base.yaml:2: a: duplicate key (first at line 1)",
         "--set c: expected '=' after the key (the form is KEY=VALUE, e.g. system.selinux=permissive)",
     ]
 
 
-def test_a_broken_base_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("base.yaml").write_bytes(b"a: \xff\n")
-    Path("top.yaml").write_text("extends: base.yaml\n", encoding="utf-8")
-    assert problems("top.yaml") == ["base.yaml: is not UTF-8 text (byte 0xff at line 1)"]
+def test_a_broken_base_is_named(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_bytes(b"a: \xff\n")
+    (tmp_path / "top.yaml").write_text("extends: base.yaml\n", encoding="utf-8")
+    assert problems("top.yaml", tmp_path) == ["base.yaml: is not UTF-8 text (byte 0xff at line 1)"]

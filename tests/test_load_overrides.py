@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from builder.errors import BadInput, Location
-from builder.load import format_key, load_profile, parse_override
+from builder.load import format_key, parse_override
+from tests.helpers import Workdir
 
 PROFILE = (
     "system:\n"  # 1
@@ -25,17 +26,17 @@ PROFILE = (
 
 
 @pytest.fixture
-def profile_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    path = Path("p.yaml")
-    path.write_text(PROFILE, encoding="utf-8")
-    return path
+def work(tmp_path: Path) -> Workdir:
+    return Workdir(tmp_path)
 
 
-def refusals(*overrides: str) -> list[str]:
-    with pytest.raises(BadInput) as caught:
-        load_profile("p.yaml", overrides=overrides)
-    return [f.format() for f in caught.value.findings]
+@pytest.fixture
+def profile_file(work: Workdir) -> Path:
+    return work.write("p.yaml", PROFILE)
+
+
+def refusals(work: Workdir, *overrides: str) -> list[str]:
+    return work.problems("p.yaml", overrides)
 
 
 @pytest.mark.parametrize(
@@ -120,8 +121,8 @@ def test_bad_override_syntax(text: str, message: str) -> None:
     assert caught.value.findings[0].location == Location(f"--set {text}")
 
 
-def test_overrides_apply_after_the_merge_in_order(profile_file: Path) -> None:
-    profile = load_profile(
+def test_overrides_apply_after_the_merge_in_order(work: Workdir, profile_file: Path) -> None:
+    profile = work.load(
         profile_file,
         overrides=[
             "system.selinux=permissive",
@@ -154,8 +155,8 @@ def test_overrides_apply_after_the_merge_in_order(profile_file: Path) -> None:
     )
 
 
-def test_null_removes_a_key_and_its_locations(profile_file: Path) -> None:
-    profile = load_profile(
+def test_null_removes_a_key_and_its_locations(work: Workdir, profile_file: Path) -> None:
+    profile = work.load(
         profile_file, overrides=["network.bridges=", "system.selinux=null", "absent.key=null"]
     )
     assert profile.data == {
@@ -168,14 +169,14 @@ def test_null_removes_a_key_and_its_locations(profile_file: Path) -> None:
     assert profile.locate(("network", "bridges", 0)) == Location("p.yaml", 4)
 
 
-def test_replacing_a_list_forgets_its_old_items(profile_file: Path) -> None:
-    profile = load_profile(profile_file, overrides=["packages.install=[nano]"])
+def test_replacing_a_list_forgets_its_old_items(work: Workdir, profile_file: Path) -> None:
+    profile = work.load(profile_file, overrides=["packages.install=[nano]"])
     assert profile.locate(("packages", "install", 1)) == Location("--set packages.install=[nano]")
     assert ("packages", "install", 1) not in profile.locations
 
 
-def test_every_inapplicable_override_is_reported(profile_file: Path) -> None:
-    assert refusals(
+def test_every_inapplicable_override_is_reported(work: Workdir, profile_file: Path) -> None:
+    assert refusals(work,
         "packages.install[5]=x",
         "system.hostname.short=kvm01",
         "network.bridges.name=br0",
@@ -197,12 +198,9 @@ def test_every_inapplicable_override_is_reported(profile_file: Path) -> None:
     ]
 
 
-def test_override_errors_come_with_the_profile_errors(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text("a: 1\na: 2\n", encoding="utf-8")
-    assert refusals("a.b", "c=[") == [
+def test_override_errors_come_with_the_profile_errors(work: Workdir) -> None:
+    work.write("p.yaml", "a: 1\na: 2\n")
+    assert refusals(work, "a.b", "c=[") == [
         "p.yaml:2: a: duplicate key (first at line 1)",
         "--set a.b: expected '=' after the key (the form is KEY=VALUE, e.g. system.selinux=permissive)",
         "--set c=[: c: the value is not valid YAML: expected the node content, but found '<stream end>' "

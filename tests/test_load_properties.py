@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from builder.errors import BadInput
 from builder.load import format_key, load_profile, parse_override, render_provenance
 from builder.load.show import format_scalar
+from tests.helpers import Workdir
 
 # Pure-Python YAML parsing dominates: counts chosen to keep this file to a few seconds on two cores.
 SETTINGS = settings(
@@ -88,23 +88,20 @@ def test_any_bytes_load_or_are_refused(tmp_path: Path, data: bytes) -> None:
 
 @settings(SETTINGS, max_examples=40)
 @given(data=PROFILES)
-def test_dumped_data_loads_as_itself_and_shows_as_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: dict[str, Any]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    source = Path("p.yaml")
+def test_dumped_data_loads_as_itself_and_shows_as_itself(tmp_path: Path, data: dict[str, Any]) -> None:
+    work = Workdir(tmp_path)
+    source = work.path("p.yaml")
     dumped = yaml.safe_dump(data)
     assume(yaml.safe_load(dumped) == data)  # a test of the load stage, not of PyYAML's dumper
     source.write_text(dumped, encoding="utf-8")
-    profile = load_profile(source)
+    profile = work.load(source)
     expected = without_null_entries(data)
     assert profile.data == expected
 
     rendered = render_provenance(profile)
     assert yaml.safe_load(rendered) == expected
-    shown = Path("shown.yaml")
-    shown.write_text(rendered, encoding="utf-8")
-    assert load_profile(shown).data == expected
+    shown = work.write("shown.yaml", rendered)
+    assert work.load(shown).data == expected
     # Every line but a bare `key:` carries an origin comment pointing into the source file.
     for line in rendered.splitlines():
         assert line == "{}" or line.endswith(":") or "  # p.yaml:" in line

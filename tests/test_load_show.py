@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from builder.load import load_profile, render_provenance
+from builder.load import render_provenance
+from tests.helpers import Workdir
 
 DATA = Path(__file__).parent / "data" / "load"
 
@@ -32,39 +32,35 @@ packages:
 """
 
 
-def test_show_annotates_every_value_with_its_origin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(DATA)
-    profile = load_profile("show/kvm.yaml", overrides=["network.bridges[0].stp=true"])
+def test_show_annotates_every_value_with_its_origin() -> None:
+    profile = Workdir(DATA).load("show/kvm.yaml", overrides=["network.bridges[0].stp=true"])
     rendered = render_provenance(profile)
     assert rendered == EXPECTED_SHOW
     assert render_provenance(profile) == rendered  # deterministic
     assert yaml.safe_load(rendered) == profile.data
 
 
-def test_paths_outside_the_current_folder_are_absolute(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_paths_outside_the_current_folder_are_absolute(tmp_path: Path) -> None:
     profile_dir = tmp_path / "profiles"
     profile_dir.mkdir()
     (profile_dir / "p.yaml").write_text("a: 1\n", encoding="utf-8")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    assert render_provenance(load_profile(profile_dir / "p.yaml")) == f"a: 1  # {profile_dir / 'p.yaml'}:1\n"
-    monkeypatch.chdir(tmp_path)
-    assert render_provenance(load_profile(profile_dir / "p.yaml")) == "a: 1  # profiles/p.yaml:1\n"
+    shown_from_elsewhere = render_provenance(Workdir(elsewhere).load(profile_dir / "p.yaml"))
+    assert shown_from_elsewhere == f"a: 1  # {profile_dir / 'p.yaml'}:1\n"
+    assert render_provenance(Workdir(tmp_path).load(profile_dir / "p.yaml")) == "a: 1  # profiles/p.yaml:1\n"
 
 
-def test_an_empty_profile_shows_an_empty_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text("a: null\n", encoding="utf-8")
-    assert render_provenance(load_profile("p.yaml")) == "{}\n"
+def test_an_empty_profile_shows_an_empty_mapping(tmp_path: Path) -> None:
+    work = Workdir(tmp_path)
+    work.path("p.yaml").write_text("a: null\n", encoding="utf-8")
+    assert render_provenance(work.load("p.yaml")) == "{}\n"
 
 
-def test_empty_collections_and_nested_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text("a: {}\nb: []\nc:\n  - [x, [y]]\n  - - {k: v}\n  - []\n", encoding="utf-8")
-    assert render_provenance(load_profile("p.yaml")) == (
+def test_empty_collections_and_nested_lists(tmp_path: Path) -> None:
+    work = Workdir(tmp_path)
+    work.path("p.yaml").write_text("a: {}\nb: []\nc:\n  - [x, [y]]\n  - - {k: v}\n  - []\n", encoding="utf-8")
+    assert render_provenance(work.load("p.yaml")) == (
         "a: {}       # p.yaml:1\n"
         "b: []       # p.yaml:2\n"
         "c:\n"
@@ -131,8 +127,8 @@ TRICKY_STRINGS = [
 ]
 
 
-def test_tricky_strings_read_back_as_themselves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_tricky_strings_read_back_as_themselves(tmp_path: Path) -> None:
+    work = Workdir(tmp_path)
     data: dict[str, Any] = {
         "values": TRICKY_STRINGS,
         "keys": {text: index for index, text in enumerate(TRICKY_STRINGS)},
@@ -140,20 +136,20 @@ def test_tricky_strings_read_back_as_themselves(tmp_path: Path, monkeypatch: pyt
         "flags": [True, False, None],
     }
     # Written with a double-quoting dumper so the file itself is not the thing under test.
-    Path("p.yaml").write_text(yaml.safe_dump(data, default_style='"', allow_unicode=False), encoding="utf-8")
-    profile = load_profile("p.yaml")
+    work.path("p.yaml").write_text(yaml.safe_dump(data, default_style='"', allow_unicode=False), encoding="utf-8")
+    profile = work.load("p.yaml")
     assert profile.data == data
     rendered = render_provenance(profile)
     assert yaml.safe_load(rendered) == data
-    Path("shown.yaml").write_text(rendered, encoding="utf-8")
-    assert load_profile("shown.yaml").data == data
+    work.path("shown.yaml").write_text(rendered, encoding="utf-8")
+    assert work.load("shown.yaml").data == data
     # Readable where YAML allows: plain words stay unquoted.
     assert "  - plain-ok_1.2/3@x " in rendered
 
 
-def test_nan_reads_back_as_nan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    Path("p.yaml").write_text("x: .nan\n", encoding="utf-8")
-    rendered = render_provenance(load_profile("p.yaml"))
+def test_nan_reads_back_as_nan(tmp_path: Path) -> None:
+    work = Workdir(tmp_path)
+    work.path("p.yaml").write_text("x: .nan\n", encoding="utf-8")
+    rendered = render_provenance(work.load("p.yaml"))
     assert rendered == "x: .nan  # p.yaml:1\n"
     assert math.isnan(yaml.safe_load(rendered)["x"])

@@ -9,34 +9,28 @@ from pathlib import Path
 import pytest
 
 from builder.errors import EXIT_BAD_INPUT, BadInput, Location
-from builder.load import MAX_FILE_BYTES, load_profile
+from builder.load import MAX_FILE_BYTES
+from tests.helpers import Workdir
 
 DATA = Path(__file__).parent / "data" / "load"
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in an empty folder so messages name files as `name.yaml`."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def in_tmp(tmp_path: Path) -> Workdir:
+    """An empty working folder, so messages name files as `name.yaml`."""
+    return Workdir(tmp_path)
 
 
-def write(name: str, text: str) -> Path:
-    path = Path(name)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems(ref: str | Path) -> list[str]:
+def problems(work: Workdir, ref: str | Path) -> list[str]:
     with pytest.raises(BadInput) as caught:
-        load_profile(ref)
+        work.load(ref)
     assert caught.value.exit_code == EXIT_BAD_INPUT
     assert all(f.check == "load" for f in caught.value.findings)
     return [f.format() for f in caught.value.findings]
 
 
-def test_values_and_their_lines(in_tmp: Path) -> None:
-    write(
+def test_values_and_their_lines(in_tmp: Workdir) -> None:
+    in_tmp.write(
         "p.yaml",
         "system:\n"  # 1
         "  hostname: kvm01.lab.local\n"  # 2
@@ -51,10 +45,10 @@ def test_values_and_their_lines(in_tmp: Path) -> None:
         "    first\n"  # 11
         "    second\n",  # 12
     )
-    profile = load_profile("p.yaml")
+    profile = in_tmp.load("p.yaml")
     assert profile.name == "p"
-    assert profile.path == in_tmp / "p.yaml"
-    assert profile.sources == (in_tmp / "p.yaml",)
+    assert profile.path == in_tmp.folder / "p.yaml"
+    assert profile.sources == (in_tmp.folder / "p.yaml",)
     assert profile.data == {
         "system": {"hostname": "kvm01.lab.local", "selinux": "disabled"},
         "network": {"bridges": [{"name": "br0", "ports": ["eth0", "eth1"]}], "notes": "first\nsecond\n"},
@@ -76,23 +70,23 @@ def test_values_and_their_lines(in_tmp: Path) -> None:
     assert {loc.file for loc in profile.locations.values()} == {"p.yaml"}
 
 
-def test_locate_falls_back_to_the_nearest_ancestor_then_the_file(in_tmp: Path) -> None:
-    write("p.yaml", "a: 1\nsystem:\n  hostname: x\n")
-    profile = load_profile("p.yaml")
+def test_locate_falls_back_to_the_nearest_ancestor_then_the_file(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "a: 1\nsystem:\n  hostname: x\n")
+    profile = in_tmp.load("p.yaml")
     assert profile.locate(("system", "hostname")) == Location("p.yaml", 3)
     assert profile.locate(("system", "missing", 0)) == Location("p.yaml", 2)
     assert profile.locate(("storage",)) == Location("p.yaml")
     assert profile.locate(()) == Location("p.yaml")
 
 
-def test_scalar_types_follow_the_safe_loader_except_macs_times_and_dates(in_tmp: Path) -> None:
-    write(
+def test_scalar_types_follow_the_safe_loader_except_macs_times_and_dates(in_tmp: Workdir) -> None:
+    in_tmp.write(
         "p.yaml",
         "flag_yes: yes\nflag_off: off\nmode: 0644\nhex: 0x1F\ncount: 1_000\nratio: 1.5\n"
         "quoted: '5'\nmac: 52:54:00:12:34:56\nclock: 12:30\nday: 2024-01-01\ntilde: ~\n"
         "big: 123456789012345678901234567890\nequals: =\n",
     )
-    assert load_profile("p.yaml").data == {
+    assert in_tmp.load("p.yaml").data == {
         "flag_yes": True,
         "flag_off": False,
         "mode": 0o644,
@@ -108,22 +102,21 @@ def test_scalar_types_follow_the_safe_loader_except_macs_times_and_dates(in_tmp:
     }
 
 
-def test_a_utf8_byte_order_mark_is_accepted(in_tmp: Path) -> None:
-    Path("p.yaml").write_bytes(b"\xef\xbb\xbfsystem:\n  hostname: caf\xc3\xa9\n")
-    assert load_profile("p.yaml").data == {"system": {"hostname": "café"}}
+def test_a_utf8_byte_order_mark_is_accepted(in_tmp: Workdir) -> None:
+    in_tmp.path("p.yaml").write_bytes(b"\xef\xbb\xbfsystem:\n  hostname: caf\xc3\xa9\n")
+    assert in_tmp.load("p.yaml").data == {"system": {"hostname": "café"}}
 
 
-def test_every_duplicate_key_is_reported_at_its_second_occurrence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(DATA)
-    assert problems("duplicates.yaml") == [
+def test_every_duplicate_key_is_reported_at_its_second_occurrence() -> None:
+    assert problems(Workdir(DATA), "duplicates.yaml") == [
         "duplicates.yaml:4: system.hostname: duplicate key (first at line 2)",
         "duplicates.yaml:7: network: duplicate key (first at line 5)",
     ]
 
 
-def test_keys_must_be_strings(in_tmp: Path) -> None:
-    write("p.yaml", "system:\n  1: one\n  true: yes\n  ~: nothing\n  [a, b]: list\n  ok: fine\n")
-    assert problems("p.yaml") == [
+def test_keys_must_be_strings(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "system:\n  1: one\n  true: yes\n  ~: nothing\n  [a, b]: list\n  ok: fine\n")
+    assert problems(in_tmp, "p.yaml") == [
         'p.yaml:2: system: mapping keys must be strings; 1 is read as !!int (quote it: "1")',
         'p.yaml:3: system: mapping keys must be strings; true is read as !!bool (quote it: "true")',
         'p.yaml:4: system: mapping keys must be strings; ~ is read as !!null (quote it: "~")',
@@ -131,9 +124,9 @@ def test_keys_must_be_strings(in_tmp: Path) -> None:
     ]
 
 
-def test_quoted_keys_that_look_like_numbers_are_strings(in_tmp: Path) -> None:
-    write("p.yaml", "sysctl:\n  '1': one\n  \"net.ipv4.ip_forward\": 1\n")
-    assert load_profile("p.yaml").data == {"sysctl": {"1": "one", "net.ipv4.ip_forward": 1}}
+def test_quoted_keys_that_look_like_numbers_are_strings(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "sysctl:\n  '1': one\n  \"net.ipv4.ip_forward\": 1\n")
+    assert in_tmp.load("p.yaml").data == {"sysctl": {"1": "one", "net.ipv4.ip_forward": 1}}
 
 
 @pytest.mark.parametrize(
@@ -162,9 +155,9 @@ def test_quoted_keys_that_look_like_numbers_are_strings(in_tmp: Path) -> None:
         ("a: b\x07c\n", "p.yaml:1: YAML error: character U+0007 is not allowed (column 5)"),
     ],
 )
-def test_syntax_errors_give_line_and_column(in_tmp: Path, text: str, expected: str) -> None:
-    write("p.yaml", text)
-    assert problems("p.yaml") == [expected]
+def test_syntax_errors_give_line_and_column(in_tmp: Workdir, text: str, expected: str) -> None:
+    in_tmp.write("p.yaml", text)
+    assert problems(in_tmp, "p.yaml") == [expected]
 
 
 @pytest.mark.parametrize(
@@ -176,14 +169,14 @@ def test_syntax_errors_give_line_and_column(in_tmp: Path, text: str, expected: s
         ("just text\n", "p.yaml:1: the top level must be a mapping (key: value lines), not a single value"),
     ],
 )
-def test_the_top_level_must_be_a_mapping(in_tmp: Path, text: str, expected: str) -> None:
-    write("p.yaml", text)
-    assert problems("p.yaml") == [expected]
+def test_the_top_level_must_be_a_mapping(in_tmp: Workdir, text: str, expected: str) -> None:
+    in_tmp.write("p.yaml", text)
+    assert problems(in_tmp, "p.yaml") == [expected]
 
 
-def test_unsafe_and_unknown_tags_are_refused_not_run(in_tmp: Path) -> None:
-    marker = in_tmp / "ran"
-    write(
+def test_unsafe_and_unknown_tags_are_refused_not_run(in_tmp: Workdir) -> None:
+    marker = in_tmp.folder / "ran"
+    in_tmp.write(
         "p.yaml",
         f"a: !!python/object/apply:os.system ['touch {marker}']\n"
         "b: !!binary aGVsbG8=\n"
@@ -193,7 +186,7 @@ def test_unsafe_and_unknown_tags_are_refused_not_run(in_tmp: Path) -> None:
         "f: !!int twelve\n"
         "g: !!str 12\n",
     )
-    assert problems("p.yaml") == [
+    assert problems(in_tmp, "p.yaml") == [
         "p.yaml:1: a: unsupported YAML tag !!python/object/apply:os.system on a list",
         "p.yaml:2: b: unsupported YAML tag !!binary",
         "p.yaml:3: c: unsupported YAML tag !!set on a mapping",
@@ -204,8 +197,8 @@ def test_unsafe_and_unknown_tags_are_refused_not_run(in_tmp: Path) -> None:
     assert not marker.exists()
 
 
-def test_anchors_aliases_and_merge_keys(in_tmp: Path) -> None:
-    write(
+def test_anchors_aliases_and_merge_keys(in_tmp: Workdir) -> None:
+    in_tmp.write(
         "p.yaml",
         "defaults: &bridge\n"  # 1
         "  stp: false\n"  # 2
@@ -219,7 +212,7 @@ def test_anchors_aliases_and_merge_keys(in_tmp: Path) -> None:
         "    stp: true\n"  # 10
         "  - *bridge\n",  # 11
     )
-    profile = load_profile("p.yaml")
+    profile = in_tmp.load("p.yaml")
     assert profile.data["bridges"] == [
         {"stp": True, "delay": 0, "mtu": 9000, "name": "br0"},
         {"stp": False, "delay": 0},
@@ -234,98 +227,94 @@ def test_anchors_aliases_and_merge_keys(in_tmp: Path) -> None:
     assert profile.data["defaults"]["stp"] is False
 
 
-def test_a_problem_inside_an_anchor_is_reported_once(in_tmp: Path) -> None:
-    write("p.yaml", "base: &b\n  x: 1\n  x: 2\nuse: [*b, *b]\nagain: *b\n")
-    assert problems("p.yaml") == ["p.yaml:3: base.x: duplicate key (first at line 2)"]
+def test_a_problem_inside_an_anchor_is_reported_once(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "base: &b\n  x: 1\n  x: 2\nuse: [*b, *b]\nagain: *b\n")
+    assert problems(in_tmp, "p.yaml") == ["p.yaml:3: base.x: duplicate key (first at line 2)"]
 
 
-def test_bad_merge_keys(in_tmp: Path) -> None:
-    write("p.yaml", "base: &b {x: 1}\na:\n  <<: 5\nb:\n  <<: *b\n  <<: *b\n")
-    assert problems("p.yaml") == [
+def test_bad_merge_keys(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "base: &b {x: 1}\na:\n  <<: 5\nb:\n  <<: *b\n  <<: *b\n")
+    assert problems(in_tmp, "p.yaml") == [
         "p.yaml:3: a: a merge key '<<' takes a mapping or a list of mappings",
         "p.yaml:6: b: duplicate merge key '<<' (first at line 5)",
     ]
 
 
-def test_an_alias_bomb_is_refused_without_expanding_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(DATA)
+def test_an_alias_bomb_is_refused_without_expanding_it() -> None:
     started = time.monotonic()
-    found = problems("alias_bomb.yaml")
+    found = problems(Workdir(DATA), "alias_bomb.yaml")
     assert time.monotonic() - started < 5  # expanding it would take hours and all the memory
     assert len(found) == 1
     assert found[0].startswith("alias_bomb.yaml:2: aliases expand this document by ")
     assert found[0].endswith(" values (the limit is 100000)")
 
 
-def test_a_recursive_alias_is_refused(in_tmp: Path) -> None:
-    write("p.yaml", "a: 1\nloop: &x\n  self: *x\n")
-    assert problems("p.yaml") == ["p.yaml:2: an alias refers to the value that contains it (recursive alias)"]
+def test_a_recursive_alias_is_refused(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "a: 1\nloop: &x\n  self: *x\n")
+    assert problems(in_tmp, "p.yaml") == ["p.yaml:2: an alias refers to the value that contains it (recursive alias)"]
 
 
-def test_deep_nesting_is_refused(in_tmp: Path) -> None:
-    write("flow.yaml", "a: " + "[" * 70 + "]" * 70 + "\n")
-    assert problems("flow.yaml") == ["flow.yaml:1: YAML error: nested more than 64 levels deep (column 67)"]
-    write("block.yaml", "".join(f"{'  ' * level}k{level}:\n" for level in range(100)))
-    assert problems("block.yaml") == [
+def test_deep_nesting_is_refused(in_tmp: Workdir) -> None:
+    in_tmp.write("flow.yaml", "a: " + "[" * 70 + "]" * 70 + "\n")
+    assert problems(in_tmp, "flow.yaml") == ["flow.yaml:1: YAML error: nested more than 64 levels deep (column 67)"]
+    in_tmp.write("block.yaml", "".join(f"{'  ' * level}k{level}:\n" for level in range(100)))
+    assert problems(in_tmp, "block.yaml") == [
         "block.yaml:64: YAML error: nested more than 64 levels deep (column 127)"
     ]
     # Deeper than Python's own stack allows for PyYAML's recursive composer.
-    write("deeper.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
-    assert problems("deeper.yaml") == [
+    in_tmp.write("deeper.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems(in_tmp, "deeper.yaml") == [
         "deeper.yaml:1: YAML error: nested more than 64 levels deep (column 67)"
     ]
 
 
-def test_aliases_cannot_nest_deeper_than_the_limit(in_tmp: Path) -> None:
+def test_aliases_cannot_nest_deeper_than_the_limit(in_tmp: Workdir) -> None:
     # Each alias level adds depth that the composer never sees: 10 levels x 10 aliases.
     lines = ["l0: &l0 [[[[[[[[[[x]]]]]]]]]]"] + [
         f"l{i}: &l{i} [[[[[[[[[[*l{i - 1}]]]]]]]]]]" for i in range(1, 8)
     ]
-    write("p.yaml", "\n".join(lines) + "\n")
-    assert problems("p.yaml") == ["p.yaml:7: nested more than 64 levels deep"]
+    in_tmp.write("p.yaml", "\n".join(lines) + "\n")
+    assert problems(in_tmp, "p.yaml") == ["p.yaml:7: nested more than 64 levels deep"]
 
 
-def test_a_missing_file(in_tmp: Path) -> None:
-    assert problems("nope.yaml") == ["nope.yaml: no such file"]
-    assert problems(Path("sub/nope")) == ["sub/nope: no such file"]
+def test_a_missing_file(in_tmp: Workdir) -> None:
+    assert problems(in_tmp, "nope.yaml") == ["nope.yaml: no such file"]
+    assert problems(in_tmp, Path("sub/nope")) == ["sub/nope: no such file"]
 
 
-def test_a_directory(in_tmp: Path) -> None:
-    Path("dir.yaml").mkdir()
-    assert problems("dir.yaml") == ["dir.yaml: is a directory, not a profile file"]
+def test_a_directory(in_tmp: Workdir) -> None:
+    in_tmp.path("dir.yaml").mkdir()
+    assert problems(in_tmp, "dir.yaml") == ["dir.yaml: is a directory, not a profile file"]
 
 
-def test_a_fifo_is_not_read(in_tmp: Path) -> None:
-    os.mkfifo("pipe.yaml")
-    assert problems("pipe.yaml") == ["pipe.yaml: is not a regular file"]
+def test_a_fifo_is_not_read(in_tmp: Workdir) -> None:
+    os.mkfifo(in_tmp.path("pipe.yaml"))
+    assert problems(in_tmp, "pipe.yaml") == ["pipe.yaml: is not a regular file"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_file(in_tmp: Path) -> None:
-    write("p.yaml", "a: 1\n").chmod(0)
-    assert problems("p.yaml") == ["p.yaml: cannot read it: permission denied"]
+def test_an_unreadable_file(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "a: 1\n").chmod(0)
+    assert problems(in_tmp, "p.yaml") == ["p.yaml: cannot read it: permission denied"]
 
 
-def test_non_utf8_names_the_byte_and_line(in_tmp: Path) -> None:
-    Path("p.yaml").write_bytes(b"a: 1\nb: caf\xe9\n")
-    assert problems("p.yaml") == ["p.yaml: is not UTF-8 text (byte 0xe9 at line 2)"]
+def test_non_utf8_names_the_byte_and_line(in_tmp: Workdir) -> None:
+    in_tmp.path("p.yaml").write_bytes(b"a: 1\nb: caf\xe9\n")
+    assert problems(in_tmp, "p.yaml") == ["p.yaml: is not UTF-8 text (byte 0xe9 at line 2)"]
 
 
-def test_a_file_over_the_size_limit(in_tmp: Path) -> None:
-    write("big.yaml", "a: " + "x" * MAX_FILE_BYTES + "\n")
-    assert problems("big.yaml") == [
+def test_a_file_over_the_size_limit(in_tmp: Workdir) -> None:
+    in_tmp.write("big.yaml", "a: " + "x" * MAX_FILE_BYTES + "\n")
+    assert problems(in_tmp, "big.yaml") == [
         f"big.yaml: is {MAX_FILE_BYTES + 4} bytes; profiles are limited to 1048576 bytes"
     ]
 
 
-def test_a_file_outside_the_current_folder_is_named_by_absolute_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_file_outside_the_current_folder_is_named_by_absolute_path(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
     path = tmp_path / "p.yaml"
     path.write_text("a: [\n", encoding="utf-8")
-    found = problems(path)
+    found = problems(Workdir(tmp_path / "elsewhere"), path)
     assert found == [
         f"{path}:2: YAML error: expected the node content, but found '<stream end>' "
         "(column 1; while parsing a flow node)"

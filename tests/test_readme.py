@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from builder.cli.main import cli, main  # noqa: F401 - main registers the optional command groups
-from builder.model.build import _models_in
 from builder.model.profile import Profile
+from builder.vocabulary import models_in
 from tests.helpers import REPO
 
 README = (REPO / "README.md").read_text()
@@ -16,7 +16,7 @@ def _leaf_keys(model: type, prefix: str = "") -> set[str]:
     keys = set()
     for name, field in model.model_fields.items():  # type: ignore[attr-defined]
         path = f"{prefix}{name}"
-        nested = _models_in(field.annotation)
+        nested = models_in(field.annotation)
         if nested:
             many = "tuple" in str(field.annotation)
             keys |= _leaf_keys(nested[0], f"{path}{'[]' if many else ''}.")

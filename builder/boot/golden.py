@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Sequence
-from pathlib import Path
 
 from builder.boot.run import BootEvents, BootOptions, BootTestResult, boot_test
-from builder.commands import render_profile
-from builder.emit.output import manifest_bytes
+from builder.emit.output import MANIFEST_NAME, build_manifest, manifest_bytes
 from builder.fsutil import atomic_write
+from builder.pipeline import BuildRequest
 
 
-def build_golden_image(
-    ref: str | Path,
-    options: BootOptions,
-    *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
-    events: BootEvents | None = None,
-) -> BootTestResult:
-    """Render the profile (ks.cfg + manifest, as `render` does), boot-test it with verification, export the disk
-    as output/<profile>/<profile>.qcow2 and record its sha256 and sizes in manifest.json."""
-    rendered = render_profile(str(ref), overrides=overrides, templates=templates, output_root=options.output_root)
-    result = boot_test(ref, dataclasses.replace(options, verify=True), overrides=overrides, templates=templates,
-                       events=events, export=True)
-    if result.ok and result.image is not None:
-        manifest_path = rendered.files.manifest
-        manifest = json.loads(manifest_path.read_text())
-        manifest["image"] = {**result.image.to_json(), "run_id": result.run_id}
-        atomic_write(manifest_path, manifest_bytes(manifest))
+def build_golden_image(request: BuildRequest, options: BootOptions, *,
+                       events: BootEvents | None = None) -> BootTestResult:
+    """Boot-test the profile with verification, export the disk as <output>/<profile>/<profile>.qcow2 and write
+    <output>/<profile>/manifest.json for it: the profile it came from (inputs, overrides, templates), the kickstart
+    the VM actually installed (runs/<run-id>/ks.cfg, the boot-test variant) with its sha256, and the image."""
+    result = boot_test(request, dataclasses.replace(options, verify=True), events=events, export=True)
+    installed = result.installed
+    if result.ok and result.image is not None and installed is not None:
+        kickstart = f"runs/{result.run_id}/ks.cfg"
+        image = {**result.image.to_json(), "run_id": result.run_id, "kickstart": kickstart}
+        manifest = build_manifest(installed.name, installed.kickstart.text, installed.loaded.sources,
+                                  installed.kickstart.templates, request.overrides, {"image": image},
+                                  workdir=request.roots.workdir, kickstart_name=kickstart)
+        atomic_write(request.roots.output_dir(installed.name) / MANIFEST_NAME, manifest_bytes(manifest))
     return result

@@ -1,20 +1,16 @@
-"""What a boot test installs: the profile's kickstart pointed at the test media, and the installer's command line."""
+"""Where a boot test installs from: the install source as the guest reaches it, and the installer's command line.
+
+The kickstart itself is the profile's boot-test variant (builder.pipeline.BootTestVariant)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from builder.boot.media import InstallMedia
 from builder.boot.tree_server import USER_NETWORK_HOST
-from builder.model.profile import InstallSource, Profile
-
-
-def test_disk_names(count: int) -> tuple[str, ...]:
-    """The boot-test VM's virtio disks, one per disk the profile names (RAID profiles need several)."""
-    return tuple(f"vd{chr(ord('a') + n)}" for n in range(count))
+from builder.model.profile import InstallSource
 
 
 @dataclass(frozen=True)
@@ -44,26 +40,6 @@ def install_target(media: InstallMedia, tree_port: int | None, *, user_network: 
         return InstallTarget(url, InstallSource(url=url))
     url = guest_url(media.repo, user_network)
     return InstallTarget(url, InstallSource(url=url))
-
-
-def for_boot_test(profile: Profile, target: InstallTarget) -> Profile:
-    """The profile as the test VM installs it: from the test media, onto the VM's disks (the profile's disk names,
-    by-id paths included, become vda, vdb, ... in order). Nothing else changes."""
-    mapping = dict(zip(profile.storage.disks, test_disk_names(len(profile.storage.disks)), strict=True))
-    data = profile.model_dump(mode="python")
-    data["storage"] = _rename(data["storage"], mapping)
-    data["install"]["source"] = target.source.model_dump(mode="python")
-    return Profile.model_validate(data)
-
-
-def _rename(value: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return mapping.get(value, value)
-    if isinstance(value, dict):
-        return {_rename(k, mapping): _rename(v, mapping) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_rename(item, mapping) for item in value]
-    return value
 
 
 def installer_cmdline(repo: str, extra_args: Sequence[str] = ()) -> str:

@@ -20,22 +20,21 @@ from typing import Literal
 
 from builder.boot.verdict import (
     DEFAULT_TAIL_LINES,
+    BootProgress,
     EvidenceJudge,
     LineView,
-    Progress,
     Verdict,
     clean_text,
     evidence_rule,
 )
+from builder.contract import PREFIX, REPORT_BEGIN, REPORT_BEGIN_LINE, REPORT_CHECK, REPORT_END, REPORT_END_LINE
 
 CheckStatus = Literal["pass", "fail", "skip", "info"]
 _STATUSES: dict[str, CheckStatus] = {"pass": "pass", "fail": "fail", "skip": "skip", "info": "info"}
 
-BEGIN = "KSBUILD-VERIFY-BEGIN"
-CHECK = "KSBUILD-CHECK|"
-END = "KSBUILD-VERIFY-END"
-_BEGIN_LINE = re.compile(r"KSBUILD-VERIFY-BEGIN(?: profile=(?P<profile>\S+))?")
-_END_LINE = re.compile(r"KSBUILD-VERIFY-END(?: count=(?P<count>\d+))?")
+# The report's grammar is the install contract's (builder/contract.py).
+BEGIN, CHECK, END = REPORT_BEGIN, REPORT_CHECK, REPORT_END
+_BEGIN_LINE, _END_LINE = REPORT_BEGIN_LINE, REPORT_END_LINE
 # A kernel printk line ("[   12.345678] …") starting anywhere, e.g. in the middle of a report line.
 _PRINTK = re.compile(r"\[\s*\d+\.\d{6}\]")
 
@@ -75,13 +74,13 @@ def _report_lines(lines: Iterable[str]) -> Iterable[str]:
         if noise is not None and noise.start() > 0:
             # A report line interrupted by printk continues on the next line; printk itself ends this one.
             before = text[: noise.start()]
-            if held or before.startswith("KSBUILD-"):
+            if held or before.startswith(PREFIX):
                 held += before
             continue
         if noise is not None:
             continue  # a whole printk line
         if held:
-            if text.startswith("KSBUILD-"):
+            if text.startswith(PREFIX):
                 yield held
             else:
                 text = held + text
@@ -190,14 +189,14 @@ class VerifyJudge(EvidenceJudge):
         return self._begun and self.report.ended
 
     @property
-    def progress(self) -> Progress:
+    def progress(self) -> BootProgress:
         if not self._begun:
             stage = "Booting the installed system"
         elif not self._ended:
             stage = "Running verification checks"
         else:
             stage = "Verification report received"
-        return Progress(stage, None, None, self._last_line)
+        return BootProgress(stage, None, None, self._last_line)
 
     def _observe(self, view: LineView) -> None:
         if view.source != "console":

@@ -8,13 +8,14 @@ understand a failure stays in output/<profile>/runs/<run-id>/.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,14 +28,14 @@ from builder.boot.inject import inject_files
 from builder.boot.libvirt_conn import RunResources, download_volume, is_remote, open_connection, pick_domain_type
 from builder.boot.log_mirror import mirrored
 from builder.boot.media import InstallMedia, resolve_media
-from builder.boot.plan import for_boot_test, install_target, installer_cmdline, test_disk_names
+from builder.boot.plan import install_target, installer_cmdline
 from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg
 from builder.boot.tree_server import serve_tree
-from builder.boot.verdict import InstallJudge, Progress, Verdict
-from builder.boot.watch import DomainState, watch_install
+from builder.boot.verdict import BootProgress, InstallJudge, Verdict
+from builder.boot.watch import DomainState, Judge, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write
-from builder.pipeline import BuildResult, build_many, prepare
+from builder.pipeline import BootTestVariant, BuildRequest, BuildResult, model, run, vm_disk_names
 
 RunPhase = Literal["preparing", "install", "verify", "export", "finished"]
 
@@ -46,6 +47,8 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class BootOptions:
+    """How to boot; where the run's files go is the request's `roots.output` (output/<profile>/runs/<id>/)."""
+
     location: str
     connect: str = "qemu:///system"
     network: str = "user"
@@ -59,7 +62,6 @@ class BootOptions:
     keep_disk: bool = True
     pool: str = "default"
     extra_args: tuple[str, ...] = ()
-    output_root: Path = Path("output")
     cache_dir: Path = field(default_factory=default_cache_dir)
 
 
@@ -81,6 +83,8 @@ class BootTestResult:
     report: VerifyReport | None
     kept_disk: Path | None = None
     image: ExportedImage | None = None
+    # The kickstart the VM installed (the boot-test variant of the profile), as built; None for `verify`.
+    installed: BuildResult | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +123,7 @@ class BootEvents:
     def message(self, text: str) -> None:
         """A one-off line: a step started, a warning."""
 
-    def progress(self, phase: str, elapsed: float, progress: Progress) -> None:
+    def progress(self, phase: str, elapsed: float, progress: BootProgress) -> None:
         """The installer's current step changed."""
 
 
@@ -161,35 +165,30 @@ def _domain_state(conn: Any, uuid: str) -> DomainState:
 
 
 def prepare_boot_kickstart(
-    ref: str | Path,
+    request: BuildRequest,
     media: InstallMedia,
     tree_port: int | None,
     *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
     verify: bool = True,
     user_network: bool = False,
 ) -> tuple[BuildResult, str]:
-    """The kickstart this boot test installs, fully validated, and the inst.repo value for it."""
+    """The kickstart this boot test installs (the request's profile as its boot-test variant), fully validated,
+    and the inst.repo value for it."""
     target = install_target(media, tree_port, user_network=user_network)
-    prepared = prepare(ref, overrides=overrides, templates=templates,
-                       adjust=lambda profile: for_boot_test(profile, target), verify=verify)
-    (result,) = build_many([prepared])
+    result = run(dataclasses.replace(request, variant=BootTestVariant(target.source, verify)))
     if not result.ok:
         raise ChecksFailed(f"{result.name}: the kickstart for the boot test does not pass its checks", result.errors)
     return result, target.repo
 
 
 def boot_test(
-    ref: str | Path,
+    request: BuildRequest,
     options: BootOptions,
     *,
-    overrides: Sequence[str] = (),
-    templates: Sequence[Path] = (),
     events: BootEvents | None = None,
     export: bool = False,
 ) -> BootTestResult:
-    """Install the profile in a VM, judge the install from its logs, boot the result and verify it."""
+    """Install the request's profile in a VM, judge the install from its logs, boot the result and verify it."""
     events = events or BootEvents()
     network = parse_network_option(options.network)
     media = resolve_media(options.location, options.cache_dir, progress=events.message)
@@ -202,11 +201,11 @@ def boot_test(
     run_id = new_run_id()
     with ExitStack() as stack:
         tree_port = stack.enter_context(serve_tree(media.tree)) if media.kind == "tree" and media.tree else None
-        result, repo = prepare_boot_kickstart(ref, media, tree_port, overrides=overrides, templates=templates,
-                                              verify=options.verify,
+        result, repo = prepare_boot_kickstart(request, media, tree_port, verify=options.verify,
                                               user_network=network is not None and network.kind == "user"
                                               and not is_remote(options.connect))
-        run_dir = (options.output_root / result.name / "runs" / run_id).resolve()
+        output = request.roots.output_dir(result.name)
+        run_dir = (output / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
         write_status(run_dir, run_id, result.name, "preparing")
@@ -232,9 +231,9 @@ def boot_test(
         if export and outcome.ok:
             write_status(run_dir, run_id, result.name, "export")
             events.message("exporting the golden image (qemu-img convert -c)")
-            image = _export(resources, options.output_root / result.name / f"{result.name}.qcow2")
+            image = _export(resources, output / f"{result.name}.qcow2")
         outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report,
-                                 kept, image)
+                                 kept, image, result)
         atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
         write_status(run_dir, run_id, result.name, "finished")
         if stop.is_set():
@@ -243,11 +242,10 @@ def boot_test(
 
 
 def verify_disk(
-    ref: str | Path,
+    request: BuildRequest,
     disk: Path,
     options: BootOptions,
     *,
-    overrides: Sequence[str] = (),
     events: BootEvents | None = None,
 ) -> BootTestResult:
     """Boot a disk installed by an earlier boot test (with --no-verify, or one kept after a failure) and run its
@@ -255,24 +253,24 @@ def verify_disk(
     events = events or BootEvents()
     if not disk.is_file():
         raise BadInput(f"{disk}: no such disk image")
-    prepared = prepare(ref, overrides=overrides)
+    name = model(request).name  # the profile must load; its verification unit is on the disk already
     run_id = new_run_id()
-    run_dir = (options.output_root / prepared.loaded.name / "runs" / run_id).resolve()
+    run_dir = (request.roots.output_dir(name) / "runs" / run_id).resolve()
     with ExitStack() as stack:
         stop = stack.enter_context(interruptible())
         conn = open_connection(options.connect)
         stack.callback(conn.close)
         domain_type, warning = pick_domain_type(conn, options.accel)
-        resources = stack.enter_context(RunResources(conn, run_id=run_id, profile=prepared.loaded.name,
+        resources = stack.enter_context(RunResources(conn, run_id=run_id, profile=name,
                                                      run_dir=run_dir, pool=options.pool, progress=events.message))
         resources.adopt_disk(disk)
         network = parse_network_option(options.network)
-        session = _Session(options, events, resources, conn, domain_type, network, run_id, prepared.loaded.name, stop)
+        session = _Session(options, events, resources, conn, domain_type, network, run_id, name, stop)
         phase, report = session.verify()
-        outcome = BootTestResult(prepared.loaded.name, run_id, run_dir, domain_type,
+        outcome = BootTestResult(name, run_id, run_dir, domain_type,
                                  (warning,) if warning else (), (phase,), report)
         atomic_write(run_dir / "result.json", _json_bytes(outcome.to_json()))
-        write_status(run_dir, run_id, prepared.loaded.name, "finished")
+        write_status(run_dir, run_id, name, "finished")
         if stop.is_set():
             raise Interrupted(f"interrupted; VM and volumes removed; logs in {run_dir}")
     return outcome
@@ -345,7 +343,7 @@ class _Session:
             initrd.unlink(missing_ok=True)  # it holds the kickstart's password hashes
         disk = self.resources.create_disk(self.options.disk_gib)
         extra = tuple(self.resources.create_extra_disk(n, self.options.disk_gib)
-                      for n in range(1, len(test_disk_names(disk_count))))
+                      for n in range(1, len(vm_disk_names(disk_count))))
         spec = self._spec(
             "install", disk_path=disk, extra_disk_paths=extra, kernel=kernel_path, initrd=initrd_path,
             cmdline=installer_cmdline(repo, self.options.extra_args),
@@ -367,7 +365,7 @@ class _Session:
             report = downgrade_for_tcg(report)
         return phase, report
 
-    def _phase(self, name: RunPhase, spec: DomainSpec, judge: Any, installer: Path | None) -> PhaseResult:
+    def _phase(self, name: RunPhase, spec: DomainSpec, judge: Judge, installer: Path | None) -> PhaseResult:
         atomic_write(self.resources.run_dir / f"{name}-domain.xml", spec.to_xml().encode())
         self.events.message(f"{name}: starting VM {spec.name} ({spec.domain_type})")
         started = time.monotonic()
@@ -386,7 +384,7 @@ class _Session:
         self.events.message(f"{name}: {'ok' if verdict.ok else 'FAILED'} after {seconds:.0f} s: {verdict.cause}")
         return PhaseResult(name, seconds, verdict)
 
-    def _watch(self, name: str, console_role: str, uuid: str, judge: Any, installer: Path | None) -> Verdict:
+    def _watch(self, name: str, console_role: str, uuid: str, judge: Judge, installer: Path | None) -> Verdict:
         return watch_install(
             console=self.resources.run_dir / f"{console_role}.log",
             domain_state=lambda: _domain_state(self.conn, uuid), judge=judge,

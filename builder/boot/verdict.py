@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from builder.contract import FAILURE_LINE, PREFIX, SCRIPT_LOG_PREFIX, SUCCESS_LINE
+
 Source = Literal["console", "installer"]
 
 DEFAULT_TAIL_LINES = 40
@@ -46,10 +48,6 @@ _SYSLOG_LINE = re.compile(
 # The anaconda TUI stamps some console messages with the time ("12:01:02 Running pre-installation scripts").
 _CLOCK_PREFIX = re.compile(r"^\d\d:\d\d:\d\d\s+")
 
-SUCCESS_MARKER = re.compile(r"KSBUILD-STATUS: install-complete profile=(?P<profile>\S+)")
-FAILURE_MARKER = re.compile(r"KSBUILD-STATUS: script-failed name=(?P<name>\S+) rc=(?P<rc>\d+) line=(?P<line>\d*)")
-SCRIPT_LOG_PREFIX = "KSBUILD-LOG:"
-KSBUILD_PREFIX = "KSBUILD-"
 
 _POWER_OFF = re.compile(
     r"\breboot: (?:Power down|Restarting system|System halted)\b"
@@ -72,7 +70,9 @@ class LogLine:
 
 
 @dataclass(frozen=True)
-class Progress:
+class BootProgress:
+    """Where a boot is, as its console shows it: the installer's stage, the package count, the last line."""
+
     stage: str | None
     package: tuple[int, int] | None
     package_name: str | None
@@ -105,7 +105,7 @@ class LineView:
     def from_script(self) -> bool:
         """Output of a kickstart script or a command anaconda ran, ksbuild's own lines (markers, script logs,
         the verification report) included: never matched by the generic failure rules."""
-        return self.program == "program" or self.message.startswith(KSBUILD_PREFIX)
+        return self.program == "program" or self.message.startswith(PREFIX)
 
 
 def view_line(line: LogLine) -> LineView:
@@ -479,8 +479,8 @@ class InstallJudge(EvidenceJudge):
         self._last_line: str | None = None
 
     @property
-    def progress(self) -> Progress:
-        return Progress(self._stage, self._package, self._package_name, self._last_line)
+    def progress(self) -> BootProgress:
+        return BootProgress(self._stage, self._package, self._package_name, self._last_line)
 
     def _observe(self, view: LineView) -> None:
         if view.source == "console" and not view.kernel and view.message.strip():
@@ -496,7 +496,7 @@ class InstallJudge(EvidenceJudge):
         """The kickstart's own markers; True when the line was one."""
         if view.message.startswith(SCRIPT_LOG_PREFIX):
             return True  # without a failure marker before it (garbled?): not evidence either way
-        failed = FAILURE_MARKER.search(view.message)
+        failed = FAILURE_LINE.search(view.message)
         if failed is not None:
             name, rc, line = failed["name"], failed["rc"], failed["line"]
             where = f", line {line}" if line else ""
@@ -505,7 +505,7 @@ class InstallJudge(EvidenceJudge):
             pending.failing_script = name
             self._begin(pending)
             return True
-        succeeded = SUCCESS_MARKER.search(view.message)
+        succeeded = SUCCESS_LINE.search(view.message)
         if succeeded is not None:
             self._success_line = view.text
             self._success_profile = succeeded["profile"]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
-from builder.boot.verdict import LogLine, Progress, Source, Verdict
+from builder.boot.verdict import BootProgress, LogLine, Source, Verdict
 from builder.errors import BadInput
 
 DomainState = Literal["running", "stopped-clean", "stopped-crash", "gone"]
@@ -26,7 +26,7 @@ class Judge(Protocol):
     def feed(self, line: LogLine) -> Verdict | None: ...
 
     @property
-    def progress(self) -> Progress: ...
+    def progress(self) -> BootProgress: ...
 
     @property
     def saw_power_off(self) -> bool: ...
@@ -108,7 +108,7 @@ def watch_install(
     judge: Judge,
     timeout: float,
     idle_timeout: float,
-    on_progress: Callable[[Progress, float], None] | None = None,
+    on_progress: Callable[[BootProgress, float], None] | None = None,
     on_line: Callable[[LogLine], None] | None = None,
     poll_interval: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
@@ -127,7 +127,7 @@ def watch_install(
         tails.append(LogTail(installer, "installer"))
     start = clock()
     last_growth = start
-    reported: Progress | None = None
+    reported: BootProgress | None = None
     try:
         while True:
             # The state is sampled before reading: a stop seen here comes after everything the read returns.

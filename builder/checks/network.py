@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 
 from builder.errors import Severity
-from builder.model.build import PathKey, format_key
 from builder.model.network import (
     DEFAULT_MTU,
     MODES_OF_OPTION,
@@ -23,11 +22,12 @@ from builder.model.network import (
     Vlan,
 )
 from builder.model.profile import Profile
+from builder.vocabulary import KeyPath, format_key
 
-Problem = tuple[PathKey, str, Severity]
+Problem = tuple[KeyPath, str, Severity]
 
 
-def _error(path: PathKey, message: str) -> Problem:
+def _error(path: KeyPath, message: str) -> Problem:
     return path, message, "error"
 
 # Linux keeps interface names to IFNAMSIZ - 1 bytes.
@@ -38,7 +38,7 @@ MAX_NAME = 15
 class _Entry:
     """One declared device and the key path of its entry in the profile."""
 
-    path: PathKey
+    path: KeyPath
     device: Device
 
     @property
@@ -76,7 +76,7 @@ def network_problems(profile: Profile) -> Iterator[Problem]:
                "services.disabled so the network service alone manages them", "warning")
 
 
-def _check_ipv4(config: IPv4Config, path: PathKey) -> Iterator[Problem]:
+def _check_ipv4(config: IPv4Config, path: KeyPath) -> Iterator[Problem]:
     if config.address is None:
         return
     address: IPv4Interface = config.address
@@ -91,7 +91,7 @@ def _check_ipv4(config: IPv4Config, path: PathKey) -> Iterator[Problem]:
 
 
 def _addresses(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
-    gateways: list[PathKey] = []
+    gateways: list[KeyPath] = []
     for entry in entries:
         config = entry.device.ipv4
         if config is None:
@@ -153,11 +153,11 @@ def _bridge_as_port(first: _Entry, second: _Entry) -> bool:
 def _bonds(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
     kinds = {e.name: e.kind for e in entries if not isinstance(e.device, Interface)}
     listed = {e.name: e for e in entries if isinstance(e.device, Interface)}
-    member_of: dict[str, PathKey] = {}
+    member_of: dict[str, KeyPath] = {}
     for index, bond in enumerate(net.bonds):
-        path: PathKey = ("network", "bonds", index)
+        path: KeyPath = ("network", "bonds", index)
         for number, member in enumerate(bond.members):
-            member_path: PathKey = (*path, "members", number)
+            member_path: KeyPath = (*path, "members", number)
             if member in kinds:
                 yield _error(member_path, f"{member} is a {kinds[member]}; bond members are NICs")
             elif member in member_of:
@@ -198,9 +198,9 @@ def _member_entry(entry: _Entry | None, bond: Bond) -> Iterator[Problem]:
 def _vlans(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
     by_name = {e.name: e for e in entries}
     members = {m: b.name for b in net.bonds for m in b.members}
-    tags: dict[tuple[str, int], PathKey] = {}
+    tags: dict[tuple[str, int], KeyPath] = {}
     for index, vlan in enumerate(net.vlans):
-        path: PathKey = ("network", "vlans", index)
+        path: KeyPath = ("network", "vlans", index)
         parent = by_name.get(vlan.parent)
         if vlan.parent in members:
             yield _error(

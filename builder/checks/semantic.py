@@ -6,20 +6,21 @@ every problem is reported at once, each at the file:line the value came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from builder.checks.network import network_problems
 from builder.checks.storage import storage_problems
-from builder.errors import Finding, Location, Severity
-from builder.model.build import PathKey, format_key
+from builder.contract import RESERVED_SCRIPT_NAMES
+from builder.errors import Finding, Severity
 from builder.model.profile import Profile
+from builder.vocabulary import KeyPath, Locate, format_key
 
-Problem = tuple[PathKey, str, Severity]
-Locate = Callable[[PathKey], Location]
+Problem = tuple[KeyPath, str, Severity]
 
 
-def check_profile(profile: Profile, locate: Locate) -> list[Finding]:
+def check_profile(profile: Profile, locate: Locate, workdir: Path | None = None) -> list[Finding]:
+    """Every semantic check; `workdir` is where a `templates:` folder given without a file (--set) starts."""
     findings = []
     checks = (network_problems, storage_problems, _check_services, _check_users, _check_scripts, _check_repos)
     for check in checks:
@@ -28,21 +29,26 @@ def check_profile(profile: Profile, locate: Locate) -> list[Finding]:
                 Finding(check="semantic", message=message, location=locate(path), key=format_key(path),
                         severity=severity)
             )
-    findings.extend(check_templates_dir(profile, locate))
+    findings.extend(check_templates_dir(profile, locate, workdir))
     return findings
 
 
-def templates_dir_of(profile: Profile, locate: Locate) -> Path | None:
-    """The `templates:` folder, relative to the file that set it."""
+def templates_dir_of(profile: Profile, locate: Locate, workdir: Path | None = None) -> Path | None:
+    """The `templates:` folder, relative to the file that set it (to `workdir` when --set gave it)."""
     if profile.templates is None:
         return None
     origin = locate(("templates",))
-    base = Path(origin.file).parent if origin.line is not None else Path.cwd()
+    if origin.line is not None:
+        base = Path(origin.file).parent
+        if workdir is not None and not base.is_absolute():
+            base = workdir / base  # the file as messages show it, relative to the working folder
+    else:
+        base = workdir if workdir is not None else Path()
     return (base / profile.templates).resolve()
 
 
-def check_templates_dir(profile: Profile, locate: Locate) -> list[Finding]:
-    folder = templates_dir_of(profile, locate)
+def check_templates_dir(profile: Profile, locate: Locate, workdir: Path | None = None) -> list[Finding]:
+    folder = templates_dir_of(profile, locate, workdir)
     if folder is None or folder.is_dir():
         return []
     return [Finding("semantic", f"template folder {folder} does not exist", locate(("templates",)), "templates")]
@@ -64,7 +70,7 @@ def _check_services(profile: Profile) -> Iterator[Problem]:
 def _check_users(profile: Profile) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for index, account in enumerate(profile.users.accounts):
-        path: PathKey = ("users", "accounts", index, "name")
+        path: KeyPath = ("users", "accounts", index, "name")
         if account.name == "root":
             yield path, "root is configured under users.root, not as an account", "error"
         elif account.name in seen:
@@ -72,18 +78,11 @@ def _check_users(profile: Profile) -> Iterator[Problem]:
         seen.setdefault(account.name, index)
 
 
-# Section names ksbuild's own templates use: a user script with one of these would share its log file.
-RESERVED_SCRIPT_NAMES = frozenset({
-    "hardware-virt", "repos", "selinux", "nested-virt", "network", "libvirt-network", "storage-pool", "verify",
-    "seal", "complete", "callback",
-})
-
-
 def _check_scripts(profile: Profile) -> Iterator[Problem]:
     for phase, scripts in (("pre", profile.scripts.pre), ("post", profile.scripts.post)):
         seen: set[str] = set()
         for index, script in enumerate(scripts):
-            path: PathKey = ("scripts", phase, index)
+            path: KeyPath = ("scripts", phase, index)
             if script.name in seen:
                 yield (*path, "name"), f"another {phase} script is named {script.name}", "error"
             if script.name in RESERVED_SCRIPT_NAMES:

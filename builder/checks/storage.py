@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from builder.errors import Severity
-from builder.model.build import PathKey, format_key
 from builder.model.profile import Profile
 from builder.model.storage import LogicalVolume, Partition, Raid, Storage
+from builder.vocabulary import KeyPath, format_key
 
-Problem = tuple[PathKey, str, Severity]
+Problem = tuple[KeyPath, str, Severity]
 
 # blivet.devicelibs.raid: fewest active members each level works with.
 MIN_MEMBERS = {0: 2, 1: 2, 5: 3, 6: 4, 10: 4}
@@ -28,7 +28,7 @@ EFI_SYSTEM_MIB = 200
 PV_OVERHEAD_MIB = 4
 
 
-def _error(path: PathKey, message: str) -> Problem:
+def _error(path: KeyPath, message: str) -> Problem:
     return path, message, "error"
 
 
@@ -36,7 +36,7 @@ def _error(path: PathKey, message: str) -> Problem:
 class _Placed:
     """A partition, RAID device or logical volume with the key path of its entry."""
 
-    path: PathKey
+    path: KeyPath
     volume: Partition | Raid | LogicalVolume
 
 
@@ -85,7 +85,7 @@ def _disks(storage: Storage) -> Iterator[Problem]:
             yield _error(("storage", "partitions", index, "disk"), f"{part.disk} is not one of storage.disks")
     for index, raid in enumerate(storage.raids):
         for number, disk in enumerate(raid.disks):
-            path: PathKey = ("storage", "raids", index, "disks", number)
+            path: KeyPath = ("storage", "raids", index, "disks", number)
             if disk not in known:
                 yield _error(path, f"{disk} is not one of storage.disks")
             elif disk in raid.disks[:number]:
@@ -93,7 +93,7 @@ def _disks(storage: Storage) -> Iterator[Problem]:
 
 
 def _mounts(storage: Storage, volumes: list[_Placed]) -> Iterator[Problem]:
-    first: dict[str, PathKey] = {}
+    first: dict[str, KeyPath] = {}
     for item in volumes:
         volume = item.volume
         if volume.mount is None:
@@ -136,7 +136,7 @@ def _sizes(volumes: list[_Placed]) -> Iterator[Problem]:
 def _raids(storage: Storage) -> Iterator[Problem]:
     seen: dict[str, int] = {}
     for index, raid in enumerate(storage.raids):
-        path: PathKey = ("storage", "raids", index)
+        path: KeyPath = ("storage", "raids", index)
         device = storage.raid_device(index)
         if device in seen:
             message = f"md device {device} is already used by storage.raids[{seen[device]}]"
@@ -171,14 +171,14 @@ def _lvm(storage: Storage) -> Iterator[Problem]:
                 yield _error(("storage", kind, index, "volume_group"),
                              f"no volume group named {member.volume_group} (volume_groups: {known})")
     for index, group in enumerate(storage.volume_groups):
-        path: PathKey = ("storage", "volume_groups", index)
+        path: KeyPath = ("storage", "volume_groups", index)
         if group.name not in used:
             yield _error((*path, "name"), f"no partition or RAID device is a physical volume of "
                          f"{group.name}; set volume_group: {group.name} on one")
         names: set[str] = set()
         pools = {lv.name for lv in group.logical_volumes if lv.thin_pool}
         for number, lv in enumerate(group.logical_volumes):
-            lv_path: PathKey = (*path, "logical_volumes", number)
+            lv_path: KeyPath = (*path, "logical_volumes", number)
             if lv.name in names:
                 yield _error((*lv_path, "name"), f"another logical volume in {group.name} is named {lv.name}")
             names.add(lv.name)

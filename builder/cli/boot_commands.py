@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from builder.cli.options import OUTPUT_ROOT, here
 from builder.errors import ChecksFailed
 
 if TYPE_CHECKING:
     from builder.boot.run import BootOptions, BootTestResult
-    from builder.boot.verdict import Progress
+    from builder.boot.verdict import BootProgress
+    from builder.pipeline import BuildRequest
 
 
 def _boot_options(func: Any) -> Any:
@@ -32,7 +34,7 @@ def _boot_options(func: Any) -> Any:
         click.option("--no-keep-disk", is_flag=True, help="Do not keep the disk of a failed run."),
         click.option("--extra-args", multiple=True, help="More installer boot arguments."),
         click.option("--output", "output_root", type=click.Path(file_okay=False, path_type=Path),
-                     default=Path("output"), show_default=True),
+                     default=OUTPUT_ROOT, show_default=True),
         click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text"),
     ]
     for option in reversed(options):
@@ -47,8 +49,14 @@ def _options(location: str, verify: bool, **kw: Any) -> BootOptions:
         location=location, connect=kw["connect"], network=kw["network"], accel=kw["accel"],
         memory_mib=kw["memory_mib"], vcpus=kw["vcpus"], disk_gib=kw["disk_gib"], timeout=kw["timeout"],
         idle_timeout=kw["idle_timeout"], verify=verify, keep_disk=not kw["no_keep_disk"], pool=kw["pool"],
-        extra_args=tuple(kw["extra_args"]), output_root=kw["output_root"],
+        extra_args=tuple(kw["extra_args"]),
     )
+
+
+def _request(profile: str, overrides: tuple[str, ...], templates: tuple[Path, ...], **kw: Any) -> BuildRequest:
+    from builder.pipeline import BuildRequest
+
+    return BuildRequest(profile, overrides, templates, roots=here(kw["output_root"]))
 
 
 def _printer(quiet: bool) -> Any:
@@ -61,7 +69,7 @@ def _printer(quiet: bool) -> Any:
             if not quiet:
                 click.echo(text, err=True)
 
-        def progress(self, phase: str, elapsed: float, progress: Progress) -> None:
+        def progress(self, phase: str, elapsed: float, progress: BootProgress) -> None:
             if quiet:
                 return
             step = progress.stage or "booting"
@@ -119,8 +127,8 @@ def register(group: click.Group) -> None:
         """Install PROFILE in a VM under libvirt, judge the install from its logs, boot it and verify it."""
         from builder.boot.run import boot_test
 
-        result = boot_test(profile, _options(location, not no_verify, **kw), overrides=overrides,
-                           templates=templates, events=_printer(kw["output_format"] == "json"))
+        result = boot_test(_request(profile, overrides, templates, **kw), _options(location, not no_verify, **kw),
+                           events=_printer(kw["output_format"] == "json"))
         _finish(result, kw["output_format"])
 
     @group.command(name="build")
@@ -134,8 +142,8 @@ def register(group: click.Group) -> None:
         """Boot-test PROFILE and export the installed disk as output/<profile>/<profile>.qcow2."""
         from builder.boot.golden import build_golden_image
 
-        result = build_golden_image(profile, _options(location, True, **kw), overrides=overrides,
-                                    templates=templates, events=_printer(kw["output_format"] == "json"))
+        result = build_golden_image(_request(profile, overrides, templates, **kw), _options(location, True, **kw),
+                                    events=_printer(kw["output_format"] == "json"))
         _finish(result, kw["output_format"])
 
     @group.command(name="verify")
@@ -148,7 +156,7 @@ def register(group: click.Group) -> None:
         """Boot an installed disk and run the verification the profile implies (the disk is copied first)."""
         from builder.boot.run import verify_disk
 
-        result = verify_disk(profile, disk, _options(str(disk), True, **kw), overrides=overrides,
+        result = verify_disk(_request(profile, overrides, (), **kw), disk, _options(str(disk), True, **kw),
                              events=_printer(kw["output_format"] == "json"))
         _finish(result, kw["output_format"])
 

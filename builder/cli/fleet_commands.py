@@ -14,10 +14,9 @@ from typing import Any
 
 import click
 
-from builder.cli.main import FORMAT_OPTION, TEMPLATES_OPTION, print_findings
+from builder.cli.options import FORMAT_OPTION, OUTPUT_ROOT, TEMPLATES_OPTION, here, print_findings
 from builder.errors import BadInput
 
-DEFAULT_OUTPUT_ROOT = Path("output")
 JOBS_OPTION = click.option("--jobs", type=click.IntRange(min=1), default=None,
                            help="Worker processes for rendering and validating (default: one per core).")
 
@@ -53,10 +52,10 @@ def render(inventory: Path, output_dir: Path | None, templates: tuple[Path, ...]
     """Render every host of INVENTORY (only what changed) into one TFTP + HTTP tree."""
     from builder.fleet.render import render_fleet
 
-    out = output_dir if output_dir is not None else DEFAULT_OUTPUT_ROOT / inventory.stem
+    out = output_dir if output_dir is not None else OUTPUT_ROOT / inventory.stem
     boot_files = _boot_files(boot_location) if boot_location is not None else None
     outcome = render_fleet(inventory, out, templates=templates, syslinux_dir=syslinux_dir, boot_files=boot_files,
-                           jobs=jobs, progress=_progress)
+                           jobs=jobs, roots=here(), progress=_progress)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
         return
@@ -91,12 +90,12 @@ def check(inventory: Path, templates: tuple[Path, ...], jobs: int | None, output
     from builder.fleet.render import check_fleet_inventory
 
     if output_format != "json":
-        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs, progress=_progress)
+        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs, roots=here(), progress=_progress)
         print_findings(outcome.findings, err=False)
         click.echo(f"{inventory}: {len(outcome.hosts)} host(s) ok")
         return
     try:
-        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs)
+        outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs, roots=here())
     except KsbuildError as exc:
         report = {"ok": False, "message": exc.message, "findings": [f.to_json() for f in exc.findings]}
         click.echo(json.dumps(report, indent=2, sort_keys=True))
@@ -122,7 +121,7 @@ def reinstall(host: str, tree: Path | None) -> None:
 
 def _tree_with(host: str) -> Path:
     found = []
-    for manifest in sorted(DEFAULT_OUTPUT_ROOT.glob("*/manifest.json")):
+    for manifest in sorted(OUTPUT_ROOT.glob("*/manifest.json")):
         try:
             data: Any = json.loads(manifest.read_text())
         except (OSError, ValueError):

@@ -11,26 +11,8 @@ from pathlib import Path
 import click
 
 from builder import __version__
-from builder.errors import (
-    EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
-    ChecksFailed,
-    Finding,
-    KsbuildError,
-)
-
-FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Findings as text or as JSON for machines.")
-SET_OPTION = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-                          help="Override one profile value (YAML syntax), e.g. --set system.selinux=permissive.")
-TEMPLATES_OPTION = click.option("--templates", "templates", multiple=True,
-                                type=click.Path(file_okay=False, path_type=Path),
-                                help="Folder of template overrides (same names as kickstart_templates/).")
-
-
-def print_findings(findings: Sequence[Finding], *, err: bool = True) -> None:
-    for finding in findings:
-        click.echo(finding.format(), err=err)
+from builder.cli.options import FORMAT_OPTION, SET_OPTION, TEMPLATES_OPTION, here, print_findings
+from builder.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ChecksFailed, KsbuildError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +32,9 @@ def render(profile: str, overrides: tuple[str, ...], templates: tuple[Path, ...]
            output_format: str) -> None:
     """Render PROFILE to ks.cfg + manifest.json after every check passed."""
     from builder.commands import render_profile
+    from builder.pipeline import BuildRequest
 
-    outcome = render_profile(profile, overrides=overrides, templates=templates, output_dir=output_dir)
+    outcome = render_profile(BuildRequest(profile, overrides, templates, roots=here()), output_dir=output_dir)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
     else:
@@ -70,7 +53,7 @@ def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tupl
     """Check profiles (YAML) or kickstart files: schema, semantics, pykickstart, shellcheck, policy."""
     from builder.commands import validate_paths
 
-    outcome = validate_paths(paths, overrides=overrides, templates=templates, shell=not no_shellcheck)
+    outcome = validate_paths(paths, overrides=overrides, templates=templates, roots=here(), shell=not no_shellcheck)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
     else:
@@ -89,7 +72,7 @@ def show(profile: str, overrides: tuple[str, ...], output_format: str) -> None:
     """Print the merged PROFILE, each value with the file:line it came from."""
     from builder.commands import show_profile
 
-    click.echo(show_profile(profile, overrides=overrides, as_json=output_format == "json"), nl=False)
+    click.echo(show_profile(profile, overrides=overrides, roots=here(), as_json=output_format == "json"), nl=False)
 
 
 @cli.command(name="list")
@@ -99,7 +82,7 @@ def list_profiles(dirs: tuple[Path, ...]) -> None:
     """List shipped and local profiles with their descriptions."""
     from builder.commands import list_available
 
-    for entry in list_available(dirs):
+    for entry in list_available(here(), dirs):
         click.echo(f"{entry.name:<24} {entry.origin:<8} {entry.description}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from builder import __version__
 from builder.fsutil import atomic_write, sha256_bytes, sha256_file
-from builder.load.yaml_source import display_path
+from builder.vocabulary import display_path
 
 KICKSTART_NAME = "ks.cfg"
 MANIFEST_NAME = "manifest.json"
@@ -31,19 +31,24 @@ def build_manifest(
     templates: Mapping[str, Path],
     overrides: Sequence[str] = (),
     extra: Mapping[str, object] | None = None,
+    *,
+    workdir: Path | None,
+    kickstart_name: str = KICKSTART_NAME,
 ) -> dict[str, object]:
+    """What a kickstart was made from and its digest. Input paths are shown relative to `workdir` when under
+    it; `kickstart_name` is the kickstart's path relative to the manifest's folder."""
     manifest: dict[str, object] = {
         "profile": name,
         "ksbuild_version": __version__,
         "pykickstart_version": version("pykickstart"),
-        "inputs": [{"path": display_path(p), "sha256": sha256_file(p)} for p in sources],
+        "inputs": [{"path": display_path(p, workdir), "sha256": sha256_file(p)} for p in sources],
         "overrides": list(overrides),
         "templates": [
-            {"name": template, "path": display_path(path), "sha256": sha256_file(path)}
+            {"name": template, "path": display_path(path, workdir), "sha256": sha256_file(path)}
             for template, path in sorted(templates.items())
         ],
         "outputs": {
-            KICKSTART_NAME: {"sha256": sha256_bytes(kickstart_text.encode()), "mode": f"{KICKSTART_MODE:04o}"}
+            kickstart_name: {"sha256": sha256_bytes(kickstart_text.encode()), "mode": f"{KICKSTART_MODE:04o}"}
         },
     }
     if extra:

@@ -16,14 +16,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from builder.checks.semantic import check_profile
 from builder.errors import BadInput, Finding, Severity
 from builder.fleet.inventory import FleetHost, Inventory, for_host
-from builder.load.yaml_source import Path_, format_key
-from builder.model.build import build_profile
 from builder.model.network import Device, Vlan
 from builder.model.profile import Profile
+from builder.pipeline import BuildRequest, Modelled, model
 from builder.render.context import install_network
+from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
 
 CHECK = "fleet"
 
@@ -31,12 +30,16 @@ CHECK = "fleet"
 @dataclass(frozen=True)
 class ModelledHost:
     host: FleetHost
-    profile: Profile
+    modelled: Modelled  # the host's merged profile through the pipeline's model stage
     findings: tuple[Finding, ...]  # the core semantic checks, each naming the host
 
     @property
     def hostname(self) -> str:
         return self.host.hostname
+
+    @property
+    def profile(self) -> Profile:
+        return self.modelled.profile
 
     @property
     def install_address(self) -> IPv4Interface | None:
@@ -65,21 +68,23 @@ class FleetModel:
         return tuple(f for f in self.findings if f.severity == "error")
 
 
-def model_fleet(inventory: Inventory) -> FleetModel:
-    """Model and check every host, then check the fleet as a whole; all problems are collected."""
+def model_fleet(inventory: Inventory, roots: Roots = DEFAULT_ROOTS) -> FleetModel:
+    """Model and check every host (as `ksbuild validate` does), then check the fleet as a whole; all problems
+    are collected."""
     findings: list[Finding] = []
     modelled: list[ModelledHost] = []
     unreadable = False
     for host in inventory.hosts:
         try:
-            profile = build_profile(host.data, host.locate)
+            result = model(BuildRequest(host.merged(), roots=roots))
         except BadInput as exc:
             unreadable = True
-            findings.extend(for_host(f, host.hostname) for f in exc.findings)
+            found = exc.findings or (Finding(CHECK, exc.message, host.entry),)
+            findings.extend(for_host(f, host.hostname) for f in found)
             continue
-        semantic = tuple(for_host(f, host.hostname) for f in check_profile(profile, host.locate))
+        semantic = tuple(for_host(f, host.hostname) for f in result.semantic)
         findings.extend(semantic)
-        modelled.append(ModelledHost(host, profile, semantic))
+        modelled.append(ModelledHost(host, result, semantic))
     findings.extend(check_fleet(inventory, modelled))
     return FleetModel(inventory, tuple(modelled), tuple(findings), unreadable)
 
@@ -91,7 +96,7 @@ def check_fleet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> list[Fin
 
 
 def _finding(
-    inventory: Inventory, host: FleetHost, path: Path_, message: str, severity: Severity = "error"
+    inventory: Inventory, host: FleetHost, path: KeyPath, message: str, severity: Severity = "error"
 ) -> Finding:
     """A finding on `host` at the inventory line that set `path`, or at the host's entry."""
     location = host.locate(path)
@@ -110,7 +115,7 @@ def _network_install_source(inventory: Inventory, hosts: Sequence[ModelledHost])
             yield _finding(inventory, modelled.host, ("install", "source"), message)
 
 
-def _named(host: FleetHost, path: Path_) -> str:
+def _named(host: FleetHost, path: KeyPath) -> str:
     return f"host {host.hostname} ({host.locate(path)})"
 
 
@@ -118,7 +123,7 @@ def _duplicate_hostnames(inventory: Inventory, hosts: Sequence[ModelledHost]) ->
     first: dict[str, FleetHost] = {}
     for host in inventory.hosts:
         key = host.hostname.lower().rstrip(".")
-        path: Path_ = ("hosts", host.index, "hostname")
+        path: KeyPath = ("hosts", host.index, "hostname")
         if key in first:
             where = inventory.locate(("hosts", first[key].index, "hostname"))
             message = f"host {host.hostname}: hostname is already used by hosts[{first[key].index}] ({where})"
@@ -131,7 +136,7 @@ def _duplicate_macs(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iter
     first: dict[str, tuple[FleetHost, int]] = {}
     for host in inventory.hosts:
         for position, mac in enumerate(host.macs):
-            path: Path_ = ("hosts", host.index, "macs", position)
+            path: KeyPath = ("hosts", host.index, "macs", position)
             if mac in first:
                 owner, owner_position = first[mac]
                 where = inventory.locate(("hosts", owner.index, "macs", owner_position))
@@ -149,13 +154,13 @@ def _boot_mac_matches_profile(inventory: Inventory, hosts: Sequence[ModelledHost
         device = install_network(modelled.profile).device
         for index, interface in enumerate(net.interfaces):
             if interface.name == device and interface.mac is not None and interface.mac != host.macs[0]:
-                path: Path_ = ("network", "interfaces", index, "mac")
+                path: KeyPath = ("network", "interfaces", index, "mac")
                 message = (f"boot interface {device} is pinned to MAC {interface.mac}, but the host's first "
                            f"(boot) MAC is {host.macs[0]}")
                 yield _finding(inventory, host, path, message)
 
 
-def _static_addresses(profile: Profile) -> Iterator[tuple[Path_, str, IPv4Interface, IPv4Address | None]]:
+def _static_addresses(profile: Profile) -> Iterator[tuple[KeyPath, str, IPv4Interface, IPv4Address | None]]:
     """(key path of the address, device name, address, gateway) of every static address of a host."""
     net = profile.network
     devices: list[tuple[str, int, Device]] = [
@@ -166,14 +171,14 @@ def _static_addresses(profile: Profile) -> Iterator[tuple[Path_, str, IPv4Interf
     ]
     for kind, index, device in devices:
         if device.ipv4 is not None and device.ipv4.address is not None:
-            path: Path_ = ("network", kind, index, "ipv4", "address")
+            path: KeyPath = ("network", kind, index, "ipv4", "address")
             name = device.device if isinstance(device, Vlan) else device.name
             yield path, name, device.ipv4.address, device.ipv4.gateway
 
 
 def _duplicate_addresses(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    owners: dict[IPv4Address, tuple[FleetHost, Path_, str]] = {}
-    gateways: dict[IPv4Address, tuple[FleetHost, Path_]] = {}
+    owners: dict[IPv4Address, tuple[FleetHost, KeyPath, str]] = {}
+    gateways: dict[IPv4Address, tuple[FleetHost, KeyPath]] = {}
     for modelled in hosts:
         for path, device, address, gateway in _static_addresses(modelled.profile):
             ip = address.ip
@@ -233,6 +238,6 @@ def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) ->
             yield _finding(inventory, modelled.host, path, message, "warning")
 
 
-def _install_address_path(modelled: ModelledHost) -> Path_:
+def _install_address_path(modelled: ModelledHost) -> KeyPath:
     """Key path of the address `install_network` picked: the boot device's own, or its bridge's."""
     return install_network(modelled.profile).address_key or ("network",)

@@ -34,26 +34,24 @@ from __future__ import annotations
 
 import difflib
 import json
-import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from builder.errors import BadInput, Finding, Location
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, override_location
 from builder.load.profile_loader import LoadedProfile, load_profile
-from builder.load.yaml_source import Path_, display_path, format_key, parse_yaml_text, read_text_file
+from builder.load.yaml_source import parse_yaml_text, read_text_file
 from builder.model.types import Bool, HostName, Identifier, InterfaceName, IPv4, Line, MacAddress, Model, Url
-from builder.paths import shipped_profiles_dir
+from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Locate, Roots, format_key, locate_in, schema_findings
 
 CHECK = "inventory"
-_Locate = Callable[[Path_], Location]
 Firmware = Literal["bios", "uefi"]
 DEFAULT_FIRMWARE: Firmware = "bios"
 _PROFILE_SUFFIXES = (".yaml", ".yml")
@@ -190,19 +188,21 @@ class FleetHost:
     boot_interface: str | None
     profile: LoadedProfile  # the profile it is built from (name, path, sources)
     data: dict[str, Any]
-    locations: dict[Path_, Location]
+    locations: dict[KeyPath, Location]
     entry: Location  # the host's entry in the inventory
 
     @property
     def sources(self) -> tuple[Path, ...]:
         return self.profile.sources
 
-    def locate(self, path: Path_) -> Location:
-        for length in range(len(path), 0, -1):
-            found = self.locations.get(tuple(path[:length]))
-            if found is not None:
-                return found
-        return self.entry
+    def locate(self, path: KeyPath) -> Location:
+        return locate_in(self.locations, path, self.entry)
+
+    def merged(self) -> LoadedProfile:
+        """The host's merged profile, as the pipeline takes a loaded one: named after the profile it is built
+        from, each value located, the host's entry where a value has no line of its own."""
+        profile = self.profile
+        return LoadedProfile(profile.name, profile.path, self.data, self.locations, profile.sources, self.entry)
 
 
 @dataclass(frozen=True)
@@ -210,11 +210,8 @@ class Inventory:
     path: Path
     model: InventoryModel
     hosts: tuple[FleetHost, ...]
-    locations: Mapping[Path_, Location]
-
-    @property
-    def display(self) -> str:
-        return display_path(self.path)
+    locations: Mapping[KeyPath, Location]
+    display: str  # the inventory file as messages show it
 
     @property
     def sources(self) -> tuple[Path, ...]:
@@ -228,12 +225,8 @@ class Inventory:
             return None
         return (self.path.parent / self.model.templates).resolve()
 
-    def locate(self, path: Path_) -> Location:
-        for length in range(len(path), 0, -1):
-            found = self.locations.get(tuple(path[:length]))
-            if found is not None:
-                return found
-        return Location(self.display)
+    def locate(self, path: KeyPath) -> Location:
+        return locate_in(self.locations, path, Location(self.display))
 
 
 def for_host(finding: Finding, hostname: str) -> Finding:
@@ -249,38 +242,31 @@ def inventory_schema() -> dict[str, Any]:
     return schema
 
 
-def load_inventory(path: Path, *, search_dirs: Sequence[Path] | None = None) -> Inventory:
-    """Read the inventory and build each host's merged profile data.
+def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
+    """Read the inventory and build each host's merged profile data (bare profile names are looked up in
+    `roots.profile_dirs`, as `ksbuild render` looks them up).
 
     Raises BadInput listing every problem found (YAML, inventory schema, profiles that cannot be loaded,
     unknown groups, `set` keys that cannot be applied), each at its file:line. The merged profiles are not
     modelled or checked here: that is `builder.fleet.checks`.
     """
-    display = display_path(path)
+    display = roots.display(path)
     document = parse_yaml_text(read_text_file(path, display), display)
     if document.data is None or document.findings:
         raise BadInput(f"cannot read inventory {display}", document.findings)
-    locations: dict[Path_, Location] = document.locations
+    locations: dict[KeyPath, Location] = document.locations
 
-    def locate(at: Path_) -> Location:
-        for length in range(len(at), 0, -1):
-            found = locations.get(tuple(at[:length]))
-            if found is not None:
-                return found
-        return Location(display)
+    def locate(at: KeyPath) -> Location:
+        return locate_in(locations, at, Location(display))
 
     try:
         model = InventoryModel.model_validate(document.data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        schema = [_schema_finding(error, locate) for error in errors]
+        schema = schema_findings(exc, InventoryModel, locate, CHECK)
         raise BadInput(f"{len(schema)} schema error(s) in inventory {display}", schema) from None
 
     findings: list[Finding] = []
-    # As `ksbuild render` looks up bare names (builder.pipeline.default_search_dirs, which would import
-    # pykickstart: an unchanged fleet is answered without it).
-    dirs = (Path("profiles"), shipped_profiles_dir()) if search_dirs is None else tuple(search_dirs)
-    profiles = _load_profiles(model, path.parent, dirs, locate, findings)
+    profiles = _load_profiles(model, path.parent, roots, locate, findings)
     level_locations = _LevelLocations(locations)
     hosts = []
     for index, entry in enumerate(model.hosts):
@@ -290,7 +276,7 @@ def load_inventory(path: Path, *, search_dirs: Sequence[Path] | None = None) -> 
             hosts.append(host)
     if findings:
         raise BadInput(f"{len(findings)} problem(s) in inventory {display}", findings)
-    return Inventory(path, model, tuple(hosts), MappingProxyType(locations))
+    return Inventory(path, model, tuple(hosts), MappingProxyType(locations), display)
 
 
 # -- profiles ---------------------------------------------------------------------------------------------
@@ -303,11 +289,10 @@ def _profile_ref(ref: str, inventory_dir: Path) -> str | Path:
 
 
 def _load_profiles(
-    model: InventoryModel, inventory_dir: Path, search_dirs: Sequence[Path], locate: _Locate,
-    findings: list[Finding],
+    model: InventoryModel, inventory_dir: Path, roots: Roots, locate: Locate, findings: list[Finding],
 ) -> dict[str, LoadedProfile | None]:
     """Each profile the inventory names, loaded once (None when it cannot be loaded; findings say why)."""
-    named: dict[str, Path_] = {}
+    named: dict[str, KeyPath] = {}
     if model.defaults.profile is not None:
         named.setdefault(model.defaults.profile, ("defaults", "profile"))
     for name, group in model.groups.items():
@@ -319,7 +304,7 @@ def _load_profiles(
     loaded: dict[str, LoadedProfile | None] = {}
     for ref, where in named.items():
         try:
-            loaded[ref] = load_profile(_profile_ref(ref, inventory_dir), search_dirs=search_dirs)
+            loaded[ref] = load_profile(_profile_ref(ref, inventory_dir), roots=roots)
         except BadInput as exc:
             loaded[ref] = None
             found = exc.findings or (Finding(CHECK, exc.message),)
@@ -341,33 +326,33 @@ def _load_profiles(
 class _LevelLocations:
     """The locations inside each level's `values` and `set`, relative to them, indexed in one pass."""
 
-    def __init__(self, locations: Mapping[Path_, Location]) -> None:
-        self._by_prefix: dict[Path_, dict[Path_, Location]] = {}
+    def __init__(self, locations: Mapping[KeyPath, Location]) -> None:
+        self._by_prefix: dict[KeyPath, dict[KeyPath, Location]] = {}
         for path, location in locations.items():
             prefix = self._prefix_of(path)
             if prefix is not None:
                 self._by_prefix.setdefault(prefix, {})[path[len(prefix):]] = location
 
     @staticmethod
-    def _prefix_of(path: Path_) -> Path_ | None:
+    def _prefix_of(path: KeyPath) -> KeyPath | None:
         if len(path) > 2 and path[0] == "defaults" and path[1] in ("values", "set"):
             return path[:2]
         if len(path) > 3 and path[0] in ("groups", "hosts") and path[2] in ("values", "set"):
             return path[:3]
         return None
 
-    def values(self, level: Path_) -> dict[Path_, Location]:
+    def values(self, level: KeyPath) -> dict[KeyPath, Location]:
         return self._by_prefix.get((*level, "values"), {})
 
-    def sets(self, level: Path_) -> dict[Path_, Location]:
+    def sets(self, level: KeyPath) -> dict[KeyPath, Location]:
         return self._by_prefix.get((*level, "set"), {})
 
 
 def _apply_sets(
     layer: Layer,
     sets: Mapping[str, Any],
-    level: Path_,
-    where: Mapping[Path_, Location],
+    level: KeyPath,
+    where: Mapping[KeyPath, Location],
     findings: list[Finding],
 ) -> Layer:
     """`layer` with the level's `set` entries applied, each located at its line in the inventory."""
@@ -392,7 +377,7 @@ def _apply_sets(
 
 def _put(
     data: dict[str, Any],
-    locations: dict[Path_, Location],
+    locations: dict[KeyPath, Location],
     path: tuple[str, str],
     value: str,
     location: Location,
@@ -411,11 +396,11 @@ def _build_host(
     model: InventoryModel,
     profiles: Mapping[str, LoadedProfile | None],
     level_locations: _LevelLocations,
-    locate: _Locate,
+    locate: Locate,
     findings: list[Finding],
 ) -> FleetHost | None:
-    here: Path_ = ("hosts", index)
-    levels: list[tuple[Path_, Level]] = [(("defaults",), model.defaults)]
+    here: KeyPath = ("hosts", index)
+    levels: list[tuple[KeyPath, Level]] = [(("defaults",), model.defaults)]
     if entry.group is not None:
         group = model.groups.get(entry.group)
         if group is None:
@@ -485,59 +470,3 @@ def _check_hostname_not_set_elsewhere(
     message = (f"host {entry.hostname}: system.hostname is set to {value!r} here, but each host's hostname "
                "comes from its hostname: key")
     findings.append(Finding(CHECK, message, location, "system.hostname"))
-
-
-# -- schema errors ----------------------------------------------------------------------------------------
-
-
-def _schema_finding(error: Any, locate: _Locate) -> Finding:
-    path: Path_ = tuple(part for part in error["loc"] if isinstance(part, str | int))
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        allowed = _fields_at(InventoryModel, path[:-1])
-        close = difflib.get_close_matches(str(path[-1]).lower(), sorted(allowed), n=1, cutoff=0.6)
-        message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else
-                                   f" (allowed here: {', '.join(sorted(allowed))})" if allowed else "")
-    elif error["type"] == "missing":
-        message = "required key is missing"
-    return Finding(CHECK, message, locate(path), format_key(path))
-
-
-def _fields_at(model: type[BaseModel], path: Path_) -> set[str]:
-    """The keys (aliases where set) of the model found at `path` in the inventory."""
-    current: Any = model
-    for part in path:
-        found = None
-        for candidate in _models_in(current):
-            for name, field in candidate.model_fields.items():
-                if part in (name, field.alias):
-                    found = field.annotation
-        if found is None and not isinstance(part, int):
-            # A mapping of models (groups: {name: Group}) is entered by any key.
-            found = next((get_args(a)[1] for a in _annotations(current) if get_origin(a) is dict), None)
-        if found is None:
-            if isinstance(part, int):
-                continue
-            return set()
-        current = found
-    models = _models_in(current)
-    return {field.alias or name for model in models for name, field in model.model_fields.items()}
-
-
-def _annotations(annotation: Any) -> list[Any]:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _annotations(get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        return [a for arg in get_args(annotation) for a in _annotations(arg)]
-    return [annotation]
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    found: list[type[BaseModel]] = []
-    for candidate in _annotations(annotation):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            found.append(candidate)
-        elif get_origin(candidate) is tuple:
-            found.extend(m for arg in get_args(candidate) if arg is not Ellipsis for m in _models_in(arg))
-    return found

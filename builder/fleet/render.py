@@ -6,10 +6,11 @@ settings, ksbuild and pykickstart versions). When no input changed and every out
 read beyond those files; otherwise only hosts whose digest changed (or whose files were touched) are
 rendered again. Nothing is written unless every host passes every check.
 
-Parallel: hosts are rendered and validated in worker processes (pykickstart keeps its version state in class
-attributes, so threads could not share it), a batch per task, through the core pipeline's `validate_many`:
-one shellcheck run per batch, and scripts that differ from host to host only in here-document data (the
-ifcfg files, the callback URL) checked once for the whole fleet.
+Every host goes through the one pipeline (builder.pipeline): its merged profile is modelled and checked here,
+then rendered as a `FleetHostVariant` and validated in worker processes (pykickstart keeps its version state in
+class attributes, so threads could not share it), a batch per task: one shellcheck run per batch, and scripts
+that differ from host to host only in here-document data (the ifcfg files, the callback URL) checked once for
+the whole fleet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
@@ -27,16 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from builder import __version__
-from builder.errors import BadInput, ChecksFailed, Finding, Location
+from builder.errors import BadInput, ChecksFailed, Finding
 from builder.fleet import pxe, tree
 from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
 from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
 from builder.fsutil import atomic_write, sha256_file
-from builder.load.yaml_source import Path_
-from builder.model.profile import Profile
+from builder.pipeline import BuildRequest, FleetHostVariant, Modelled, template_dirs
 from builder.render.environment import effective_templates, make_environment, template_search_path
+from builder.vocabulary import DEFAULT_ROOTS, Progress, Roots
 
-Progress = Callable[[str], None]
 _HOSTS_PER_TASK = 50
 # A worker pool costs ~0.1 s to start: below this many hosts one process is faster.
 _MIN_HOSTS_FOR_POOL = 8
@@ -93,17 +93,17 @@ class FleetOutcome:
 
 
 def check_fleet_inventory(
-    inventory_path: Path, *, templates: Sequence[Path] = (), jobs: int | None = None,
+    inventory_path: Path, *, templates: Sequence[Path] = (), jobs: int | None = None, roots: Roots = DEFAULT_ROOTS,
     progress: Progress | None = None,
 ) -> FleetOutcome:
     """Every check `ksbuild validate` runs, on every host, plus the fleet-wide ones; writes nothing.
 
     Raises BadInput (the inventory or a host's profile cannot be read or modelled) or ChecksFailed.
     """
-    inventory = load_inventory(inventory_path)
-    fleet = _checked_model(inventory)
-    plans = _plans(fleet.hosts, inventory, templates)
-    rendered = render_hosts(plans, inventory, templates, jobs=jobs, progress=progress)
+    inventory = load_inventory(inventory_path, roots=roots)
+    fleet = _checked_model(inventory, roots)
+    plans = _plans(fleet.hosts, inventory, templates, roots)
+    rendered = render_hosts(plans, inventory, templates, jobs=jobs, roots=roots, progress=progress)
     findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
     _raise_on_errors(findings)
     return FleetOutcome(None, tuple(p.hostname for p in plans), findings=findings)
@@ -117,6 +117,7 @@ def render_fleet(
     syslinux_dir: Path | None = None,
     boot_files: tuple[Path, Path] | None = None,
     jobs: int | None = None,
+    roots: Roots = DEFAULT_ROOTS,
     progress: Progress | None = None,
 ) -> FleetOutcome:
     """Render the fleet into `out_dir`, rendering again only what changed; nothing is written on an error.
@@ -132,23 +133,24 @@ def render_fleet(
     }
     versions = _versions()
     previous = tree.read_manifest(out_dir)
-    if previous is not None and tree.up_to_date(previous, versions, settings, out_dir):
+    if previous is not None and tree.up_to_date(previous, versions, settings, out_dir, roots.workdir):
         return FleetOutcome(out_dir, tuple(previous["hosts"]), up_to_date=True)
 
-    inventory = load_inventory(inventory_path)
-    fleet = _checked_model(inventory)
-    plans = _plans(fleet.hosts, inventory, templates)
+    inventory = load_inventory(inventory_path, roots=roots)
+    fleet = _checked_model(inventory, roots)
+    plans = _plans(fleet.hosts, inventory, templates, roots)
     old: dict[str, Any] = previous["hosts"] if previous is not None else {}
     stale = [p for p in plans if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest)]
     if progress is not None:
         progress(f"{len(plans)} host(s): {len(stale)} to render, {len(plans) - len(stale)} unchanged")
-    rendered = render_hosts(stale, inventory, templates, jobs=jobs, progress=progress)
+    rendered = render_hosts(stale, inventory, templates, jobs=jobs, roots=roots, progress=progress)
     findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
     _raise_on_errors(findings)
 
     copied = _copied_files(inventory, syslinux, boot_files, settings)
     with pxe.state_lock(out_dir):
-        removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings)
+        removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings,
+                              roots.workdir)
     return FleetOutcome(out_dir, tuple(p.hostname for p in plans), tuple(h.hostname for h in rendered),
                         tuple(removed), findings, notes=tuple(_notes(out_dir, plans, inventory.model.pxe)))
 
@@ -162,6 +164,7 @@ def _write_tree(
     previous: Mapping[str, Any] | None,
     copied: Mapping[str, tuple[Path, str]],
     settings: Mapping[str, Any],
+    workdir: Path | None,
 ) -> list[str]:
     """Write everything (caller holds the state lock); the manifest last, once the rest is on disk."""
     writer = pxe.TreeWriter(out_dir)
@@ -190,7 +193,7 @@ def _write_tree(
     template_dirs = {folder for plan in plans for folder in template_search_path(plan.template_dirs)}
     manifest = tree.manifest(inventory=inventory.display, versions=_versions(), settings=settings,
                              sources=inventory.sources, template_dirs=sorted(template_dirs), hosts=hosts,
-                             files=files)
+                             files=files, workdir=workdir)
     atomic_write(out_dir / pxe.MANIFEST_NAME, tree.manifest_bytes(manifest), 0o644)
     return removed
 
@@ -230,8 +233,8 @@ def _versions() -> tree.Versions:
     return tree.Versions(ksbuild=__version__, pykickstart=version("pykickstart"))
 
 
-def _checked_model(inventory: Inventory) -> FleetModel:
-    fleet = model_fleet(inventory)
+def _checked_model(inventory: Inventory, roots: Roots) -> FleetModel:
+    fleet = model_fleet(inventory, roots)
     if fleet.unreadable:
         raise BadInput(f"{len(fleet.errors)} error(s) in the hosts' profiles; nothing written", fleet.findings)
     return fleet
@@ -251,14 +254,11 @@ def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tup
 
 
 def _plan(
-    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path],
+    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path], roots: Roots,
     digests: dict[tuple[Path, ...], dict[str, str]],
 ) -> HostPlan:
-    from builder.checks.semantic import templates_dir_of
-
     host, settings = modelled.host, inventory.model.pxe
-    profile_dir = templates_dir_of(modelled.profile, host.locate)
-    template_dirs = (*_fleet_template_dirs(inventory, templates), *((profile_dir,) if profile_dir else ()))
+    dirs = template_dirs(modelled.modelled, _fleet_template_dirs(inventory, templates), roots)
     record = pxe.BootRecord(
         hostname=host.hostname,
         macs=host.macs,
@@ -272,20 +272,22 @@ def _plan(
     digest_input = {
         "data": host.data,
         "profile": host.profile.name,
-        "templates": _template_digests(template_search_path(template_dirs), digests),
+        "templates": _template_digests(template_search_path(dirs), digests),
         "callback_url": callback,
         "boot": record.to_json(),
         "pxe": settings.model_dump(mode="json"),
         "versions": [versions.ksbuild, versions.pykickstart],
     }
     digest = hashlib.sha256(json.dumps(digest_input, sort_keys=True, default=str).encode()).hexdigest()
-    return HostPlan(modelled, record, template_dirs, callback, digest)
+    return HostPlan(modelled, record, dirs, callback, digest)
 
 
-def _plans(hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path]) -> list[HostPlan]:
+def _plans(
+    hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path], roots: Roots
+) -> list[HostPlan]:
     # Template files are hashed once per search path per run (hosts of one profile share one).
     digests: dict[tuple[Path, ...], dict[str, str]] = {}
-    return [_plan(modelled, inventory, templates, digests) for modelled in hosts]
+    return [_plan(modelled, inventory, templates, roots, digests) for modelled in hosts]
 
 
 def _template_digests(search_path: tuple[Path, ...], cache: dict[tuple[Path, ...], dict[str, str]]) -> dict[str, str]:
@@ -300,15 +302,11 @@ def _template_digests(search_path: tuple[Path, ...], cache: dict[tuple[Path, ...
 
 @dataclass(frozen=True)
 class _Job:
+    """One host's work for a worker process: its modelled profile and how to render it (picklable)."""
+
     hostname: str
-    name: str
-    profile_path: Path
-    sources: tuple[Path, ...]
-    data: dict[str, Any]
-    locations: dict[Path_, Location]
-    profile: Profile
-    template_dirs: tuple[Path, ...]
-    callback_url: str | None
+    request: BuildRequest
+    modelled: Modelled
     record: pxe.BootRecord
     pxe_settings: PxeSettings
     pxe_template_dirs: tuple[Path, ...]
@@ -316,20 +314,20 @@ class _Job:
 
 def render_hosts(
     plans: Sequence[HostPlan], inventory: Inventory, templates: Sequence[Path], *, jobs: int | None = None,
-    progress: Progress | None = None,
+    roots: Roots = DEFAULT_ROOTS, progress: Progress | None = None,
 ) -> list[RenderedHost]:
     """Render (kickstart and boot entries) and validate (pykickstart, shell, policy) each host.
 
     In worker processes when there are enough hosts; results come back in the order of `plans`.
     """
     # Imported before the pool forks, so every worker starts with pykickstart loaded.
-    import builder.pipeline  # noqa: F401
+    import builder.validate.pipeline  # noqa: F401
 
     fleet_dirs = _fleet_template_dirs(inventory, templates)
     work = [
-        _Job(p.hostname, p.modelled.host.profile.name, p.modelled.host.profile.path, p.modelled.host.sources,
-             p.modelled.host.data, p.modelled.host.locations, p.modelled.profile, p.template_dirs, p.callback_url,
-             p.record, inventory.model.pxe, fleet_dirs)
+        _Job(p.hostname, BuildRequest(p.modelled.modelled.loaded, templates=fleet_dirs,
+                                      variant=FleetHostVariant(p.callback_url), roots=roots),
+             p.modelled.modelled, p.record, inventory.model.pxe, fleet_dirs)
         for p in plans
     ]
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -347,19 +345,13 @@ def render_hosts(
 
 
 def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
-    from types import MappingProxyType
+    from builder.pipeline import Prepared, prepare, validate
 
-    from builder.load.profile_loader import LoadedProfile
-    from builder.pipeline import Prepared, finish
-    from builder.render.kickstart import render_kickstart
-    from builder.validate.pipeline import validate_many
-
-    prepared: list[tuple[_Job, Prepared, str]] = []
+    prepared: list[tuple[_Job, Prepared]] = []
     results: dict[str, RenderedHost] = {}
     for job in batch:
-        loaded = LoadedProfile(job.name, job.profile_path, job.data, MappingProxyType(job.locations), job.sources)
         try:
-            kickstart = render_kickstart(job.profile, job.name, job.template_dirs, callback_url=job.callback_url)
+            rendered = prepare(job.modelled, job.request)
             env = make_environment(template_search_path(job.pxe_template_dirs))
             entries = pxe.host_entries(env, job.record, job.pxe_settings)
         except BadInput as exc:
@@ -367,10 +359,12 @@ def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
             named = tuple(for_host(f, job.hostname) for f in findings)
             results[job.hostname] = RenderedHost(job.hostname, None, {}, named)
             continue
-        prepared.append((job, Prepared(loaded, job.profile, kickstart, ()), f"ks/{job.hostname}.cfg"))
-        results[job.hostname] = RenderedHost(job.hostname, kickstart.text, entries, ())
-    reports = validate_many([(source, prep.kickstart.text) for _, prep, source in prepared])
-    for (job, prep, _), report in zip(prepared, reports, strict=True):
-        named = tuple(for_host(f, job.hostname) for f in finish(prep, report).findings)
+        prepared.append((job, rendered))
+        results[job.hostname] = RenderedHost(job.hostname, rendered.kickstart.text, entries, ())
+    checked = validate([prep for _, prep in prepared], sources=[f"ks/{job.hostname}.cfg" for job, _ in prepared])
+    for (job, _), result in zip(prepared, checked, strict=True):
+        # The host's semantic findings were reported when the fleet was modelled: only the kickstart's here.
+        own = result.findings[len(job.modelled.semantic):]
+        named = tuple(for_host(f, job.hostname) for f in own)
         results[job.hostname] = replace(results[job.hostname], findings=named)
     return [results[job.hostname] for job in batch]

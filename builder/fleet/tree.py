@@ -16,7 +16,7 @@ from typing import Any
 
 from builder.fleet import pxe
 from builder.fsutil import sha256_bytes, sha256_file
-from builder.load.yaml_source import display_path
+from builder.vocabulary import display_path
 
 HostEntries = Mapping[str, Mapping[pxe.Variant, bytes]]
 
@@ -62,7 +62,9 @@ def manifest(
     template_dirs: Sequence[Path],
     hosts: Mapping[str, Any],
     files: Mapping[str, str],
+    workdir: Path | None,
 ) -> dict[str, Any]:
+    """Input files are recorded as messages show them, relative to `workdir` when under it."""
     templates = sorted({p for folder in template_dirs for p in folder.rglob("*.j2")})
     inputs = dict.fromkeys([*sources, *templates])
     return {
@@ -71,24 +73,28 @@ def manifest(
         "pykickstart_version": versions.pykickstart,
         "settings": dict(settings),
         "template_dirs": sorted({str(folder) for folder in template_dirs}),
-        "inputs": [{"path": display_path(p), "sha256": sha256_file(p)} for p in inputs],
+        "inputs": [{"path": display_path(p, workdir), "sha256": sha256_file(p)} for p in inputs],
         "hosts": {name: hosts[name] for name in sorted(hosts)},
         "files": dict(sorted(files.items())),
     }
 
 
-def up_to_date(previous: Mapping[str, Any], versions: Versions, settings: Mapping[str, Any], out_dir: Path) -> bool:
-    """True when no input changed and every output is as the manifest recorded it (state included)."""
+def up_to_date(
+    previous: Mapping[str, Any], versions: Versions, settings: Mapping[str, Any], out_dir: Path, workdir: Path | None
+) -> bool:
+    """True when no input changed and every output is as the manifest recorded it (state included). Relative
+    input paths in the manifest are relative to `workdir`, as `manifest` wrote them."""
+    base = workdir if workdir is not None else Path()
     try:
         if (previous.get("ksbuild_version") != versions.ksbuild or previous.get("settings") != settings
                 or previous.get("pykickstart_version") != versions.pykickstart):
             return False
         recorded = {item["path"]: item["sha256"] for item in previous["inputs"]}
         for path, digest in recorded.items():
-            if not Path(path).is_file() or sha256_file(Path(path)) != digest:
+            if not (base / path).is_file() or sha256_file(base / path) != digest:
                 return False
         for folder in previous["template_dirs"]:
-            if not {display_path(p) for p in Path(folder).rglob("*.j2")} <= recorded.keys():
+            if not {display_path(p, workdir) for p in Path(folder).rglob("*.j2")} <= recorded.keys():
                 return False  # a new template may now replace a shipped one
         for path, digest in previous["files"].items():
             if sha256_file(out_dir / path) != digest:

@@ -4,13 +4,14 @@ from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import parse_override
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.load.show import render_provenance
-from builder.load.yaml_source import MAX_FILE_BYTES, Path_, format_key
+from builder.load.yaml_source import MAX_FILE_BYTES
+from builder.vocabulary import KeyPath, format_key
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "KeyPath",
     "Layer",
     "LoadedProfile",
-    "Path_",
     "format_key",
     "load_profile",
     "merge_layers",

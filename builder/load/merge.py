@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.errors import Location
-from builder.load.yaml_source import Path_
+from builder.vocabulary import KeyPath
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Layer:
     """Profile data with the location of each value (and each mapping key) in it."""
 
     data: dict[str, Any]
-    locations: Mapping[Path_, Location]
+    locations: Mapping[KeyPath, Location]
 
 
 def strip_nulls(value: Any) -> Any:
@@ -40,7 +40,7 @@ def strip_nulls(value: Any) -> Any:
 
 
 def copy_locations(
-    value: Any, path: Path_, source: Mapping[Path_, Location], target: dict[Path_, Location]
+    value: Any, path: KeyPath, source: Mapping[KeyPath, Location], target: dict[KeyPath, Location]
 ) -> None:
     """Copy the locations of `value` (at `path`) and everything inside it from `source` into `target`."""
     if path in source:
@@ -53,7 +53,7 @@ def copy_locations(
             copy_locations(item, (*path, index), source, target)
 
 
-def drop_locations(value: Any, path: Path_, target: dict[Path_, Location]) -> None:
+def drop_locations(value: Any, path: KeyPath, target: dict[KeyPath, Location]) -> None:
     """Forget the locations of `value` (at `path`) and everything inside it."""
     target.pop(path, None)
     if isinstance(value, dict):
@@ -66,9 +66,9 @@ def drop_locations(value: Any, path: Path_, target: dict[Path_, Location]) -> No
 
 def merge_layers(base: Layer, child: Layer) -> Layer:
     """`child` laid over `base` by the merge rule in this module's docstring; neither input is changed."""
-    locations: dict[Path_, Location] = {}
+    locations: dict[KeyPath, Location] = {}
 
-    def merge_mapping(base_map: dict[str, Any], child_map: dict[str, Any], path: Path_) -> dict[str, Any]:
+    def merge_mapping(base_map: dict[str, Any], child_map: dict[str, Any], path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key, base_value in base_map.items():
             if key not in child_map and base_value is not None:

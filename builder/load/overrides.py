@@ -16,7 +16,8 @@ from typing import Any
 
 from builder.errors import BadInput, Finding, Location
 from builder.load.merge import Layer, drop_locations, strip_nulls
-from builder.load.yaml_source import CHECK, MAX_NESTING, Path_, format_key, parse_yaml_text
+from builder.load.yaml_source import CHECK, MAX_NESTING, parse_yaml_text
+from builder.vocabulary import KeyPath, format_key
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 _INDEX = re.compile(r"\[([0-9]+)\]")
@@ -26,7 +27,7 @@ class KeyPathError(ValueError):
     """A key path that cannot be read; the message says where and why."""
 
 
-def parse_key_path(text: str) -> tuple[Path_, int]:
+def parse_key_path(text: str) -> tuple[KeyPath, int]:
     """Read a key path from the start of `text`: the path and the offset just after it.
 
     Inverse of ``format_key``: ``parse_key_path(format_key(p))[0] == p`` for every non-empty path.
@@ -74,7 +75,7 @@ def override_location(text: str) -> Location:
     return Location(f"--set {text}")
 
 
-def parse_override(text: str) -> tuple[Path_, Any]:
+def parse_override(text: str) -> tuple[KeyPath, Any]:
     """``"network.bridges[0].stp=false"`` → ``(("network", "bridges", 0, "stp"), False)``.
 
     Raises BadInput (located ``--set TEXT``) unless the text is KEY=VALUE with a readable key and YAML value.
@@ -118,11 +119,11 @@ def apply_overrides(layer: Layer, overrides: Sequence[str]) -> Layer:
 
 
 def _apply(
-    data: dict[str, Any], locations: dict[Path_, Location], path: Path_, value: Any, origin: Location
+    data: dict[str, Any], locations: dict[KeyPath, Location], path: KeyPath, value: Any, origin: Location
 ) -> None:
     """Set `path` to `value` in place (null removes); BadInput if the path runs through something else."""
 
-    def refuse(message: str, at: Path_) -> BadInput:
+    def refuse(message: str, at: KeyPath) -> BadInput:
         finding = Finding(CHECK, message, origin, format_key(at) or None)
         return BadInput(finding.format(), [finding])
 
@@ -175,7 +176,7 @@ def _apply(
             raise refuse(f"is a {kind} value, not a mapping or a list", path[:depth])
 
 
-def _record(value: Any, path: Path_, origin: Location, locations: dict[Path_, Location]) -> None:
+def _record(value: Any, path: KeyPath, origin: Location, locations: dict[KeyPath, Location]) -> None:
     locations[path] = origin
     if isinstance(value, dict):
         for key, item in value.items():

@@ -16,13 +16,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from builder.errors import BadInput, Finding, Location
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, parse_override
-from builder.load.yaml_source import CHECK, Path_, YamlDocument, display_path, parse_yaml_text, read_text_file
+from builder.load.yaml_source import CHECK, YamlDocument, parse_yaml_text, read_text_file
+from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, locate_in
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 EXTENDS_KEY = "extends"
@@ -35,30 +35,26 @@ class LoadedProfile:
     name: str
     path: Path
     data: dict[str, Any]
-    locations: Mapping[Path_, Location]
+    locations: Mapping[KeyPath, Location]
     sources: tuple[Path, ...]
+    origin: Location  # where a value without a location of its own is reported: the top file
 
-    def locate(self, path: Path_) -> Location:
-        """Where the value at `path` came from, or its nearest located ancestor, or (no line) the top file."""
-        for length in range(len(path), 0, -1):
-            found = self.locations.get(tuple(path[:length]))
-            if found is not None:
-                return found
-        return Location(display_path(self.path))
+    def locate(self, path: KeyPath) -> Location:
+        """Where the value at `path` came from, or its nearest located ancestor, or `origin`."""
+        return locate_in(self.locations, path, self.origin)
 
 
-def load_profile(
-    ref: str | Path, *, overrides: Sequence[str] = (), search_dirs: Sequence[Path] = ()
-) -> LoadedProfile:
+def load_profile(ref: str | Path, *, overrides: Sequence[str] = (), roots: Roots = DEFAULT_ROOTS) -> LoadedProfile:
     """Load the profile `ref`: a file path, or a bare name looked up as ``<dir>/<name>.yaml``.
 
-    Bare names are looked up in `search_dirs`, in order; `overrides` are ``--set`` texts, applied in order.
+    Bare names are looked up in `roots.profile_dirs`, in order; `overrides` are ``--set`` texts, applied in order;
+    file names in messages are shown relative to `roots.workdir`.
 
     Raises BadInput with one finding per problem found, each located ``file:line: key``.
     """
-    top = _find_top(ref, search_dirs)
+    top = _find_top(ref, roots)
     findings: list[Finding] = []
-    layers, sources = _read_chain(top, search_dirs, findings)
+    layers, sources = _read_chain(top, roots, findings)
     # Check the --set syntax now too, so one run reports the profile's and the options' problems together.
     for text in overrides:
         try:
@@ -67,7 +63,7 @@ def load_profile(
             findings.extend(exc.findings)
     if findings:
         count = len(findings)
-        raise BadInput(f"cannot load profile {display_path(top)}: {count} problem(s)", findings)
+        raise BadInput(f"cannot load profile {roots.display(top)}: {count} problem(s)", findings)
 
     merged = Layer({}, {})
     for layer in reversed(layers):
@@ -77,8 +73,9 @@ def load_profile(
         name=top.stem,
         path=top,
         data=merged.data,
-        locations=MappingProxyType(dict(merged.locations)),
+        locations=dict(merged.locations),
         sources=tuple(reversed(sources)),
+        origin=Location(roots.display(top)),
     )
 
 
@@ -91,17 +88,17 @@ def _is_path_ref(ref: str) -> bool:
     return "/" in ref or os.sep in ref or ref.endswith(PROFILE_SUFFIXES)
 
 
-def _find_top(ref: str | Path, search_dirs: Sequence[Path]) -> Path:
+def _find_top(ref: str | Path, roots: Roots) -> Path:
     if isinstance(ref, Path) or _is_path_ref(ref):
         return _absolute(Path(ref))
     if not ref or ref.startswith("."):
         finding = Finding(CHECK, f"{ref!r} is not a profile name or a path to a .yaml file")
         raise BadInput(finding.message, [finding])
-    tried = [_absolute(Path(folder) / f"{ref}.yaml") for folder in search_dirs]
+    tried = [_absolute(Path(folder) / f"{ref}.yaml") for folder in roots.profile_dirs]
     for candidate in tried:
         if candidate.is_file():
             return candidate
-    where = "looked for " + ", ".join(display_path(c) for c in tried) if tried else "no profile folders given"
+    where = "looked for " + ", ".join(roots.display(c) for c in tried) if tried else "no profile folders given"
     finding = Finding(CHECK, f"no profile named {ref!r} ({where})")
     raise BadInput(finding.message, [finding])
 
@@ -131,16 +128,14 @@ def _parse_cached(text: str, display: str) -> YamlDocument:
     return copy.deepcopy(document)
 
 
-def _read_chain(
-    top: Path, search_dirs: Sequence[Path], findings: list[Finding]
-) -> tuple[list[Layer], list[Path]]:
+def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[Layer], list[Path]]:
     """Read `top` and the files it extends, top first; problems go to `findings`."""
     layers: list[Layer] = []
     sources: list[Path] = []
     chain: list[tuple[Path, str]] = []  # (real path, display name) of each file read
     current: Path | None = top
     while current is not None:
-        display = display_path(current)
+        display = roots.display(current)
         chain.append((current.resolve(), display))
         try:
             text = read_text_file(current, display)
@@ -160,7 +155,7 @@ def _read_chain(
             break
         where = document.locations.get((EXTENDS_KEY,), Location(display))
         current = _follow_extends(
-            extends, current, where, search_dirs=search_dirs, chain=chain, findings=findings
+            extends, current, where, roots=roots, chain=chain, findings=findings
         )
     return layers, sources
 
@@ -170,7 +165,7 @@ def _follow_extends(
     current: Path,
     where: Location,
     *,
-    search_dirs: Sequence[Path],
+    roots: Roots,
     chain: list[tuple[Path, str]],
     findings: list[Finding],
 ) -> Path | None:
@@ -185,15 +180,15 @@ def _follow_extends(
     if not isinstance(extends, str) or not extends.strip():
         problem("must be a profile name (base) or a relative path (../common/base.yaml)")
         return None
-    candidates = _extends_candidates(extends, current.parent, search_dirs)
+    candidates = _extends_candidates(extends, current.parent, roots.profile_dirs)
     target = next((c for c in candidates if c.exists()), None)
     if target is None:
-        looked = ", ".join(display_path(c) for c in candidates)
+        looked = ", ".join(roots.display(c) for c in candidates)
         problem(f"profile {extends!r} not found (looked for {looked})")
         return None
     real = target.resolve()
     if any(real == seen for seen, _ in chain):
-        names = [name for _, name in chain] + [display_path(target)]
+        names = [name for _, name in chain] + [roots.display(target)]
         problem("cycle: " + " -> ".join(names))
         return None
     return target

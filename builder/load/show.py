@@ -7,16 +7,15 @@ strings that would read as something else (``yes``, ``0644``, ``52:54:00:12:34:5
 from __future__ import annotations
 
 import math
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from builder.errors import Location
 from builder.load.profile_loader import LoadedProfile
-from builder.load.yaml_source import Path_, ProfileYamlLoader, display_path
+from builder.load.yaml_source import ProfileYamlLoader
+from builder.vocabulary import KeyPath
 
 _INDENT = "  "
 _COMMENT_COLUMN_LIMIT = 60
@@ -102,20 +101,17 @@ def _double_quoted(text: str) -> str:
     return '"' + "".join(parts) + '"'
 
 
-def _origin(profile: LoadedProfile, path: Path_) -> str:
+def _origin(profile: LoadedProfile, path: KeyPath) -> str:
     return _shown(profile.locate(path))
 
 
 def _shown(location: Location) -> str:
-    file = location.file
-    if os.path.isabs(file):
-        file = display_path(Path(file))
     # A comment ends at the line's end: keep odd file names on one line.
-    file = file.replace("\n", "\\n").replace("\r", "\\r")
+    file = location.file.replace("\n", "\\n").replace("\r", "\\r")
     return f"{file}:{location.line}" if location.line is not None else file
 
 
-def _mapping_lines(profile: LoadedProfile, mapping: dict[str, Any], path: Path_) -> list[_Line]:
+def _mapping_lines(profile: LoadedProfile, mapping: dict[str, Any], path: KeyPath) -> list[_Line]:
     lines: list[_Line] = []
     for key, value in mapping.items():
         child = (*path, key)
@@ -128,7 +124,7 @@ def _mapping_lines(profile: LoadedProfile, mapping: dict[str, Any], path: Path_)
     return lines
 
 
-def _sequence_lines(profile: LoadedProfile, items: list[Any], path: Path_) -> list[_Line]:
+def _sequence_lines(profile: LoadedProfile, items: list[Any], path: KeyPath) -> list[_Line]:
     lines: list[_Line] = []
     for index, item in enumerate(items):
         child = (*path, index)
@@ -142,7 +138,7 @@ def _sequence_lines(profile: LoadedProfile, items: list[Any], path: Path_) -> li
     return lines
 
 
-def _value_lines(profile: LoadedProfile, value: dict[str, Any] | list[Any], path: Path_) -> list[_Line]:
+def _value_lines(profile: LoadedProfile, value: dict[str, Any] | list[Any], path: KeyPath) -> list[_Line]:
     if isinstance(value, dict):
         return _mapping_lines(profile, value, path)
     return _sequence_lines(profile, value, path)

@@ -13,7 +13,6 @@ would be a ``date``) stay strings, as YAML 1.2 reads them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 from collections.abc import Mapping
@@ -25,9 +24,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from builder.errors import BadInput, Finding, Location
-
-Path_ = tuple[str | int, ...]
-"""A key path into profile data: mapping keys are strings, list indexes are ints."""
+from builder.vocabulary import KeyPath, format_key
 
 MAX_FILE_BYTES = 1 << 20
 """Profiles are small; a bigger file is a mistake (or an attack on the parser)."""
@@ -47,36 +44,6 @@ _NULL = _TAG_PREFIX + "null"
 _MAP = _TAG_PREFIX + "map"
 _SEQ = _TAG_PREFIX + "seq"
 _MERGE = _TAG_PREFIX + "merge"
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def format_key(path: Path_) -> str:
-    """The dotted form users see and type: ``network.bridges[0].ipv4.address``.
-
-    A key that is not a plain word (it holds a dot, a space, a bracket...) is written
-    ``["net.ipv4.ip_forward"]`` with JSON string escapes, so every path has exactly one spelling
-    and ``--set`` can name it.
-    """
-    parts: list[str] = []
-    for element in path:
-        if isinstance(element, int):
-            parts.append(f"[{element}]")
-        elif _BARE_KEY.fullmatch(element):
-            parts.append(f".{element}" if parts else element)
-        else:
-            parts.append(f"[{json.dumps(element, ensure_ascii=False)}]")
-    return "".join(parts)
-
-
-def display_path(path: Path) -> str:
-    """A file name as messages show it: relative to the current directory when under it, else absolute."""
-    absolute = Path(os.path.normpath(Path(path).absolute()))
-    try:
-        return str(absolute.relative_to(Path.cwd()))
-    except ValueError:
-        return str(absolute)
-
 
 class ProfileYamlLoader(yaml.SafeLoader):
     """SafeLoader reading YAML 1.1 types, except sexagesimal numbers, timestamps and the ``=`` value key."""
@@ -135,7 +102,7 @@ class YamlDocument:
     """One parsed YAML text: its data (None when it could not be read at all) and what was wrong with it."""
 
     data: Any
-    locations: dict[Path_, Location] = field(default_factory=dict)
+    locations: dict[KeyPath, Location] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -328,14 +295,14 @@ class _ValueBuilder:
     def __init__(self, loader: ProfileYamlLoader, display: str) -> None:
         self._loader = loader
         self._display = display
-        self.locations: dict[Path_, Location] = {}
+        self.locations: dict[KeyPath, Location] = {}
         self.findings: list[Finding] = []
 
-    def _problem(self, node: Node, path: Path_, message: str) -> None:
+    def _problem(self, node: Node, path: KeyPath, message: str) -> None:
         key = format_key(path) or None
         self.findings.append(Finding(CHECK, message, _node_location(node, self._display), key))
 
-    def build(self, node: Node, path: Path_) -> Any:
+    def build(self, node: Node, path: KeyPath) -> Any:
         if isinstance(node, MappingNode):
             if node.tag != _MAP:
                 self._problem(node, path, f"unsupported YAML tag {_tag_name(node.tag)} on a mapping")
@@ -364,7 +331,7 @@ class _ValueBuilder:
             return _node_location(value_node, self._display)
         return _node_location(key_node, self._display)
 
-    def _entries(self, node: MappingNode, path: Path_, *, report: bool) -> dict[str, _Entry]:
+    def _entries(self, node: MappingNode, path: KeyPath, *, report: bool) -> dict[str, _Entry]:
         """The mapping's entries by key, `<<` merge keys applied (explicit keys win, then earlier sources)."""
         explicit: dict[str, _Entry] = {}
         merge_sources: list[MappingNode] = []
@@ -398,7 +365,7 @@ class _ValueBuilder:
         merged.update(explicit)
         return merged
 
-    def _merge_sources(self, value_node: Node, path: Path_, *, report: bool) -> list[MappingNode]:
+    def _merge_sources(self, value_node: Node, path: KeyPath, *, report: bool) -> list[MappingNode]:
         if isinstance(value_node, MappingNode):
             return [value_node]
         if isinstance(value_node, SequenceNode) and all(isinstance(n, MappingNode) for n in value_node.value):
@@ -407,7 +374,7 @@ class _ValueBuilder:
             self._problem(value_node, path, "a merge key '<<' takes a mapping or a list of mappings")
         return []
 
-    def _key(self, key_node: Node, path: Path_, *, report: bool) -> str | None:
+    def _key(self, key_node: Node, path: KeyPath, *, report: bool) -> str | None:
         if isinstance(key_node, ScalarNode) and key_node.tag == _STR:
             return str(key_node.value)
         if report:
@@ -422,7 +389,7 @@ class _ValueBuilder:
             self._problem(key_node, path, message)
         return None
 
-    def _scalar(self, node: ScalarNode, path: Path_) -> Any:
+    def _scalar(self, node: ScalarNode, path: KeyPath) -> Any:
         tag = node.tag
         if tag == _STR:
             return str(node.value)

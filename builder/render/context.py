@@ -10,14 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from builder.model.build import PathKey
 from builder.model.network import Bond, Bridge, Device, Interface, IPv4Config, Network, Vlan
 from builder.model.profile import Profile
 from builder.render.quoting import ifcfg_value
+from builder.vocabulary import KeyPath
 
 IFCFG_DIR = "/etc/sysconfig/network-scripts"
-SUCCESS_MARKER = "KSBUILD-STATUS: install-complete"
-FAILURE_MARKER = "KSBUILD-STATUS: script-failed"
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class InstallNetwork:
     # Only when the VLAN is not named <device>.<vlanid>, the name anaconda gives it by default.
     interfacename: str | None = None
     # Profile key of the address used (the device's own ipv4, or its bridge's), for locating findings.
-    address_key: PathKey | None = None
+    address_key: KeyPath | None = None
 
 
 def _yes(flag: bool) -> str:
@@ -186,10 +184,10 @@ class _Placed:
     """A NIC, bond or VLAN with the profile key of its entry."""
 
     device: Interface | Bond | Vlan
-    path: PathKey
+    path: KeyPath
 
 
-def _address_of(net: Network, placed: _Placed) -> tuple[IPv4Config | None, Device, PathKey]:
+def _address_of(net: Network, placed: _Placed) -> tuple[IPv4Config | None, Device, KeyPath]:
     """The address the device will have, its own or its bridge's, with the device and the key that hold it."""
     device = placed.device
     for index, bridge in enumerate(net.bridges):

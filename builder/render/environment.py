@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from builder.contract import template_globals
 from builder.paths import templates_dir
 from builder.render.quoting import HEREDOC_END, heredoc_body, ifcfg_value, kickstart_quote, shell_quote
 
@@ -34,6 +35,7 @@ def make_environment(search_path: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["ifcfg_value"] = ifcfg_value
     env.filters["heredoc"] = heredoc_body
     env.globals["HEREDOC_END"] = HEREDOC_END
+    env.globals.update(template_globals())
     return env
 
 

@@ -11,16 +11,9 @@ import jinja2
 from builder import __version__
 from builder.errors import BadInput
 from builder.model.profile import Profile
-from builder.render.context import (
-    FAILURE_MARKER,
-    SUCCESS_MARKER,
-    firewall_port,
-    ifcfg_files,
-    install_network,
-    nested_modules,
-)
+from builder.render.context import firewall_port, ifcfg_files, install_network, nested_modules
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
-from builder.render.verify_plan import SEAL_SCRIPT, VERIFY_SCRIPT, VERIFY_UNIT, VerifyPlan
+from builder.render.verify_plan import VerifyPlan
 
 
 @dataclass(frozen=True)
@@ -49,12 +42,7 @@ def render_kickstart(
         "install_network": install_network(profile),
         "nested_modules": nested_modules(profile),
         "firewall_ports": [firewall_port(p) for p in profile.system.firewall.ports],
-        "success_marker": SUCCESS_MARKER,
-        "failure_marker": FAILURE_MARKER,
         "verify": verify,
-        "verify_script": VERIFY_SCRIPT,
-        "verify_unit": VERIFY_UNIT,
-        "seal_script": SEAL_SCRIPT,
         "callback_url": callback_url,
     }
     try:

@@ -10,14 +10,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from builder.contract import SEALED_IFCFG_KEYS
 from builder.model.profile import Profile
 from builder.render.context import IfcfgFile, ifcfg_files, nested_modules
-
-VERIFY_SCRIPT = "/usr/local/sbin/ksbuild-verify"
-VERIFY_UNIT = "ksbuild-verify.service"
-SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
-# Lines the seal removes from ifcfg files, so clones do not carry this machine's identity.
-SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,105 @@
+"""The install contract: what a rendered kickstart prints and leaves behind, and what the boot test reads back.
+
+Both sides take it from here: the templates receive `TEMPLATE_VALUES` as Jinja globals (`contract.*`, and the
+older names `success_marker`, `failure_marker`, `verify_script`, `verify_unit`, `seal_script`), and the parsers
+(boot/verdict.py, boot/report.py, the pipeline's finding locator, the semantic checks) import the patterns.
+tests/test_contract.py renders a kickstart, runs its lines and parses them back.
+
+Console lines of an install:
+
+    KSBUILD-STATUS: script-failed name=<section> rc=<exit code> line=<line or empty>
+    KSBUILD-LOG: <one line of the failed section's own log>          (its last 40 lines)
+    KSBUILD-STATUS: install-complete profile=<name>                  (the last section, only if all succeeded)
+
+and of the verification boot (the grammar boot/report.py parses):
+
+    KSBUILD-VERIFY-BEGIN profile=<name>
+    KSBUILD-CHECK|<check-name>|<pass|fail|skip>|<detail, free text, may be empty>
+    KSBUILD-VERIFY-END count=<number of CHECK lines>
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Every console line ksbuild's own scripts print starts with this; the judges never read one as failure
+# evidence of the generic kind (a check named "error" is not an error).
+PREFIX = "KSBUILD-"
+
+# -- the install's end ----------------------------------------------------------------------------------------
+
+SUCCESS_MARKER = "KSBUILD-STATUS: install-complete"
+INSTALLED_FILE = "/etc/ksbuild/installed"  # first line "profile=<name>", printed after SUCCESS_MARKER
+SUCCESS_LINE = re.compile(re.escape(SUCCESS_MARKER) + r" profile=(?P<profile>\S+)")
+
+FAILURE_MARKER = "KSBUILD-STATUS: script-failed"
+FAILURE_PRINTF = r"%s name=%s rc=%s line=%s\n"  # printf format: marker, section name, exit code, line
+FAILURE_LINE = re.compile(re.escape(FAILURE_MARKER) + r" name=(?P<name>\S+) rc=(?P<rc>\d+) line=(?P<line>\d*)")
+SCRIPT_LOG_PREFIX = "KSBUILD-LOG:"  # "KSBUILD-LOG: <line>": the failed section's log, after its failure line
+
+# -- script sections ------------------------------------------------------------------------------------------
+
+SCRIPT_HEADER_FORMAT = "# ksbuild {phase} script: {name}"  # the first body line of every section ksbuild writes
+SCRIPT_HEADER = re.compile(r"^# ksbuild (?P<phase>pre|post) script: (?P<name>\S+)$", re.MULTILINE)
+
+# Section names ksbuild's own templates use: a user script with one of these would share its log file.
+RESERVED_SCRIPT_NAMES = frozenset({
+    "hardware-virt", "repos", "selinux", "nested-virt", "network", "libvirt-network", "storage-pool", "verify",
+    "seal", "complete", "callback",
+})
+
+# -- the verification boot ------------------------------------------------------------------------------------
+
+VERIFY_SCRIPT = "/usr/local/sbin/ksbuild-verify"
+VERIFY_UNIT = "ksbuild-verify.service"
+SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
+# Lines the seal removes from ifcfg files, so clones do not carry this machine's identity.
+SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
+
+REPORT_BEGIN = "KSBUILD-VERIFY-BEGIN"
+REPORT_CHECK = "KSBUILD-CHECK|"
+REPORT_END = "KSBUILD-VERIFY-END"
+REPORT_BEGIN_PRINTF = r"KSBUILD-VERIFY-BEGIN profile=%s\n"
+REPORT_CHECK_PRINTF = r"KSBUILD-CHECK|%s|%s|%s\n"  # name, status, detail
+REPORT_END_PRINTF = r"KSBUILD-VERIFY-END count=%s\n"
+REPORT_BEGIN_LINE = re.compile(re.escape(REPORT_BEGIN) + r"(?: profile=(?P<profile>\S+))?")
+REPORT_END_LINE = re.compile(re.escape(REPORT_END) + r"(?: count=(?P<count>\d+))?")
+REPORT_STATUSES = ("pass", "fail", "skip", "info")
+
+
+@dataclass(frozen=True)
+class TemplateValues:
+    """The contract as the templates see it (`{{ contract.failure_printf }}`)."""
+
+    prefix: str = PREFIX
+    success_marker: str = SUCCESS_MARKER
+    installed_file: str = INSTALLED_FILE
+    failure_marker: str = FAILURE_MARKER
+    failure_printf: str = FAILURE_PRINTF
+    script_log_prefix: str = SCRIPT_LOG_PREFIX
+    verify_script: str = VERIFY_SCRIPT
+    verify_unit: str = VERIFY_UNIT
+    seal_script: str = SEAL_SCRIPT
+    report_begin_printf: str = REPORT_BEGIN_PRINTF
+    report_check_printf: str = REPORT_CHECK_PRINTF
+    report_end_printf: str = REPORT_END_PRINTF
+
+    def script_header(self, phase: str, name: str) -> str:
+        return SCRIPT_HEADER_FORMAT.format(phase=phase, name=name)
+
+
+TEMPLATE_VALUES = TemplateValues()
+
+
+def template_globals() -> dict[str, object]:
+    """What every template environment gets: `contract`, and the names templates used before it existed."""
+    values = TEMPLATE_VALUES
+    return {
+        "contract": values,
+        "success_marker": values.success_marker,
+        "failure_marker": values.failure_marker,
+        "verify_script": values.verify_script,
+        "verify_unit": values.verify_unit,
+        "seal_script": values.seal_script,
+    }
