@@ -7,7 +7,7 @@ Library code raises these; only the CLI turns them into messages and exit codes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 EXIT_OK = 0
@@ -105,20 +105,3 @@ class CommandFailed(KsbuildError):
     """An external program ran and failed."""
 
     exit_code = EXIT_CHECK_FAILED
-
-
-@dataclass
-class FindingList:
-    """Collects findings from several checks so they are reported together."""
-
-    items: list[Finding] = field(default_factory=list)
-
-    def add(self, finding: Finding) -> None:
-        self.items.append(finding)
-
-    def extend(self, findings: Sequence[Finding]) -> None:
-        self.items.extend(findings)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.items if f.severity == "error"]

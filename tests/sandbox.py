@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.contract import SCRIPT_HEADER
 from builder.validate.kickstart import ScriptSection
 
 ANACONDA_IFCFG = """\
@@ -153,10 +154,8 @@ def run_post_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[Scr
 
 
 def _section_name(script: ScriptSection) -> str:
-    for line in script.body.splitlines():
-        if line.startswith("# ksbuild "):
-            return line.rsplit(":", 1)[1].strip()
-    return "?"
+    header = SCRIPT_HEADER.search(script.body)
+    return header["name"] if header is not None else "?"
 
 
 def parse_ifcfg(text: str) -> dict[str, str]:

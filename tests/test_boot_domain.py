@@ -10,7 +10,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ from builder.boot.libvirt_conn import (
     open_connection,
     pick_domain_type,
     volume_name,
-    wait_for_stop,
 )
 from builder.errors import BadInput
 
@@ -378,20 +376,20 @@ def test_clean_stale_removes_only_abandoned_ksbuild_domains_and_volumes(test_con
     assert clean_stale(test_conn) == []
 
 
-def test_wait_for_stop_sees_a_destroy_and_times_out_otherwise(test_conn: Any) -> None:
-    test_conn.createXML(_spec_on_test_driver("ksbuild-hv-w", "/default-pool/w.qcow2").to_xml(), 0)
-    running = wait_for_stop(test_conn, "ksbuild-hv-w", timeout=0.3, poll=0.1)
-    assert (running.stopped, running.reason) == (False, "timeout")
-    assert running.elapsed_s >= 0.3
-    polls: list[float] = []
-    timer = threading.Timer(0.3, lambda: test_conn.lookupByName("ksbuild-hv-w").destroy())
-    timer.start()
-    stopped = wait_for_stop(test_conn, "ksbuild-hv-w", timeout=10, poll=5, on_poll=lambda: polls.append(0))
-    timer.join()
-    assert stopped.stopped and stopped.reason == "destroyed"
-    # Ended by the lifecycle event, long before the 5 s poll came round.
-    assert stopped.elapsed_s < 2.5
-    assert wait_for_stop(test_conn, "ksbuild-hv-w", timeout=1).reason == "gone"
+def _wait_until_stopped(conn: Any, name: str, timeout: float) -> float:
+    """Seconds until the domain `name` shut off or vanished (a transient one does); fails after `timeout`."""
+    import libvirt
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            state, _reason = conn.lookupByName(name).state()
+        except libvirt.libvirtError:
+            return time.monotonic() - started
+        if state == libvirt.VIR_DOMAIN_SHUTOFF:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    pytest.fail(f"{name} still running after {timeout} s")
 
 
 def test_files_travel_through_the_storage_api(qemu_system: str, tmp_path: Path) -> None:
@@ -515,10 +513,8 @@ def test_boot_real_kernel_on_qemu_system(qemu_system: str, tmp_path: Path) -> No
                 on_reboot="destroy",
             )
             res.start(spec)
-            result = wait_for_stop(conn, spec.name, timeout=90, poll=0.5)
+            stopped_after = _wait_until_stopped(conn, spec.name, timeout=90)
             pool_volumes = {v.name() for v in res.pool.listAllVolumes(0)}
-        assert result.stopped, result
-        assert result.reason == "shutdown"
         assert f"CONSOLE-LINE {message}" in (run_dir / "console.log").read_text(errors="replace")
         assert f"PORT-LINE {message}" in (run_dir / "installer.log").read_text(errors="replace")
         assert spec.name not in {d.name() for d in conn.listAllDomains(0)}
@@ -530,5 +526,5 @@ def test_boot_real_kernel_on_qemu_system(qemu_system: str, tmp_path: Path) -> No
     finally:
         conn.close()
     elapsed = time.monotonic() - started
-    print(f"qemu:///system boot test: {elapsed:.1f} s (domain stopped after {result.elapsed_s:.1f} s)")
+    print(f"qemu:///system boot test: {elapsed:.1f} s (domain stopped after {stopped_after:.1f} s)")
     assert elapsed < 60

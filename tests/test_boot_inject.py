@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from builder.boot.inject import appended_archive_offset, inject_files
+from builder.boot.inject import inject_files
 from builder.errors import BadInput
 
 KICKSTART = b"#version=RHEL7\ntext\nreboot\n"
 FILES = {"ks.cfg": KICKSTART, "etc/ksbuild/extra.conf": b"answer=42\n"}
+
+
+def appended_archive_offset(initrd_size: int) -> int:
+    """Where an archive appended to an initrd of `initrd_size` bytes starts: the kernel reads concatenated
+    newc archives at 4-byte boundaries, so the initrd is padded to the next multiple of 4."""
+    return initrd_size + (-initrd_size % 4)
 
 
 def _cpio(args: list[str], archive: bytes, cwd: Path | None = None) -> str:

@@ -220,22 +220,6 @@ def _run_attributes(spec: DomainSpec) -> dict[str, str]:
     return attributes
 
 
-@dataclass(frozen=True)
-class StopResult:
-    stopped: bool  # False: the timeout ran out and the domain still runs
-    # "shutdown" (guest powered off or, with on_reboot=destroy, rebooted), "destroyed", "crashed",
-    # "failed" (qemu died), "gone" (already vanished when looked at), "timeout", or another libvirt reason.
-    reason: str
-    elapsed_s: float
-
-
-# libvirt's VIR_DOMAIN_EVENT_STOPPED_* details and VIR_DOMAIN_SHUTOFF_* state reasons, by value.
-STOPPED_DETAILS = {0: "shutdown", 1: "destroyed", 2: "crashed", 3: "migrated", 4: "saved", 5: "failed",
-                    6: "from-snapshot"}
-SHUTOFF_REASONS = {0: "unknown", 1: "shutdown", 2: "destroyed", 3: "crashed", 4: "migrated", 5: "saved",
-                    6: "failed", 7: "from-snapshot", 8: "daemon"}
-
-
 def parse_run_metadata(element_xml: str) -> RunTag | None:
     """Read back the ksbuild metadata element (as libvirt's virDomainGetMetadata returns it)."""
     try:

@@ -101,8 +101,3 @@ def inject_files(initrd: Path, dest: Path, files: Mapping[str, bytes], mode: int
             copied += len(block)
         out.write(_pad4(copied))
         out.write(archive)
-
-
-def appended_archive_offset(initrd_size: int) -> int:
-    """Where the injected archive starts in the output, for an input initrd of `initrd_size` bytes."""
-    return initrd_size + (-initrd_size % 4)

@@ -16,7 +16,6 @@ import re
 import shutil
 import socket
 import threading
-import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -28,13 +27,10 @@ from xml.sax.saxutils import escape as xml_escape
 from builder.boot.domain import (
     DOMAIN_NAME_PREFIX,
     KSBUILD_XMLNS,
-    SHUTOFF_REASONS,
-    STOPPED_DETAILS,
     Accel,
     DomainSpec,
     DomainType,
     RunOwner,
-    StopResult,
     choose_domain_type,
     local_cpu_flags,
     parse_run_metadata,
@@ -493,72 +489,3 @@ def clean_stale(conn: libvirt.virConnect, *, dry_run: bool = False) -> list[str]
                 with contextlib.suppress(lv.libvirtError):
                     volume.delete(0)
     return removed
-
-
-# ---------------------------------------------------------------------------------------------- wait
-
-
-def wait_for_stop(
-    conn: libvirt.virConnect,
-    dom_name: str,
-    timeout: float,
-    poll: float = 1.0,
-    on_poll: Callable[[], None] | None = None,
-) -> StopResult:
-    """Wait until domain `dom_name` stops or `timeout` seconds pass; it is not destroyed on timeout.
-
-    Lifecycle events end the wait at once; every `poll` seconds the state is also looked up, which
-    covers connections without events and a transient domain that vanished before the callback was
-    registered. `on_poll` runs on every poll (e.g. to follow the console log).
-    """
-    lv = _libvirt()
-    started = time.monotonic()
-    stopped = threading.Event()
-    reason: list[str] = []
-
-    def on_lifecycle(_conn: Any, _dom: Any, event: int, detail: int, _opaque: Any) -> None:
-        if event == lv.VIR_DOMAIN_EVENT_STOPPED:
-            reason.append(STOPPED_DETAILS.get(detail, str(detail)))
-            stopped.set()
-
-    try:
-        domain = conn.lookupByName(dom_name)
-    except lv.libvirtError:
-        return StopResult(True, "gone", 0.0)
-    callback_id = None
-    with contextlib.suppress(lv.libvirtError):
-        event_id = lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE
-        callback_id = conn.domainEventRegisterAny(domain, event_id, on_lifecycle, None)
-    try:
-        while True:
-            polled = _poll_stopped(lv, conn, dom_name)
-            if polled == "gone" and not stopped.is_set():
-                # libvirt may drop a transient domain a moment before the STOPPED event with its reason.
-                stopped.wait(1.0)
-            if stopped.is_set() or polled is not None:
-                return StopResult(True, reason[0] if reason else str(polled), time.monotonic() - started)
-            if on_poll is not None:
-                on_poll()
-            remaining = timeout - (time.monotonic() - started)
-            if remaining <= 0:
-                return StopResult(False, "timeout", time.monotonic() - started)
-            stopped.wait(min(poll, remaining))
-    finally:
-        if callback_id is not None:
-            with contextlib.suppress(lv.libvirtError):
-                conn.domainEventDeregisterAny(callback_id)
-
-
-def _poll_stopped(lv: Any, conn: libvirt.virConnect, dom_name: str) -> str | None:
-    """The stop reason if the domain is gone or shut off, else None."""
-    try:
-        state, state_reason = conn.lookupByName(dom_name).state()
-    except lv.libvirtError as exc:
-        if _error_code(exc) == lv.VIR_ERR_NO_DOMAIN:
-            return "gone"
-        raise CommandFailed(f"cannot read the state of VM {dom_name}: {_error_text(exc)}") from exc
-    if state == lv.VIR_DOMAIN_CRASHED:
-        return "crashed"
-    if state == lv.VIR_DOMAIN_SHUTOFF:
-        return SHUTOFF_REASONS.get(state_reason, str(state_reason))
-    return None

@@ -13,7 +13,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 from pydantic import BaseModel as _PydanticBase
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -172,7 +172,3 @@ def _ssh_key(value: str) -> str:
 
 
 SshPublicKey = Annotated[Line, AfterValidator(_ssh_key)]
-
-
-def non_empty(description: str) -> object:
-    return Field(min_length=1, description=description)
