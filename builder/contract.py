@@ -54,7 +54,8 @@ RESERVED_SCRIPT_NAMES = frozenset({
 VERIFY_SCRIPT = "/usr/local/sbin/ksbuild-verify"
 VERIFY_UNIT = "ksbuild-verify.service"
 SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
-# Lines the seal removes from ifcfg files, so clones do not carry this machine's identity.
+# Lines the seal removes from ifcfg files, so clones do not carry this machine's identity (the seal script
+# removes them; the verification boot of a sealed image expects the files without them).
 SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
 
 REPORT_BEGIN = "KSBUILD-VERIFY-BEGIN"
@@ -81,6 +82,7 @@ class TemplateValues:
     verify_script: str = VERIFY_SCRIPT
     verify_unit: str = VERIFY_UNIT
     seal_script: str = SEAL_SCRIPT
+    sealed_ifcfg_keys: tuple[str, ...] = SEALED_IFCFG_KEYS
     report_begin_printf: str = REPORT_BEGIN_PRINTF
     report_check_printf: str = REPORT_CHECK_PRINTF
     report_end_printf: str = REPORT_END_PRINTF
