@@ -37,11 +37,11 @@ from builder.boot.domain import (
 )
 from builder.errors import BadInput, CommandFailed, ToolMissing
 from builder.fsutil import sha256_bytes
+from builder.vocabulary import Progress
 
 if TYPE_CHECKING:
     import libvirt
 
-Progress = Callable[[str], None]
 
 KSBUILD_POOL = "ksbuild"
 SYSTEM_POOL_DIR = "/var/lib/libvirt/images/ksbuild"

@@ -27,7 +27,6 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path, PurePosixPath
@@ -35,9 +34,9 @@ from typing import Any, Literal
 
 from builder.errors import BadInput
 from builder.fsutil import atomic_write, sha256_bytes
+from builder.vocabulary import Progress
 
 MediaKind = Literal["iso", "tree", "url"]
-Progress = Callable[[str], None]
 
 TREEINFO = ".treeinfo"
 ARCH = "x86_64"
