@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.checks.semantic import check_profile, templates_dir_of
 from builder.contract import SCRIPT_HEADER
@@ -25,9 +26,11 @@ from builder.model.build import build_profile
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
 from builder.render.verify_plan import verify_plan
-from builder.validate.kickstart import ScriptSection
-from builder.validate.pipeline import KickstartReport, validate_kickstart_text, validate_many
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
+
+if TYPE_CHECKING:
+    from builder.validate.kickstart import ScriptSection
+    from builder.validate.pipeline import KickstartReport
 
 # The profile key behind each kickstart command, so a pykickstart error points into the profile too.
 _COMMAND_KEYS: dict[str, KeyPath] = {
@@ -190,6 +193,9 @@ def validate(preps: Sequence[Prepared], *, sources: Sequence[str] | None = None,
              shell: bool = True) -> list[BuildResult]:
     """Validate rendered profiles in one batch (one shellcheck process, deduplicated scripts); findings on
     kickstart lines point back at the profile keys behind them. `sources` name the kickstarts in findings."""
+    # Imported here: pykickstart is slow to import, and an unchanged fleet is answered without it.
+    from builder.validate.pipeline import validate_kickstart_text, validate_many
+
     names = sources if sources is not None else [f"{p.modelled.name}/ks.cfg" for p in preps]
     items = list(zip(names, (p.kickstart.text for p in preps), strict=True))
     if shell:
