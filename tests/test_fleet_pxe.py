@@ -40,7 +40,7 @@ def test_a_bios_host_boots_the_installer_with_its_own_kickstart(tree: Path) -> N
         "BOOTIF=01-52-54-00-aa-00-01",
         "console=ttyS0,115200n8",
     ]
-    assert not (tree / "tftp/grub.cfg-01-52-54-00-aa-00-01").exists()
+    assert not (tree / "tftp/grub2/grub.cfg-01-52-54-00-aa-00-01").exists()
 
 
 def test_each_mac_of_a_host_gets_entries_that_name_the_boot_nic(tree: Path) -> None:
@@ -53,15 +53,18 @@ def test_each_mac_of_a_host_gets_entries_that_name_the_boot_nic(tree: Path) -> N
 
 
 def test_a_uefi_host_gets_a_grub_entry_that_grub_script_check_accepts(tree: Path) -> None:
-    grub = tree / "tftp/grub.cfg-01-52-54-00-aa-00-03"
+    grub = tree / "tftp/grub2/grub.cfg-01-52-54-00-aa-00-03"
     text = grub.read_text()
+    # linuxefi/initrdefi where GRUB has them (CentOS 7's, Debian's), linux/initrd where it does not.
     assert f"linuxefi /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
     assert "initrdefi /centos7/initrd.img" in text
+    assert f"linux /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
+    assert "initrd /centos7/initrd.img" in text
     assert not (tree / "tftp/pxelinux.cfg/01-52-54-00-aa-00-03").exists()
     checker = find_tool("grub-script-check")
-    for path in (grub, tree / "tftp/grub.cfg"):
+    for path in (grub, tree / "tftp/grub2/grub.cfg"):
         run([checker, str(path)])
-    local = pxe.read_entries(tree, "kvm03.lab.local")["tftp/grub.cfg-01-52-54-00-aa-00-03"][pxe.LOCAL]
+    local = pxe.read_entries(tree, "kvm03.lab.local")["tftp/grub2/grub.cfg-01-52-54-00-aa-00-03"][pxe.LOCAL]
     staged = tree.parent / "grub-local.cfg"
     staged.write_bytes(local)
     run([checker, str(staged)])
@@ -79,8 +82,8 @@ def test_unknown_machines_boot_their_local_disk(tree: Path) -> None:
     pxelinux = (tree / "tftp/pxelinux.cfg/default").read_text()
     assert "DEFAULT local" in pxelinux and "LOCALBOOT 0" in pxelinux
     assert "KERNEL" not in pxelinux and "inst.ks" not in pxelinux
-    grub = (tree / "tftp/grub.cfg").read_text()
-    assert "exit" in grub and "linux" not in grub
+    grub = (tree / "tftp/grub2/grub.cfg").read_text()
+    assert "chainloader $loader" in grub and "inst.ks" not in grub and "linuxefi" not in grub
     boot = (tree / "http/ipxe/boot.ipxe").read_text()
     assert "chain --autofree ${mac:hexhyp}.ipxe || goto local" in boot
     assert boot.rstrip().endswith("exit")
@@ -100,7 +103,7 @@ def test_the_dnsmasq_snippet_passes_dnsmasq_test_and_has_every_host(tree: Path) 
         "dhcp-host=52:54:00:aa:00:03,192.168.80.43,kvm03",
     ]
     assert "dhcp-boot=tag:ipxe,http://192.168.80.1:8080/ipxe/boot.ipxe" in lines
-    assert "dhcp-boot=tag:!ipxe,tag:efi-x86_64,grubx64.efi,,192.168.80.1" in lines
+    assert "dhcp-boot=tag:!ipxe,tag:efi-x86_64,grub2/shimx64.efi,,192.168.80.1" in lines
     assert "dhcp-boot=tag:!ipxe,tag:!efi-x86_64,pxelinux.0,,192.168.80.1" in lines
 
 

@@ -313,7 +313,9 @@ def test_boot_files_and_pxelinux_are_copied_in(lab: Path) -> None:
     assert (out / "tftp/centos7/initrd.img").read_bytes() == b"initrd"
     assert (out / "tftp/pxelinux.0").read_bytes() == b"pxelinux"
     assert (out / "tftp/ldlinux.c32").read_bytes() == b"ldlinux"
-    assert outcome.notes == ("UEFI hosts load tftp/grubx64.efi: copy it from CentOS 7's grub2-efi-x64 package",)
+    assert outcome.notes == (
+        "UEFI hosts load tftp/grub2/shimx64.efi, which loads tftp/grub2/grubx64.efi: copy shimx64.efi and "
+        "grubx64.efi from CentOS 7's shim-x64 and grub2-efi-x64 packages",)
     # Rendering again without the options keeps what was copied.
     render(lab, out, syslinux_dir=syslinux)
     assert (out / "tftp/centos7/vmlinuz").read_bytes() == b"kernel"

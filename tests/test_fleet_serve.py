@@ -167,7 +167,7 @@ def test_the_kickstarts_callback_reports_the_install_from_the_installed_system(
     port = server.url.rsplit(":", 1)[1]
     assert lines == [f"KSBUILD-CALLBACK: reported http://127.0.0.1:{port}/callback/kvm03.lab.local"]
     assert pxe.read_state(server.tree)["kvm03.lab.local"]["status"] == "installed"
-    assert "exit" in (server.tree / "tftp/grub.cfg-01-52-54-00-aa-00-03").read_text()
+    assert "chainloader" in (server.tree / "tftp/grub2/grub.cfg-01-52-54-00-aa-00-03").read_text()
 
 
 def test_an_undeliverable_callback_does_not_fail_the_install(tmp_path: Path, tree: tuple[Path, int]) -> None:

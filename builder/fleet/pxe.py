@@ -3,10 +3,14 @@
 Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
 
 - ``http/ks/<hostname>.cfg``: kickstarts (0600); ``http/ipxe/boot.ipxe`` and ``http/ipxe/<mac>.ipxe``
-- ``tftp/pxelinux.cfg/01-<mac>`` (BIOS hosts), ``tftp/grub.cfg-01-<mac>`` (UEFI hosts), and the defaults
-  ``tftp/pxelinux.cfg/default`` and ``tftp/grub.cfg`` that boot the local disk: an unknown machine is never
-  installed. MACs are written lowercase with dashes, as pxelinux, GRUB and iPXE (``${mac:hexhyp}``) look
-  them up.
+- ``tftp/pxelinux.cfg/01-<mac>`` (BIOS hosts), ``tftp/grub2/grub.cfg-01-<mac>`` (UEFI hosts), and the
+  defaults ``tftp/pxelinux.cfg/default`` and ``tftp/grub2/grub.cfg`` that boot the local disk: an unknown machine
+  is never installed. MACs are written lowercase with dashes, as pxelinux, GRUB and iPXE (``${mac:hexhyp}``)
+  look them up.
+- UEFI: DHCP hands out ``grub2/shimx64.efi``. Shim fetches ``grubx64.efi`` from the folder it was loaded from,
+  and GRUB (CentOS 7's, whose $fw_path is that folder; Debian's, built without a prefix path, which takes the
+  boot file's folder) reads ``grub.cfg-01-<mac>``, else ``grub.cfg``, from there too: the loaders and every GRUB
+  entry share one folder, ``tftp/grub2/``. ksbuild writes the entries; the loaders are the user's.
 - ``boot/<hostname>.json``: both versions (install, local) of each of the host's entries; the one the
   install-once state picks is copied to the entry's served path. Not served.
 - ``dnsmasq.conf``, ``manifest.json`` (written by the renderer), ``state.json`` (hosts whose install reported
@@ -46,7 +50,11 @@ SERVE_LOG_NAME = "serve.log"
 _LOCK_NAME = ".state.lock"
 BOOT_DIR = "boot"
 PXELINUX_DEFAULT = "tftp/pxelinux.cfg/default"
-GRUB_DEFAULT = "tftp/grub.cfg"
+# The UEFI loaders' folder (relative to tftp/): shim, GRUB and GRUB's entries, see the module docstring.
+GRUB_DIR = "grub2"
+UEFI_BOOT_FILE = f"{GRUB_DIR}/shimx64.efi"
+UEFI_LOADERS = (UEFI_BOOT_FILE, f"{GRUB_DIR}/grubx64.efi")
+GRUB_DEFAULT = f"tftp/{GRUB_DIR}/grub.cfg"
 IPXE_BOOT = "http/ipxe/boot.ipxe"
 DNSMASQ_CONF = "dnsmasq.conf"
 # Debian's pxelinux and syslinux-common; pxelinux.0 (syslinux 6) loads ldlinux.c32 from its own folder.
@@ -88,7 +96,7 @@ class BootRecord:
         dashed = mac_dashes(mac)
         if self.firmware == "bios":
             return {f"tftp/pxelinux.cfg/01-{dashed}": "pxelinux", f"http/ipxe/{dashed}.ipxe": "ipxe"}
-        return {f"tftp/grub.cfg-01-{dashed}": "grub", f"http/ipxe/{dashed}.ipxe": "ipxe"}
+        return {f"tftp/{GRUB_DIR}/grub.cfg-01-{dashed}": "grub", f"http/ipxe/{dashed}.ipxe": "ipxe"}
 
     def entry_paths(self) -> tuple[str, ...]:
         """The served paths of the host's entries: a set per MAC, whichever NIC the firmware boots from."""
@@ -176,7 +184,8 @@ def shared_files(
     ]
     dnsmasq_context = {
         "inventory": inventory_name, "tftp_root": tftp_root, "subnet": subnet, "gateway": gateway,
-        "dhcp": dhcp, "pxe": pxe, "hosts": hosts,
+        "dhcp": dhcp, "pxe": pxe, "hosts": hosts, "uefi_boot_file": UEFI_BOOT_FILE,
+        "grub_dir": GRUB_DIR,
     }
     return {
         PXELINUX_DEFAULT: _render(env, "pxe/pxelinux-local.j2", default_context),

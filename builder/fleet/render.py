@@ -217,8 +217,9 @@ def _notes(out_dir: Path, plans: Sequence[HostPlan], settings: PxeSettings) -> l
     if "bios" in firmwares and not (out_dir / "tftp/pxelinux.0").is_file():
         notes.append("no pxelinux.0 copied (install Debian's pxelinux and syslinux-common, or give "
                      "--syslinux-dir): put pxelinux.0 and ldlinux.c32 into tftp/ yourself")
-    if "uefi" in firmwares and not (out_dir / "tftp/grubx64.efi").is_file():
-        notes.append("UEFI hosts load tftp/grubx64.efi: copy it from CentOS 7's grub2-efi-x64 package")
+    if "uefi" in firmwares and not all((out_dir / "tftp" / path).is_file() for path in pxe.UEFI_LOADERS):
+        notes.append(f"UEFI hosts load tftp/{pxe.UEFI_BOOT_FILE}, which loads tftp/{pxe.GRUB_DIR}/grubx64.efi: "
+                     "copy shimx64.efi and grubx64.efi from CentOS 7's shim-x64 and grub2-efi-x64 packages")
     for path in (settings.kernel, settings.initrd):
         if not (out_dir / "tftp" / path).is_file():
             notes.append(f"tftp/{path} is missing: copy the installer's file there, or give --boot-files")
@@ -275,6 +276,7 @@ def _plan(
         "templates": _template_digests(template_search_path(dirs), digests),
         "callback_url": callback,
         "boot": record.to_json(),
+        "entry_paths": record.entry_paths(),  # where the entries go: a new tree layout renders them again
         "pxe": settings.model_dump(mode="json"),
         "versions": [versions.ksbuild, versions.pykickstart],
     }
