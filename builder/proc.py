@@ -24,6 +24,8 @@ _PROVIDERS: dict[str, str] = {
     "cpio": "Debian's cpio",
     "xorriso": "Debian's xorriso",
     "grub-script-check": "Debian's grub-common",
+    "grub-mkimage": "Debian's grub-common",
+    "sfdisk": "Debian's fdisk",
     "dnsmasq": "Debian's dnsmasq-base",
 }
 

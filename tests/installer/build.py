@@ -31,7 +31,9 @@ from tests.installer.hostfiles import (
     ROOT_DISK_OPTIONAL_MODULES,
     HostInputs,
     ModuleTree,
+    efi_boot_inputs,
     find_host_inputs,
+    grub_efi_image,
     select_modules,
     shared_libraries,
 )
@@ -83,6 +85,7 @@ def _host_binaries() -> dict[str, Path]:
         "usr/bin/bash": Path(find_tool("bash")),
         "usr/sbin/mkfs.ext4": Path(find_tool("mkfs.ext4")),
         "usr/bin/extlinux": Path(find_tool("extlinux")),
+        "usr/sbin/sfdisk": Path(find_tool("sfdisk")),
     }
 
 
@@ -91,7 +94,9 @@ def _input_key(host: HostInputs, binaries: dict[str, Path], libraries: list[Path
     for path in _own_inputs():
         digest.update(f"{path.relative_to(HERE)}\0{sha256_file(path)}\0".encode())
     digest.update(f"{host.kernel_version}\0{host.busybox_version}\0".encode())
-    host_files = [host.kernel, host.busybox, host.mbr, host.modules_dir / "modules.dep", *binaries.values()]
+    grub_dir, shim = efi_boot_inputs()
+    host_files = [host.kernel, host.busybox, host.mbr, host.modules_dir / "modules.dep", *binaries.values(),
+                  grub_dir / "kernel.img", grub_dir / "moddep.lst", Path(find_tool("grub-mkimage")), shim]
     for path in sorted({*host_files, *libraries}):
         info = path.stat()
         digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
@@ -174,6 +179,10 @@ def _installer_initrd(host: HostInputs, binaries: dict[str, Path]) -> bytes:
     archive.add_file(f"{PAYLOAD_DIR}/kernel-version", f"{host.kernel_version}\n".encode())
     archive.add_file(f"{PAYLOAD_DIR}/initramfs.img", _target_initramfs(host))
     archive.add_host_file(f"{PAYLOAD_DIR}/mbr.bin", host.mbr, 0o644)
+    # UEFI installs: shim and a GRUB image whose prefix is CentOS 7's, /EFI/centos (payload.sh).
+    _, shim = efi_boot_inputs()
+    archive.add_host_file(f"{PAYLOAD_DIR}/efi/shimx64.efi", shim, 0o644)
+    archive.add_file(f"{PAYLOAD_DIR}/efi/grubx64.efi", grub_efi_image("/EFI/centos"), 0o644)
     archive.add_file(
         f"{PAYLOAD_DIR}/libvirt-default-network.xml", (initrd / "libvirt-default-network.xml").read_bytes()
     )

@@ -1,7 +1,8 @@
-"""The Debian files the test installer is made of: kernel, kernel modules, busybox, a few binaries.
+"""The Debian files the test installer is made of: kernel, kernel modules, busybox, a few binaries, and
+the UEFI boot loaders (shim, GRUB images).
 
 Everything comes from packages installed on the build machine (linux-image-amd64, busybox-static, bash,
-e2fsprogs, extlinux, syslinux-common); nothing is downloaded.
+e2fsprogs, extlinux, syslinux-common, fdisk, grub-efi-amd64-bin, shim-unsigned); nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ MBR_CANDIDATES = (Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/EXTLINUX
 # the filesystems the installer writes and reads, and what a hypervisor's network setup needs.
 INSTALLER_MODULES = (
     "virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "ext4", "crc32c_generic",
-    "isofs", "sr_mod", "cdrom", "bridge",
+    "isofs", "sr_mod", "cdrom", "bridge", "vfat", "nls_cp437", "nls_ascii",
 )  # fmt: skip
 INSTALLER_OPTIONAL_MODULES = (
     "virtio_scsi", "virtio_rng", "virtio_balloon", "sd_mod", "ata_piix", "ata_generic", "ahci",
@@ -39,6 +40,42 @@ ROOT_DISK_MODULES = ("virtio_pci", "virtio_blk", "ext4", "crc32c_generic")
 ROOT_DISK_OPTIONAL_MODULES = ("virtio_scsi", "ata_piix", "ahci", "sd_mod")
 
 _COMPRESSED_SUFFIXES = (".ko.xz", ".ko.zst", ".ko.gz")
+
+# UEFI boot loaders: Debian's GRUB modules (grub-efi-amd64-bin) and its unsigned shim (shim-unsigned), which
+# loads grubx64.efi from its own folder (disk) or its own TFTP folder (network), as CentOS 7's shim does.
+GRUB_EFI_DIR = Path("/usr/lib/grub/x86_64-efi")
+SHIM = Path("/usr/lib/shim/shimx64.efi")
+# What a GRUB image needs for ksbuild's entries and the test system's grub.cfg, built in (as CentOS 7's
+# grubx64.efi has its modules built in): network boot, both Linux loaders, chainloading another EFI loader,
+# finding it on a GPT disk's FAT partition, and the ext4 root.
+GRUB_EFI_MODULES = (
+    "normal", "configfile", "echo", "test", "serial", "terminal", "minicmd", "efinet", "net", "tftp",
+    "linux", "linuxefi", "chain", "search", "search_fs_file", "search_fs_uuid", "part_gpt", "part_msdos",
+    "fat", "ext2",
+)  # fmt: skip
+
+
+def efi_boot_inputs() -> tuple[Path, Path]:
+    """Debian's GRUB module folder and shim, or ToolMissing naming the package."""
+    if not (GRUB_EFI_DIR / "kernel.img").is_file():
+        raise ToolMissing(f"{GRUB_EFI_DIR} not found; install Debian's grub-efi-amd64-bin")
+    if not SHIM.is_file():
+        raise ToolMissing(f"{SHIM} not found; install Debian's shim-unsigned")
+    return GRUB_EFI_DIR, SHIM
+
+
+def grub_efi_image(prefix: str, modules: Sequence[str] = GRUB_EFI_MODULES) -> bytes:
+    """A GRUB EFI image from Debian's modules, with `modules` built in and `prefix` as its prefix.
+
+    An empty prefix makes GRUB take the folder it was loaded from (its TFTP boot file's folder on a network
+    boot), as CentOS 7's GRUB does with $fw_path.
+    """
+    grub_dir, _ = efi_boot_inputs()
+    with tempfile.TemporaryDirectory(prefix="ksbuild-grub-") as folder:
+        image = Path(folder) / "grubx64.efi"
+        run([find_tool("grub-mkimage"), "-O", "x86_64-efi", "-d", str(grub_dir), "-p", prefix, "-o", str(image),
+             *modules])
+        return image.read_bytes()
 
 
 @dataclass(frozen=True)

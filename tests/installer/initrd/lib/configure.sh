@@ -68,6 +68,8 @@ configure_system() {
     for unit in $SERVICES_DISABLED; do set_unit_state "$unit" disabled; done
     for unit in $SERVICES_ENABLED; do set_unit_state "$unit" enabled; done
     printf 'UUID=%s /                       ext4    defaults        1 1\n' "$ROOT_UUID" > "$TARGET/etc/fstab"
+    [ -n "$ESP_PART" ] && printf 'UUID=%s          /boot/efi               vfat    umask=0077,shortname=winnt 0 0\n' \
+        "$ESP_UUID" >> "$TARGET/etc/fstab"
     cp "$KS_FILE" "$TARGET/root/anaconda-ks.cfg"
     chmod 0600 "$TARGET/root/anaconda-ks.cfg"
     say "Writing network configuration"

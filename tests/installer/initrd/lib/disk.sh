@@ -1,12 +1,17 @@
 # shellcheck shell=sh
-# Storage. Whatever the kickstart's clearpart/part/autopart/volgroup/logvol say, the layout is fixed:
-# an MBR label on the first virtio disk with one active partition holding an ext4 root.
+# Storage. Whatever the kickstart's clearpart/part/autopart/volgroup/logvol say, the layout is fixed and
+# depends on the firmware, as anaconda's does: under BIOS an MBR label on the first virtio disk with one
+# active partition holding an ext4 root; under UEFI (/sys/firmware/efi) a GPT label with an EFI system
+# partition (vda1, FAT32, mounted at /boot/efi) and the ext4 root (vda2).
 
 TARGET=/mnt/sysimage
 DISK=/dev/vda
 ROOT_PART=/dev/vda1
+ESP_PART=""
 FIRST_SECTOR=2048
 MIN_SECTORS=262144
+# 64 MiB: enough for FAT32 (busybox mkdosfs makes nothing else), shim and GRUB.
+ESP_SECTORS=131072
 
 # le32 N: N as four little-endian bytes.
 le32() {
@@ -33,6 +38,17 @@ write_partition_table() {
     dd if=/tmp/mbr.img of="$DISK" bs=512 count=1 conv=notrunc,fsync 2>/dev/null
 }
 
+# GPT by sfdisk (util-linux): CRCs and the backup label are not worth writing by hand.
+write_gpt_label() {
+    printf 'label: gpt\nstart=%s, size=%s, type=U, name="EFI System Partition"\nstart=%s, type=L\n' \
+        "$FIRST_SECTOR" "$ESP_SECTORS" $((FIRST_SECTOR + ESP_SECTORS)) |
+        sfdisk --no-reread --no-tell-kernel "$DISK" > /tmp/sfdisk.log 2>&1
+}
+
+uefi_firmware() {
+    [ -d /sys/firmware/efi ]
+}
+
 wait_for_block() {
     tries=0
     while [ ! -b "$1" ] && [ $tries -lt 50 ]; do
@@ -48,8 +64,17 @@ prepare_disk() {
     sectors=$(cat /sys/block/vda/size)
     [ "$sectors" -ge $MIN_SECTORS ] ||
         crash StorageError "$DISK has $((sectors / 2048)) MiB; the test installer needs at least $((MIN_SECTORS / 2048)) MiB" "disk.sh:prepare_disk"
-    write_partition_table "$sectors" ||
-        crash StorageError "cannot write the partition table of $DISK" "disk.sh:write_partition_table"
+    if uefi_firmware; then
+        ESP_PART=/dev/vda1
+        ROOT_PART=/dev/vda2
+        [ "$sectors" -ge $((MIN_SECTORS + ESP_SECTORS)) ] ||
+            crash StorageError "$DISK has $((sectors / 2048)) MiB; the test installer needs at least $(((MIN_SECTORS + ESP_SECTORS) / 2048)) MiB under UEFI" "disk.sh:prepare_disk"
+        write_gpt_label ||
+            crash StorageError "cannot write the GPT label of $DISK: $(tail -n 3 /tmp/sfdisk.log)" "disk.sh:write_gpt_label"
+    else
+        write_partition_table "$sectors" ||
+            crash StorageError "cannot write the partition table of $DISK" "disk.sh:write_partition_table"
+    fi
     blockdev --rereadpt "$DISK" ||
         crash StorageError "the kernel did not re-read the partition table of $DISK" "disk.sh:prepare_disk"
     wait_for_block "$ROOT_PART" ||
@@ -60,6 +85,19 @@ prepare_disk() {
         crash FSError "mkfs.ext4 $ROOT_PART failed: $(tail -n 3 /tmp/mkfs.log)" "disk.sh:prepare_disk"
     mount -t ext4 "$ROOT_PART" "$TARGET" ||
         crash FSError "cannot mount $ROOT_PART on $TARGET" "disk.sh:prepare_disk"
+    [ -n "$ESP_PART" ] && prepare_esp
+    return 0
+}
+
+prepare_esp() {
+    say "Creating efi on $ESP_PART"
+    mkdosfs -n ESP "$ESP_PART" > /tmp/mkdosfs.log 2>&1 ||
+        crash FSError "mkdosfs $ESP_PART failed: $(tail -n 3 /tmp/mkdosfs.log)" "disk.sh:prepare_esp"
+    mkdir -p "$TARGET/boot/efi"
+    mount -t vfat -o umask=0077 "$ESP_PART" "$TARGET/boot/efi" ||
+        crash FSError "cannot mount $ESP_PART on $TARGET/boot/efi" "disk.sh:prepare_esp"
+    # The FAT32 volume serial (bytes 67-70, little-endian) is what blkid calls the UUID: XXXX-XXXX.
+    ESP_UUID=$(od -An -tx1 -j67 -N4 "$ESP_PART" | awk '{ print toupper($4 $3 "-" $2 $1) }')
 }
 
 # The kernel filesystems chroot scripts expect, mounted in the target as anaconda (blivet) does.
@@ -72,7 +110,7 @@ mount_system_dirs() {
 }
 
 umount_target() {
-    for dir in run sys proc dev; do
+    for dir in run sys proc dev boot/efi; do
         umount "$TARGET/$dir" 2>/dev/null
     done
     umount "$TARGET" 2>/dev/null

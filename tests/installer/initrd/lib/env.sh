@@ -6,7 +6,7 @@
 # dependencies; crc32c_generic is loaded by name because ext4 asks for it through a softdep, which
 # busybox modprobe does not follow. A module the kernel has built in (Debian: af_packet) is skipped.
 INSTALLER_MODULES="virtio_pci virtio_blk virtio_scsi virtio_net virtio_console virtio_rng
-ata_piix ata_generic ahci sd_mod sr_mod cdrom isofs nls_utf8 crc32c_generic ext4
+ata_piix ata_generic ahci sd_mod sr_mod cdrom isofs nls_utf8 crc32c_generic ext4 vfat nls_cp437 nls_ascii
 af_packet bridge 8021q bonding e1000 8139cp"
 
 setup_environment() {

@@ -77,9 +77,40 @@ install_target_system() {
     return 0
 }
 
-# extlinux instead of GRUB 2: the same Debian kernel, the target's own initramfs, a serial console.
 install_bootloader() {
     say "Installing boot loader"
+    if [ -n "$ESP_PART" ]; then
+        install_efi_bootloader
+    else
+        install_extlinux
+    fi
+}
+
+# UEFI: the EFI system partition as anaconda lays it out for CentOS 7 (EFI/centos/shimx64.efi, which loads
+# grubx64.efi beside it, and grub.cfg; EFI/BOOT/BOOTX64.EFI for firmware without a boot entry), with Debian's
+# shim and a GRUB image built from Debian's modules (prefix /EFI/centos, as CentOS's grubx64.efi has). There is
+# no efibootmgr and no fbx64.efi: the firmware's boot order (the network first) stays as it is.
+install_efi_bootloader() {
+    esp=$TARGET/boot/efi
+    mkdir -p "$esp/EFI/centos" "$esp/EFI/BOOT"
+    cat > /tmp/grub.cfg <<EOF
+# Written by the ksbuild test installer (anaconda would run grub2-mkconfig here).
+set default=0
+set timeout=0
+search --no-floppy --fs-uuid --set=root $ROOT_UUID
+menuentry 'ksbuild test system' {
+    linuxefi /boot/vmlinuz-$KERNEL_VERSION root=$ROOT_PART rw console=ttyS0,115200n8 quiet $BOOT_APPEND
+    initrdefi /boot/initramfs-$KERNEL_VERSION.img
+}
+EOF
+    { cp "$PAYLOAD/efi/shimx64.efi" "$PAYLOAD/efi/grubx64.efi" /tmp/grub.cfg "$esp/EFI/centos/" &&
+        cp "$PAYLOAD/efi/shimx64.efi" "$esp/EFI/BOOT/BOOTX64.EFI" &&
+        cp "$PAYLOAD/efi/grubx64.efi" "$esp/EFI/BOOT/grubx64.efi"; } ||
+        crash BootLoaderError "cannot copy the EFI boot loader to $ESP_PART" "payload.sh:install_efi_bootloader"
+}
+
+# BIOS: extlinux instead of GRUB 2: the same Debian kernel, the target's own initramfs, a serial console.
+install_extlinux() {
     mkdir -p "$TARGET/boot/extlinux"
     cat > "$TARGET/boot/extlinux/extlinux.conf" <<EOF
 # Written by the ksbuild test installer (anaconda would install GRUB 2 here).
@@ -93,7 +124,7 @@ LABEL ksbuild
     APPEND root=$ROOT_PART rw console=ttyS0,115200n8 quiet $BOOT_APPEND
 EOF
     extlinux --install "$TARGET/boot/extlinux" > /tmp/extlinux.log 2>&1 ||
-        crash BootLoaderError "extlinux --install failed: $(tail -n 3 /tmp/extlinux.log)" "payload.sh:install_bootloader"
+        crash BootLoaderError "extlinux --install failed: $(tail -n 3 /tmp/extlinux.log)" "payload.sh:install_extlinux"
     dd if="$PAYLOAD/mbr.bin" of="$DISK" bs=440 count=1 conv=notrunc,fsync 2>/dev/null ||
-        crash BootLoaderError "cannot write the boot code to $DISK" "payload.sh:install_bootloader"
+        crash BootLoaderError "cannot write the boot code to $DISK" "payload.sh:install_extlinux"
 }
