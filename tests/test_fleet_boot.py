@@ -9,11 +9,18 @@ script; slirp's `bootfile=` plays dnsmasq's `dhcp-boot` part. The kickstart and 
 from a second HTTP server on 127.0.0.1. The installer is the test installer (tests/installer), a stand-in
 for anaconda.
 
-The VM has two consoles, so that one cannot garble the other: COM1 is the machine's serial console (pxelinux's
-`SERIAL 0`, the kernel's ttyS0, the test boot sector); COM2 carries the BIOS text screen, which SeaBIOS mirrors
-to the port named by fw_cfg `etc/sercon-port` (iPXE, pxelinux's SAY lines, "Booting from Hard Disk"). With
-`-nographic` both share COM1, and SeaBIOS's lazily flushed screen copy interleaves with pxelinux's direct
-serial writes: a SAY line then arrives scrambled.
+The third way is UEFI: a q35 machine with OVMF (Debian's ovmf) and qemu's EFI network ROM (efi-virtio.rom from
+ipxe-qemu) gets `grub2/shimx64.efi`: Debian's shim, which fetches `grub2/grubx64.efi` (a GRUB image the test
+builds from Debian's grub-efi-amd64-bin, without a prefix path, as CentOS 7's grubx64.efi takes its folder),
+which reads `grub2/grub.cfg-01-<mac>`, else `grub2/grub.cfg`. The test installer lays out an EFI system
+partition with shim and GRUB under EFI/centos, so the local-boot entry chainloads a real disk loader.
+
+The BIOS VM has two consoles, so that one cannot garble the other: COM1 is the machine's serial console
+(pxelinux's `SERIAL 0`, the kernel's ttyS0, the test boot sector); COM2 carries the BIOS text screen, which
+SeaBIOS mirrors to the port named by fw_cfg `etc/sercon-port` (iPXE, pxelinux's SAY lines, "Booting from Hard
+Disk"). With `-nographic` both share COM1, and SeaBIOS's lazily flushed screen copy interleaves with
+pxelinux's direct serial writes: a SAY line then arrives scrambled. The UEFI VM has COM1 only: OVMF mirrors
+its console (iPXE, shim, GRUB) there.
 
 qemu is run directly, not through libvirt: libvirt's <interface type='user'> has no TFTP root or boot file
 settings (only a libvirt <network> has <tftp>/<bootp>, and that needs a bridge with a private address,
@@ -42,6 +49,7 @@ import pytest
 from builder.proc import find_tool, run
 from tests.helpers import run_cli
 from tests.installer.build import TestInstallTree, build_test_tree
+from tests.installer.hostfiles import efi_boot_inputs, grub_efi_image
 
 pytestmark = pytest.mark.boot
 
@@ -50,6 +58,10 @@ CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "installer"
 UNKNOWN_MAC = "52:54:00:4b:53:99"
 BOOT_TIMEOUT_S = 360.0
 LOCAL_DISK_MARKER = "KSBUILD-TEST-LOCAL-DISK"
+# Debian's ovmf: the 4 MiB flash layout, without Secure Boot (Debian's GRUB image here is unsigned).
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+TEST_SYSTEM_UP = "ksbuild test system: multi-user.target reached"
 
 
 def free_port() -> int:
@@ -67,25 +79,34 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 class BootPath:
     """How a machine network-boots, and the inventory host that boots that way."""
 
-    loader: str  # "pxelinux" or "ipxe"
+    loader: str  # "pxelinux", "ipxe" (BIOS) or "grub" (UEFI)
     hostname: str
     mac: str
     address: str
 
+    @property
+    def firmware(self) -> str:
+        return "uefi" if self.loader == "grub" else "bios"
+
     def bootfile(self, fleet: Fleet) -> str:
         """What dnsmasq's `dhcp-boot` lines hand this kind of client."""
-        return "pxelinux.0" if self.loader == "pxelinux" else f"{fleet.server}/ipxe/boot.ipxe"
+        return {"pxelinux": "pxelinux.0", "grub": "grub2/shimx64.efi"}.get(self.loader,
+                                                                           f"{fleet.server}/ipxe/boot.ipxe")
 
     def entry(self, fleet: Fleet) -> str:
         """The host's own boot entry as `ksbuild serve` keeps it now."""
+        dashed = self.mac.replace(":", "-")
         if self.loader == "pxelinux":
-            return (fleet.tree / "tftp/pxelinux.cfg" / f"01-{self.mac.replace(':', '-')}").read_text()
-        return (fleet.tree / "http/ipxe" / f"{self.mac.replace(':', '-')}.ipxe").read_text()
+            return (fleet.tree / "tftp/pxelinux.cfg" / f"01-{dashed}").read_text()
+        if self.loader == "grub":
+            return (fleet.tree / "tftp/grub2" / f"grub.cfg-01-{dashed}").read_text()
+        return (fleet.tree / "http/ipxe" / f"{dashed}.ipxe").read_text()
 
 
 PATHS = [
     BootPath("pxelinux", "pxe-a.ksbuild.test", "52:54:00:4b:53:01", "10.0.2.15"),
     BootPath("ipxe", "pxe-b.ksbuild.test", "52:54:00:4b:53:02", "10.0.2.16"),
+    BootPath("grub", "pxe-c.ksbuild.test", "52:54:00:4b:53:03", "10.0.2.17"),
 ]
 LOADERS = [path.loader for path in PATHS]
 
@@ -129,6 +150,7 @@ hosts:
 """ + "".join(f"""\
   - hostname: {path.hostname}
     macs: ["{path.mac}"]
+    firmware: {path.firmware}
     boot_interface: eth0
     set:
       network.interfaces[0].ipv4.address: {path.address}/24
@@ -136,6 +158,11 @@ hosts:
     rendered = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", str(install_tree.root), cwd=work)
     assert rendered.returncode == 0, rendered.stderr
     tree = work / "out"
+    # The UEFI loaders ksbuild leaves to the user: Debian's shim, and a GRUB image built like CentOS 7's
+    # grubx64.efi (modules built in; its folder, not a built-in path, is where it looks for its entries).
+    _, shim = efi_boot_inputs()
+    shutil.copyfile(shim, tree / "tftp/grub2/shimx64.efi")
+    (tree / "tftp/grub2/grubx64.efi").write_bytes(grub_efi_image(""))
 
     handler = functools.partial(_QuietHandler, directory=str(install_tree.root))
     repo = http.server.ThreadingHTTPServer(("127.0.0.1", tree_port), handler)
@@ -169,28 +196,51 @@ def _readable(screen: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1bc|.\x08", "", screen)
 
 
-def boot(fleet: Fleet, bootfile: str, mac: str, disk: Path, disk_format: str,
-         done: Callable[[Consoles], bool]) -> Consoles:
-    """Network-boot a VM with `mac` and `disk`, DHCP handing it `bootfile`, until `done(consoles)` (or a
-    timeout)."""
+def _machine_argv(firmware: str, disk: Path, disk_format: str | None) -> list[str]:
+    """The firmware's part of the qemu command line: consoles, boot order, the disk (None: no disk)."""
     serial, screen = disk.with_suffix(".serial"), disk.with_suffix(".screen")
+    if firmware == "uefi":
+        # OVMF keeps its boot order in its variable store: a fresh copy per VM, network first (bootindex).
+        variables = disk.with_suffix(".vars")
+        shutil.copyfile(OVMF_VARS, variables)
+        argv = [
+            "-machine", "q35", "-serial", f"file:{serial}",
+            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,file={variables}",
+        ]
+        if disk_format is not None:
+            argv += ["-drive", f"file={disk},if=none,id=disk0,format={disk_format}",
+                     "-device", "virtio-blk-pci,drive=disk0,bootindex=2"]
+        return argv
     sercon_port = disk.with_suffix(".sercon-port")
     sercon_port.write_bytes(struct.pack("<H", 0x2F8))  # COM2
     argv = [
-        find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-display", "none", "-monitor", "none",
         "-serial", f"file:{serial}", "-serial", f"file:{screen}",
         "-fw_cfg", f"name=etc/sercon-port,file={sercon_port}", "-boot", "order=nc",
-        "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile={bootfile}",
-        "-device", f"virtio-net-pci,netdev=n0,mac={mac}",
-        "-drive", f"file={disk},if=virtio,format={disk_format}",
+    ]
+    if disk_format is not None:
+        argv += ["-drive", f"file={disk},if=virtio,format={disk_format}"]
+    return argv
+
+
+def boot(fleet: Fleet, path: BootPath, mac: str, disk: Path, disk_format: str | None,
+         done: Callable[[Consoles], bool]) -> Consoles:
+    """Network-boot a VM the way `path` boots, with `mac` and `disk` (`disk_format` None: no disk; `disk` then
+    only names the console files), until `done(consoles)` (or a timeout)."""
+    serial, screen = disk.with_suffix(".serial"), disk.with_suffix(".screen")
+    argv = [
+        find_tool("qemu-system-x86_64"), "-accel", "tcg", "-m", "1024", "-display", "none", "-monitor", "none",
+        *_machine_argv(path.firmware, disk, disk_format),
+        "-netdev", f"user,id=n0,tftp={fleet.tree / 'tftp'},bootfile={path.bootfile(fleet)}",
+        "-device", f"virtio-net-pci,netdev=n0,mac={mac}" + (",bootindex=1" if path.firmware == "uefi" else ""),
     ]
     vm = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     try:
         while True:
             running = vm.poll() is None
-            consoles = Consoles(*(_readable(path.read_text(errors="replace")) if path.exists() else ""
-                                  for path in (serial, screen)))
+            consoles = Consoles(*(_readable(console.read_text(errors="replace")) if console.exists() else ""
+                                  for console in (serial, screen)))
             if done(consoles):
                 return consoles
             if not running or time.monotonic() > deadline:
@@ -203,12 +253,20 @@ def boot(fleet: Fleet, bootfile: str, mac: str, disk: Path, disk_format: str,
 
 
 def read_from_disk(disk: Path, path: str) -> str:
-    """A file of the installed system: the qcow2 as raw, then debugfs at the first partition's offset."""
+    """A file of the installed system: the qcow2 as raw, then debugfs at the root partition's offset (the
+    first MBR partition; on a GPT disk, the second partition, after the EFI system partition)."""
     raw = disk.with_suffix(".raw")
     run([find_tool("qemu-img"), "convert", "-O", "raw", str(disk), str(raw)])
     with raw.open("rb") as handle:
         mbr = handle.read(512)
-    (start_sector,) = struct.unpack_from("<I", mbr, 446 + 8)
+        (start_sector,) = struct.unpack_from("<I", mbr, 446 + 8)
+        if mbr[446 + 4] == 0xEE:  # protective MBR: the GPT header is in sector 1
+            handle.seek(512)
+            header = handle.read(92)
+            (entries_lba,) = struct.unpack_from("<Q", header, 72)
+            (entry_size,) = struct.unpack_from("<I", header, 84)
+            handle.seek(entries_lba * 512 + entry_size)
+            (start_sector,) = struct.unpack_from("<Q", handle.read(entry_size), 32)
     result = run([find_tool("debugfs"), "-R", f"cat {path}", f"{raw}?offset={start_sector * 512}"])
     return result.stdout
 
@@ -220,24 +278,32 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
     disk = tmp_path / "host.qcow2"
     run([find_tool("qemu-img"), "create", "-f", "qcow2", str(disk), "4G"])
     local_line = f"ksbuild: {path.hostname} is installed; booting from local disk"
+    # BIOS: the screen says SeaBIOS boots the disk. UEFI: GRUB chainloads the disk's shim, and the installed
+    # test system comes up (all on the serial console).
+    screen_or_serial, disk_booted = (
+        ("serial", TEST_SYSTEM_UP) if path.firmware == "uefi" else ("screen", "Booting from Hard Disk"))
 
     def installed_and_rebooted_to_disk(consoles: Consoles) -> bool:
-        after = consoles.screen.split(local_line, 1)
-        return len(after) == 2 and "Booting from Hard Disk" in after[1]
+        after = getattr(consoles, screen_or_serial).split(local_line, 1)
+        return len(after) == 2 and disk_booted in after[1]
 
     requests_before = len(fleet.log())
-    consoles = boot(fleet, path.bootfile(fleet), path.mac, disk, "qcow2", installed_and_rebooted_to_disk)
+    consoles = boot(fleet, path, path.mac, disk, "qcow2", installed_and_rebooted_to_disk)
 
     # Network boot into the installer, install, report, reboot: the host's entry now boots the local disk.
-    assert f"ksbuild: installing {path.hostname}" in consoles.screen
+    assert f"ksbuild: installing {path.hostname}" in getattr(consoles, screen_or_serial)
     assert "KSBUILD-CALLBACK: reported http://10.0.2.2:" in consoles.serial
     entry = path.entry(fleet)
-    assert "inst.ks" not in entry and ("LOCALBOOT 0" in entry if path.loader == "pxelinux" else "exit" in entry)
+    local_boot = {"pxelinux": "LOCALBOOT 0", "grub": "chainloader $loader"}.get(path.loader, "exit")
+    assert "inst.ks" not in entry and local_boot in entry
+    if path.loader == "grub":
+        after_install = consoles.serial.split(local_line, 1)[1]
+        assert "ksbuild: chainloading (hd0,gpt1)/EFI/centos/shimx64.efi" in after_install
     state = json.loads((fleet.tree / "state.json").read_text())["hosts"][path.hostname]
     assert state["status"] == "installed"
     # Exactly one kickstart fetch and one report: no install loop.
     ks, callback = ("GET", f"/ks/{path.hostname}.cfg", 200), ("POST", f"/callback/{path.hostname}", 200)
-    if path.loader == "pxelinux":
+    if path.loader in ("pxelinux", "grub"):
         assert fleet.requests(requests_before) == [ks, callback]
     else:
         script = ("GET", f"/ipxe/{path.mac.replace(':', '-')}.ipxe", 200)
@@ -255,11 +321,20 @@ def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(
     fleet: Fleet, path: BootPath, tmp_path: Path
 ) -> None:
     disk = tmp_path / "unknown.img"
+    requests_before = len(fleet.log())
+    if path.loader == "grub":
+        # A machine without a disk: GRUB's grub.cfg finds no EFI loader to chainload, says so and hands the
+        # machine back to the firmware. (The chainload itself is what the installed host boots with.)
+        no_loader = "ksbuild: no local disk with an EFI boot loader; handing back to the firmware"
+        consoles = boot(fleet, path, UNKNOWN_MAC, disk, None, lambda seen: no_loader in seen.serial)
+        assert "ksbuild: no entry for this machine; booting from local disk" in consoles.serial
+        assert "Fetching Netboot Image grub2/grubx64.efi" in consoles.serial  # shim, from its own folder
+        assert fleet.requests(requests_before) == []
+        assert "installing" not in consoles.serial
+        return
     disk.write_bytes(_boot_sector(LOCAL_DISK_MARKER) + bytes(1024 * 1024 - 512))
     before = disk.read_bytes()
-    requests_before = len(fleet.log())
-    consoles = boot(fleet, path.bootfile(fleet), UNKNOWN_MAC, disk, "raw",
-                    lambda seen: LOCAL_DISK_MARKER in seen.serial)
+    consoles = boot(fleet, path, UNKNOWN_MAC, disk, "raw", lambda seen: LOCAL_DISK_MARKER in seen.serial)
     if path.loader == "pxelinux":
         # pxelinux found no entry of its own for this MAC, took `default`, and handed back to the BIOS.
         assert "ksbuild: no entry for this machine; booting from local disk" in consoles.screen
@@ -275,7 +350,8 @@ def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(
 
 
 def test_the_boot_trees_grub_and_dnsmasq_files_pass_their_tools(fleet: Fleet) -> None:
-    run([find_tool("grub-script-check"), str(fleet.tree / "tftp/grub.cfg")])
+    for config in (fleet.tree / "tftp/grub2").glob("grub.cfg*"):
+        run([find_tool("grub-script-check"), str(config)])
     run([find_tool("dnsmasq"), "--test", f"--conf-file={fleet.tree / 'dnsmasq.conf'}"])
 
 
