@@ -83,6 +83,7 @@ class BootPath:
     hostname: str
     mac: str
     address: str
+    boot_file: str | None = None  # DHCP's answer when not the dnsmasq snippet's for this loader
 
     @property
     def firmware(self) -> str:
@@ -90,6 +91,8 @@ class BootPath:
 
     def bootfile(self, fleet: Fleet) -> str:
         """What dnsmasq's `dhcp-boot` lines hand this kind of client."""
+        if self.boot_file is not None:
+            return self.boot_file
         return {"pxelinux": "pxelinux.0", "grub": "grub2/shimx64.efi"}.get(self.loader,
                                                                            f"{fleet.server}/ipxe/boot.ipxe")
 
@@ -109,6 +112,9 @@ PATHS = [
     BootPath("grub", "pxe-c.ksbuild.test", "52:54:00:4b:53:03", "10.0.2.17"),
 ]
 LOADERS = [path.loader for path in PATHS]
+# A UEFI host that only the GRUB-reads-grub.cfg-first test boots (it never installs).
+GRUB_CFG_FIRST = BootPath("grub", "pxe-d.ksbuild.test", "52:54:00:4b:53:04", "10.0.2.18",
+                          boot_file="grub2/grub-cfg-first.efi")
 
 
 @dataclass
@@ -154,7 +160,7 @@ hosts:
     boot_interface: eth0
     set:
       network.interfaces[0].ipv4.address: {path.address}/24
-""" for path in PATHS))
+""" for path in (*PATHS, GRUB_CFG_FIRST)))
     rendered = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", str(install_tree.root), cwd=work)
     assert rendered.returncode == 0, rendered.stderr
     tree = work / "out"
@@ -163,6 +169,10 @@ hosts:
     _, shim = efi_boot_inputs()
     shutil.copyfile(shim, tree / "tftp/grub2/shimx64.efi")
     (tree / "tftp/grub2/grubx64.efi").write_bytes(grub_efi_image(""))
+    # The same GRUB with its per-MAC search turned off (upstream's switch), as GRUBs behave that read grub.cfg
+    # first or only; DHCP hands it out directly.
+    (tree / "tftp/grub2/grub-cfg-first.efi").write_bytes(
+        grub_efi_image("", early_config="set feature_net_search_cfg=n\n"))
 
     handler = functools.partial(_QuietHandler, directory=str(install_tree.root))
     repo = http.server.ThreadingHTTPServer(("127.0.0.1", tree_port), handler)
@@ -347,6 +357,18 @@ def test_an_unknown_machine_boots_its_local_disk_and_installs_nothing(
             ("GET", "/ipxe/boot.ipxe", 200), ("GET", f"/ipxe/{UNKNOWN_MAC.replace(':', '-')}.ipxe", 404)]
     assert "installing" not in consoles.screen + consoles.serial
     assert disk.read_bytes() == before
+
+
+def test_a_grub_that_reads_grub_cfg_first_still_gets_the_hosts_own_entry(fleet: Fleet, tmp_path: Path) -> None:
+    # grub.cfg opens grub.cfg-01-<mac with colons>, the copy of the host's entry named after $net_default_mac.
+    # GRUB runs with its per-MAC search off, and the dashed name is gone (as RHEL 7.4's GRUB looked for a
+    # misspelt name): the host's entry can only be reached through grub.cfg.
+    (fleet.tree / "tftp/grub2" / f"grub.cfg-01-{GRUB_CFG_FIRST.mac.replace(':', '-')}").unlink()
+    installing = f"ksbuild: installing {GRUB_CFG_FIRST.hostname}"
+    consoles = boot(fleet, GRUB_CFG_FIRST, GRUB_CFG_FIRST.mac, tmp_path / "host.img", None,
+                    lambda seen: installing in seen.serial)
+    before = consoles.serial.split(installing, 1)[0]
+    assert "Booting `Local disk'" not in before and "ksbuild: no entry for this machine" not in before
 
 
 def test_the_boot_trees_grub_and_dnsmasq_files_pass_their_tools(fleet: Fleet) -> None:

@@ -61,6 +61,8 @@ def test_a_uefi_host_gets_a_grub_entry_that_grub_script_check_accepts(tree: Path
     assert f"linux /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
     assert "initrd /centos7/initrd.img" in text
     assert not (tree / "tftp/pxelinux.cfg/01-52-54-00-aa-00-03").exists()
+    # The same entry under $net_default_mac's spelling, which grub.cfg opens for GRUBs that read it first.
+    assert (tree / "tftp/grub2/grub.cfg-01-52:54:00:aa:00:03").read_text() == text
     checker = find_tool("grub-script-check")
     for path in (grub, tree / "tftp/grub2/grub.cfg"):
         run([checker, str(path)])
@@ -84,6 +86,7 @@ def test_unknown_machines_boot_their_local_disk(tree: Path) -> None:
     assert "KERNEL" not in pxelinux and "inst.ks" not in pxelinux
     grub = (tree / "tftp/grub2/grub.cfg").read_text()
     assert "chainloader $loader" in grub and "inst.ks" not in grub and "linuxefi" not in grub
+    assert 'configfile "$config_directory/grub.cfg-01-$net_default_mac"' in grub
     boot = (tree / "http/ipxe/boot.ipxe").read_text()
     assert "chain --autofree ${mac:hexhyp}.ipxe || goto local" in boot
     assert boot.rstrip().endswith("exit")

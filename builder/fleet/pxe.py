@@ -10,7 +10,10 @@ Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
 - UEFI: DHCP hands out ``grub2/shimx64.efi``. Shim fetches ``grubx64.efi`` from the folder it was loaded from,
   and GRUB (CentOS 7's, whose $fw_path is that folder; Debian's, built without a prefix path, which takes the
   boot file's folder) reads ``grub.cfg-01-<mac>``, else ``grub.cfg``, from there too: the loaders and every GRUB
-  entry share one folder, ``tftp/grub2/``. ksbuild writes the entries; the loaders are the user's.
+  entry share one folder, ``tftp/grub2/``. ksbuild writes the entries; the loaders are the user's. Each host's
+  entry is also written as ``grub.cfg-01-<mac with colons>`` (GRUB's ``$net_default_mac``), which ``grub.cfg``
+  opens first: a GRUB that reads ``grub.cfg`` before, or instead of, the per-MAC names still gets the host's
+  own entry (GRUB has no way to put dashes into the MAC without the regexp module).
 - ``boot/<hostname>.json``: both versions (install, local) of each of the host's entries; the one the
   install-once state picks is copied to the entry's served path. Not served.
 - ``dnsmasq.conf``, ``manifest.json`` (written by the renderer), ``state.json`` (hosts whose install reported
@@ -96,7 +99,11 @@ class BootRecord:
         dashed = mac_dashes(mac)
         if self.firmware == "bios":
             return {f"tftp/pxelinux.cfg/01-{dashed}": "pxelinux", f"http/ipxe/{dashed}.ipxe": "ipxe"}
-        return {f"tftp/{GRUB_DIR}/grub.cfg-01-{dashed}": "grub", f"http/ipxe/{dashed}.ipxe": "ipxe"}
+        return {
+            f"tftp/{GRUB_DIR}/grub.cfg-01-{dashed}": "grub",
+            f"tftp/{GRUB_DIR}/grub.cfg-01-{mac.lower()}": "grub",
+            f"http/ipxe/{dashed}.ipxe": "ipxe",
+        }
 
     def entry_paths(self) -> tuple[str, ...]:
         """The served paths of the host's entries: a set per MAC, whichever NIC the firmware boots from."""

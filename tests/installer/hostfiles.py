@@ -64,17 +64,21 @@ def efi_boot_inputs() -> tuple[Path, Path]:
     return GRUB_EFI_DIR, SHIM
 
 
-def grub_efi_image(prefix: str, modules: Sequence[str] = GRUB_EFI_MODULES) -> bytes:
+def grub_efi_image(prefix: str, modules: Sequence[str] = GRUB_EFI_MODULES, early_config: str | None = None) -> bytes:
     """A GRUB EFI image from Debian's modules, with `modules` built in and `prefix` as its prefix.
 
     An empty prefix makes GRUB take the folder it was loaded from (its TFTP boot file's folder on a network
-    boot), as CentOS 7's GRUB does with $fw_path.
+    boot), as CentOS 7's GRUB does with $fw_path. `early_config` is embedded and runs before normal mode.
     """
     grub_dir, _ = efi_boot_inputs()
     with tempfile.TemporaryDirectory(prefix="ksbuild-grub-") as folder:
         image = Path(folder) / "grubx64.efi"
+        embedded: list[str] = []
+        if early_config is not None:
+            (Path(folder) / "early.cfg").write_text(early_config)
+            embedded = ["-c", str(Path(folder) / "early.cfg")]
         run([find_tool("grub-mkimage"), "-O", "x86_64-efi", "-d", str(grub_dir), "-p", prefix, "-o", str(image),
-             *modules])
+             *embedded, *modules])
         return image.read_bytes()
 
 
