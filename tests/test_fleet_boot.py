@@ -40,7 +40,7 @@ from pathlib import Path
 import pytest
 
 from builder.proc import find_tool, run
-from tests.helpers import run_cli
+from tests.helpers import fleet_kickstart, run_cli
 from tests.installer.build import TestInstallTree, build_test_tree
 
 pytestmark = pytest.mark.boot
@@ -235,8 +235,10 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
     assert "inst.ks" not in entry and ("LOCALBOOT 0" in entry if path.loader == "pxelinux" else "exit" in entry)
     state = json.loads((fleet.tree / "state.json").read_text())["hosts"][path.hostname]
     assert state["status"] == "installed"
-    # Exactly one kickstart fetch and one report: no install loop.
-    ks, callback = ("GET", f"/ks/{path.hostname}.cfg", 200), ("POST", f"/callback/{path.hostname}", 200)
+    # Exactly one kickstart fetch and one report, each with the host's token (which the log never shows):
+    # no install loop.
+    ks = ("GET", f"/ks/{path.hostname}/<token>.cfg", 200)
+    callback = ("POST", f"/callback/{path.hostname}/<token>", 200)
     if path.loader == "pxelinux":
         assert fleet.requests(requests_before) == [ks, callback]
     else:
@@ -245,7 +247,7 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
         assert fleet.requests(requests_before) == [boot_script, script, ks, callback, boot_script, script]
     # The installed system holds the host's own kickstart, with its name and address.
     kickstart = read_from_disk(disk, "/root/anaconda-ks.cfg")
-    assert kickstart == (fleet.tree / f"http/ks/{path.hostname}.cfg").read_text()
+    assert kickstart == fleet_kickstart(fleet.tree, path.hostname).read_text()
     assert f"--hostname={path.hostname}" in kickstart and f"--ip={path.address}" in kickstart
     assert read_from_disk(disk, "/etc/hostname").strip() == path.hostname
 
