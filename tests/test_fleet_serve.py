@@ -359,6 +359,25 @@ def test_escape_codes_from_a_client_reach_neither_the_console_nor_the_log_raw(se
     assert "GET /ipxe/%1b]2;PWNED%07 400 control character in path" in console_text
 
 
+def test_a_console_that_stops_reading_does_not_stop_the_server(tree: tuple[Path, int]) -> None:
+    import threading
+
+    folder, _ = tree
+    release = threading.Event()
+    shown: list[str] = []
+
+    def stuck_console(line: str) -> None:  # a terminal or pipe nobody reads
+        release.wait(30)
+        shown.append(line)
+
+    with FleetServer(folder, port=0, log=stuck_console) as running:
+        for _ in range(20):
+            assert request(running, "GET", "/ipxe/boot.ipxe")[0] == 200
+        release.set()
+    assert len(log_entries(folder)) == 20
+    assert len(shown) == 20
+
+
 def test_log_fields_are_escaped_and_cut() -> None:
     from builder.fleet.serve_log import printable
 

@@ -6,9 +6,11 @@ at `MAX_FIELD` characters. Install tokens in paths are replaced by ``<token>``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import queue
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,12 +50,48 @@ def redacted(path: str) -> str:
     return path
 
 
+class _ConsoleWriter:
+    """Console lines from a thread of their own: a terminal or pipe that stops reading must not stop the
+    server. When `MAX_QUEUED` lines wait, further ones are dropped and counted (serve.log has them all)."""
+
+    MAX_QUEUED = 10_000
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._lines: queue.Queue[str | None] = queue.Queue(self.MAX_QUEUED)
+        self._dropped = 0
+        self._thread = threading.Thread(target=self._run, name="ksbuild-serve-console", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        if self._dropped:
+            try:
+                self._lines.put_nowait(f"({self._dropped} console line(s) dropped: the console was not reading; "
+                                       "serve.log has them)")
+                self._dropped = 0
+            except queue.Full:
+                pass
+        try:
+            self._lines.put_nowait(line)
+        except queue.Full:
+            self._dropped += 1
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._lines.put(None, timeout=5)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while (line := self._lines.get()) is not None:
+            self._console(line)
+
+
 class AccessLog:
     """Appends to ``serve.log``; thread-safe (reports are recorded from worker threads)."""
 
     def __init__(self, path: Path, console: Console | None = None) -> None:
         self.path = path
-        self._console = console
+        self._console = _ConsoleWriter(console) if console is not None else None
         self._lock = threading.Lock()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_MODE)
         os.fchmod(fd, LOG_MODE)  # a log from an older ksbuild was 0644: it names hosts and tokens' uses
@@ -62,6 +100,8 @@ class AccessLog:
     def close(self) -> None:
         with self._lock:
             self._handle.close()
+        if self._console is not None:
+            self._console.close()
 
     def request(
         self, *, client: str, method: str | None, path: str | None, status: int | None, sent: int = 0,
@@ -82,9 +122,9 @@ class AccessLog:
                 return
             self._handle.write(line + "\n")
             self._handle.flush()
-        if self._console is not None:
-            parts = [entry["client"], entry["method"] or "-", entry["path"] or "-", str(status or "-")]
-            self._console(" ".join(parts) + (f" {entry['note']}" if entry["note"] else ""))
+            if self._console is not None:
+                parts = [entry["client"], entry["method"] or "-", entry["path"] or "-", str(status or "-")]
+                self._console.put(" ".join(parts) + (f" {entry['note']}" if entry["note"] else ""))
 
 
 class LibraryLogBridge(logging.Handler):
