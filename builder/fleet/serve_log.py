@@ -43,7 +43,7 @@ def printable(text: str, limit: int = MAX_FIELD) -> str:
 def redacted(path: str) -> str:
     """The request path with the token segment of a kickstart or callback URL replaced."""
     parts = path.split("?", 1)[0].split("/")
-    if len(parts) == 4 and parts[0] == "" and parts[1] in _TOKEN_ROUTES:
+    if len(parts) == 4 and parts[0] == "" and parts[1] in _TOKEN_ROUTES and parts[3] not in ("", ".cfg"):
         suffix = ".cfg" if parts[1] == "ks" and parts[3].endswith(".cfg") else ""
         parts[3] = "<token>" + suffix
         return "/".join(parts)
