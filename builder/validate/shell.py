@@ -19,8 +19,10 @@ Choices:
   checked copy (line numbers kept; lines naming the end word kept for shellcheck's end-token hints),
   so bodies that differ only in such data (ifcfg files, repo files) are checked once. `bash -n` always
   reads the body as written.
-- shellcheck's "warning" becomes a Finding of severity warning, its "error" an error; `bash -n`
-  syntax errors are errors.
+- shellcheck's "warning" becomes rule KS403 (a warning), its "error" KS402 (an error); `bash -n` syntax errors are
+  KS401 (builder.rules). Each message starts with the SC code, so `--ignore SC2154` can drop one code.
+- `start_checks` runs the checks in the background on the scripts a quick scan finds (builder.validate.sections),
+  while pykickstart is imported and parses: the results land in the cache the parsed scripts then read.
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from builder.errors import CommandFailed, Finding, Location, Severity
+from builder.errors import CommandFailed, Finding, Location
 from builder.fsutil import sha256_bytes
 from builder.proc import find_tool, run
-from builder.validate.kickstart import ScriptSection
+from builder.validate.sections import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
 # Results already known in this process: bash -n by sha256 of dialect and body, shellcheck by sha256
@@ -59,7 +61,7 @@ class _Issue:
 
     check: str
     line: int
-    severity: Severity
+    rule: str
     message: str
 
 
@@ -140,12 +142,11 @@ def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Iss
         raise CommandFailed(f"shellcheck printed no json1 report: {exc}") from exc
     found = []
     for comment in comments:
-        severity: Severity = "error" if comment["level"] == "error" else "warning"
         issue = _Issue(
             check="shellcheck",
             # The first line of the checked copy is the dialect line.
             line=max(int(comment["line"]) - 1, 1),
-            severity=severity,
+            rule="KS402" if comment["level"] == "error" else "KS403",
             message=f"SC{comment['code']}: {comment['message']}",
         )
         found.append((files[comment["file"]], issue))
@@ -165,11 +166,11 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
         if match and match["file"] == name:
             by_line.setdefault(int(match["line"]), []).append(match["message"].strip())
     if not by_line:
-        return [_Issue("bash", 1, "error", f"bash -n: {result.stderr.strip() or 'syntax error'}")]
+        return [_Issue("bash", 1, "KS401", f"bash -n: {result.stderr.strip() or 'syntax error'}")]
     # bash reports an unterminated construct at the line after the last: the %end line.
     last = body.text.count("\n") + 1
     return [
-        _Issue("bash", min(line, last), "error", "bash -n: " + " — ".join(messages))
+        _Issue("bash", min(line, last), "KS401", "bash -n: " + " — ".join(messages))
         for line, messages in sorted(by_line.items())
     ]
 
@@ -222,9 +223,11 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
             Finding(
                 check=issue.check,
                 message=issue.message,
-                location=Location(source, ks_line),
-                severity=issue.severity,
+                # A script from an included file is at that file's lines.
+                location=Location(script.source or source, ks_line),
+                severity="warning" if issue.rule == "KS403" else "error",
                 rendered_line=ks_line,
+                rule=issue.rule,
             )
         )
     return findings
@@ -281,3 +284,17 @@ def check_scripts_batch(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) 
 def check_scripts(scripts: Sequence[ScriptSection], source: str) -> list[Finding]:
     """Findings for the shell scripts of one kickstart (`source` names it in each Finding)."""
     return check_scripts_batch([(source, scripts)])[source]
+
+
+_background: ThreadPoolExecutor | None = None
+
+
+def start_checks(scripts: Sequence[ScriptSection]) -> Future[list[list[Finding]]]:
+    """Check these scripts in a background thread; their results fill the cache `check_scripts_each` reads.
+
+    Wait for the returned future before checking other scripts, so that one body is never checked twice at once.
+    """
+    global _background  # noqa: PLW0603 - one worker thread for the life of the process, made on first use
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ksbuild-shell")
+    return _background.submit(check_scripts_each, [("", scripts)])
