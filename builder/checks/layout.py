@@ -85,15 +85,15 @@ def _disks(layout: StorageLayout) -> Iterator[LayoutProblem]:
                 yield _problem("KS203", member.origin, None, f"{member.disk} is not one of {layout.disks_label}")
             elif member.disk in placed:
                 yield _problem("KS201", member.origin, None,
-                               f"{member.disk} already holds a member of {raid.device} ({placed[member.disk].label}); "
-                               "a RAID needs its members on different disks")
+                               f"{member.disk} already holds {placed[member.disk].label}, another member of "
+                               f"{raid.device}; a RAID needs its members on different disks")
             placed.setdefault(member.disk, member.origin)
         unplaced = [m for m in raid.members if m.disk is None]
         if unplaced and len(raid.members) > 1:
             names = ", ".join(m.origin.label for m in unplaced)
             yield _problem("KS213", raid.origin, None,
-                           f"{names} of {raid.device} name no disk (--ondisk): the installer may put two members "
-                           "on one disk")
+                           f"members of {raid.device} without a disk (--ondisk): {names}; the installer chooses "
+                           "their disks and may put two members on one")
 
 
 def _mounts(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProblem]:

@@ -86,8 +86,9 @@ class IncludeReader:
                            "standard input or a profile)"), None
         candidate = (including[-1].parent / target).resolve()
         if not candidate.is_relative_to(root):
-            return Include(location, target, "not-read", reason=f"it is outside {root} (set include-root to "
-                           "allow it)"), None
+            where = "the kickstart's folder" if self.limits.root is None else f"include-root ({root})"
+            return Include(location, target, "not-read", reason=f"it is outside {where}; set include-root in "
+                           "[tool.ksbuild] to allow it"), None
         if candidate in including:
             return Include(location, target, "not-read", reason="it includes itself (a loop)"), None
         if len(including) > self.limits.max_depth:

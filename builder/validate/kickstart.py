@@ -210,7 +210,8 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
         self.commands: list[CommandLine] = []
         self.includes: list[Include] = []
         self.files: list[tuple[str, str]] = []
-        self._reader = includes
+        # Without a reader nothing local is read; absolute paths and URLs are still told apart.
+        self._reader = includes or IncludeReader(None)
         self._including: list[Path] = []
         self._lines = _CountingLines([])
         self._error_lines: set[tuple[str, int]] = set()
@@ -286,9 +287,6 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
 
     def _handleInclude(self, target: str) -> None:
         location = Location(self.source, self._lines.lineno)
-        if self._reader is None:
-            self.includes.append(Include(location, target, "not-read", reason="includes are not followed here"))
-            return
         include, local = self._reader.read(target, location, self._including)
         self.includes.append(include)
         if local is None:

@@ -135,7 +135,7 @@ def validate_kickstart_text(
 
     settings = settings or Settings()
     pending = start_checks(scan_scripts(text, source)) if shell else None
-    reader = IncludeReader(path, IncludeLimits(root=settings.include_root)) if path is not None else None
+    reader = IncludeReader(path, IncludeLimits(root=settings.include_root))
     parsed = parse_kickstart(text, source, path=path, includes=reader)
     shell_findings: list[Finding] = []
     if pending is not None:
