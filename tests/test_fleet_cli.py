@@ -60,7 +60,7 @@ def test_check_reports_ok_and_json_reports_findings(work: Path) -> None:
     (finding,) = report["findings"]
     assert finding == {
         "check": "fleet", "severity": "error", "file": "lab.yaml", "line": 35,
-        "key": "network.bridges[0].ipv4.address", "rendered_line": None,
+        "key": "network.bridges[0].ipv4.address", "rendered_line": None, "rule": None,
         "message": "host kvm03.lab.local: bridge address 192.168.80.42 of br0 is already br0's on host "
                    "kvm02.lab.local (lab.yaml:30)",
     }

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +116,8 @@ _found: dict[Path, Settings] = {}
 
 
 def _table(path: Path) -> dict[str, object] | None:
+    import tomllib  # only when there is a configuration file to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

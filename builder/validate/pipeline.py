@@ -131,10 +131,11 @@ def validate_kickstart_text(
 ) -> KickstartReport:
     """Validate one kickstart; `source` names it in findings. `shell=False` skips bash -n and shellcheck. `mode`
     None: detected from the text. `path`: the file it was read from, for its local %include files."""
+    settings = settings or Settings()
+    # Started before pykickstart is imported: shellcheck and bash -n run on the other core meanwhile.
+    pending = start_checks(scan_scripts(text, source)) if shell else None
     from builder.validate.kickstart import parse_kickstart
 
-    settings = settings or Settings()
-    pending = start_checks(scan_scripts(text, source)) if shell else None
     reader = IncludeReader(path, IncludeLimits(root=settings.include_root))
     parsed = parse_kickstart(text, source, path=path, includes=reader)
     shell_findings: list[Finding] = []

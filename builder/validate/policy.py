@@ -108,7 +108,7 @@ def _check_rootpw(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -
 
 
 def _check_storage(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -> list[Finding]:
-    declared = parsed.lines("autopart", "part", "partition", "raid", "logvol", "volgroup")
+    declared = parsed.attempted.intersection(("autopart", "part", "partition", "raid", "logvol", "volgroup"))
     if left.leave(STORAGE_COMMANDS, "storage (the checks of the whole layout)") or declared:
         return []
     return [_finding("KS506", Location(source), "no partitioning (autopart, or part/raid/logvol): anaconda asks "
@@ -188,7 +188,7 @@ def _check_source(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -
         if command.name in SOURCE_COMMANDS and command.name not in {other.name for other in seen}:
             seen.append(command)
     if not seen:
-        if left.leave(SOURCE_COMMANDS, "the installation source"):
+        if parsed.attempted.intersection(SOURCE_COMMANDS) or left.leave(SOURCE_COMMANDS, "the installation source"):
             return []
         return [_finding("KS504", Location(source),
                          "no installation source: add url, cdrom, nfs, harddrive or liveimg (or keep inst.repo= on "
