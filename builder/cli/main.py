@@ -153,9 +153,12 @@ def _register_optional_commands() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    _register_optional_commands()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args or args[0] not in cli.commands:
+        # A core command (validate, render ...) does not need the boot and fleet commands registered.
+        _register_optional_commands()
     try:
-        status = cli.main(args=list(argv) if argv is not None else None, prog_name="ksbuild", standalone_mode=False)
+        status = cli.main(args=args, prog_name="ksbuild", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -116,12 +116,16 @@ _found: dict[Path, Settings] = {}
 
 
 def _table(path: Path) -> dict[str, object] | None:
-    import tomllib  # only when there is a configuration file to read
-
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read: {exc}") from exc
+    if path.name == "pyproject.toml" and "ksbuild" not in text:
+        return None  # most pyproject.toml files say nothing to ksbuild: not worth parsing
+    import tomllib  # only when there is a configuration to read
+
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: not valid TOML: {exc}") from exc
     if path.name == "pyproject.toml":

@@ -140,7 +140,7 @@ def validate_kickstart_text(
     parsed = parse_kickstart(text, source, path=path, includes=reader)
     shell_findings: list[Finding] = []
     if pending is not None:
-        pending.result()  # the scripts the scan found are in the cache now
+        pending.wait()  # the scripts the scan found are in the cache now
         shell_findings = check_scripts_each([(source, parsed.scripts)])[0]
     return _report(source, parsed, shell_findings, mode or detect_mode(text), settings)
 

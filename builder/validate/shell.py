@@ -30,15 +30,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from builder.errors import CommandFailed, Finding, Location
 from builder.fsutil import sha256_bytes
-from builder.proc import find_tool, run
+from builder.proc import find_tool, finish, start
 from builder.validate.sections import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
@@ -49,6 +50,8 @@ _bash_cache: dict[str, tuple[_Issue, ...]] = {}
 _shellcheck_cache: dict[str, tuple[_Issue, ...]] = {}
 # Keeps each shellcheck command line far below ARG_MAX.
 _FILES_PER_SHELLCHECK = 5000
+# bash -n processes at a time, beside shellcheck.
+_RUNNING = max(2, os.cpu_count() or 1)
 _BASH_LINE = re.compile(r"^(?P<file>[^:]+): line (?P<line>\d+): (?P<message>.*)$")
 _QUOTED_HEREDOC = re.compile(
     r"""<<(?P<tabs>-?)[ \t]*(?:'(?P<single>[^']+)'|"(?P<double>[^"]+)"|\\(?P<escaped>\w+))[ \t]*$"""
@@ -128,11 +131,14 @@ def _body_of(script: ScriptSection) -> _Body | None:
     )
 
 
-def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Issue]]:
-    """(body key, issue) for the files in `folder` (file name -> body key), with one shellcheck run."""
+def _start_shellcheck(files: dict[str, str], folder: Path) -> subprocess.Popen[str]:
     env = {key: value for key, value in os.environ.items() if key != "SHELLCHECK_OPTS"}
     argv = [find_tool("shellcheck"), "--norc", "--format=json1", "--severity=warning", *files]
-    result = run(argv, check=False, env=env, cwd=folder)
+    return start(argv, env=env, cwd=folder)
+
+
+def _shellcheck_issues(result: subprocess.CompletedProcess[str], files: dict[str, str]) -> list[tuple[str, _Issue]]:
+    """(body key, issue) from one shellcheck run on `files` (file name -> body key)."""
     # 0: nothing found, 1: something found; anything else is shellcheck failing.
     if result.returncode not in (0, 1):
         raise CommandFailed(f"shellcheck exited with {result.returncode}: {result.stderr.strip()}")
@@ -153,11 +159,14 @@ def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Iss
     return found
 
 
-def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
+def _start_bash_syntax(body: _Body, folder: Path, name: str) -> subprocess.Popen[str]:
     argv = ["bash", "--posix", "-n", name] if body.dialect == "sh" else ["bash", "-n", name]
     # A non-interactive bash reads $BASH_ENV (and $ENV in posix mode) first: not the user's startup files here.
     env = {key: value for key, value in os.environ.items() if key not in ("BASH_ENV", "ENV")}
-    result = run(argv, check=False, cwd=folder, env=env)
+    return start(argv, cwd=folder, env=env)
+
+
+def _bash_issues(result: subprocess.CompletedProcess[str], body: _Body, name: str) -> list[_Issue]:
     if result.returncode == 0:
         return []
     by_line: dict[int, list[str]] = {}
@@ -178,7 +187,10 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
 def _check_bodies(
     for_bash: Sequence[_Body], for_shellcheck: Sequence[_Body]
 ) -> tuple[dict[str, tuple[_Issue, ...]], dict[str, tuple[_Issue, ...]]]:
-    """bash -n results by bash key and shellcheck results by shellcheck key, for the bodies given."""
+    """bash -n results by bash key and shellcheck results by shellcheck key, for the bodies given.
+
+    shellcheck (one process per 5000 files) and the bash -n runs (one per body) run side by side, at most
+    `_RUNNING` processes at a time."""
     with tempfile.TemporaryDirectory(prefix="ksbuild-shell-") as tmp:
         folder = Path(tmp)
         checked_copies: dict[str, str] = {}
@@ -188,24 +200,22 @@ def _check_bodies(
         for index, body in enumerate(for_bash):
             (folder / f"{index}.body").write_text(body.text, encoding="utf-8")
         names = list(checked_copies)
-        # shellcheck keeps one core busy; the bash -n runs (one per body) share the others.
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-            shellcheck_runs = [
-                pool.submit(_run_shellcheck, {name: checked_copies[name] for name in chunk}, folder)
-                for chunk in (
-                    names[start : start + _FILES_PER_SHELLCHECK]
-                    for start in range(0, len(names), _FILES_PER_SHELLCHECK)
-                )
-            ]
-            bash_runs = {
-                body.bash_key: pool.submit(_run_bash_syntax, body, folder, f"{index}.body")
-                for index, body in enumerate(for_bash)
-            }
-            bash_found = {key: tuple(future.result()) for key, future in bash_runs.items()}
-            shellcheck_found: dict[str, list[_Issue]] = {body.shellcheck_key: [] for body in for_shellcheck}
-            for shellcheck_run in shellcheck_runs:
-                for key, issue in shellcheck_run.result():
-                    shellcheck_found[key].append(issue)
+        chunks = [{name: checked_copies[name] for name in names[first:first + _FILES_PER_SHELLCHECK]}
+                  for first in range(0, len(names), _FILES_PER_SHELLCHECK)]
+        shellcheck_runs = [(_start_shellcheck(chunk, folder), chunk) for chunk in chunks]
+        bash_found: dict[str, tuple[_Issue, ...]] = {}
+        waiting = list(enumerate(for_bash))
+        running: list[tuple[subprocess.Popen[str], _Body, str]] = []
+        while waiting or running:
+            while waiting and len(running) < _RUNNING:
+                index, body = waiting.pop(0)
+                running.append((_start_bash_syntax(body, folder, f"{index}.body"), body, f"{index}.body"))
+            process, body, name = running.pop(0)
+            bash_found[body.bash_key] = tuple(_bash_issues(finish(process), body, name))
+        shellcheck_found: dict[str, list[_Issue]] = {body.shellcheck_key: [] for body in for_shellcheck}
+        for process, chunk in shellcheck_runs:
+            for key, issue in _shellcheck_issues(finish(process), chunk):
+                shellcheck_found[key].append(issue)
     return bash_found, {key: tuple(issues) for key, issues in shellcheck_found.items()}
 
 
@@ -286,15 +296,30 @@ def check_scripts(scripts: Sequence[ScriptSection], source: str) -> list[Finding
     return check_scripts_batch([(source, scripts)])[source]
 
 
-_background: ThreadPoolExecutor | None = None
+class PendingChecks:
+    """Shell checks running in a background thread (which mostly waits for shellcheck and bash)."""
+
+    def __init__(self, scripts: Sequence[ScriptSection]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(scripts,), name="ksbuild-shell", daemon=True)
+        self._thread.start()
+
+    def _run(self, scripts: Sequence[ScriptSection]) -> None:
+        try:
+            check_scripts_each([("", scripts)])
+        except BaseException as exc:  # handed to the caller by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait until done; the errors of the checks (shellcheck missing ...) are raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
-def start_checks(scripts: Sequence[ScriptSection]) -> Future[list[list[Finding]]]:
-    """Check these scripts in a background thread; their results fill the cache `check_scripts_each` reads.
+def start_checks(scripts: Sequence[ScriptSection]) -> PendingChecks:
+    """Check these scripts in the background; their results fill the cache `check_scripts_each` reads.
 
-    Wait for the returned future before checking other scripts, so that one body is never checked twice at once.
+    Wait for them before checking other scripts, so that one body is never checked twice at once.
     """
-    global _background  # noqa: PLW0603 - one worker thread for the life of the process, made on first use
-    if _background is None:
-        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ksbuild-shell")
-    return _background.submit(check_scripts_each, [("", scripts)])
+    return PendingChecks(scripts)
