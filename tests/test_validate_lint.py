@@ -260,3 +260,57 @@ def test_repeated_commands_and_abbreviated_options() -> None:
             if f.rule in ("KS105", "KS106")] == [("KS106", 3), ("KS106", 4), ("KS105", 5)]
     assert "poweroff (like reboot) is given again" in next(f.message for f in report.findings if f.location and
                                                             f.location.line == 4 and f.rule == "KS106")
+
+
+def test_foreman_shaped_kickstart_is_clean() -> None:
+    assert lint("foreman-style.ks").findings == ()
+
+
+def test_firmware_boot_partitions() -> None:
+    text = "\n".join([
+        "ignoredisk --only-use=sda,sdb",                               # 1
+        "clearpart --all --initlabel --disklabel=msdos",               # 2
+        "bootloader --location=mbr --boot-drive=sda",                  # 3
+        "part biosboot --fstype=biosboot --size=1 --ondisk=sda",       # 4: biosboot on an msdos label
+        "part /boot/efi --fstype=xfs --size=200 --ondisk=sdb",         # 5: ESP not efi, not on the boot disk
+        "part / --fstype=xfs --size=1 --grow --ondisk=sda",            # 6
+    ]) + "\n"
+    report = validate_kickstart_text(text, "f.ks", shell=False, settings=Settings((RuleLayer(select=("KS2",)),)))
+    assert [(f.rule, f.location.line if f.location else None) for f in report.findings] == [
+        ("KS207", 4), ("KS207", 5), ("KS207", 5)]
+    assert "GPT" in report.findings[0].message
+    assert "is on sdb, but the boot loader is installed on sda" in report.findings[2].message
+
+
+def test_a_profile_and_the_same_layout_as_a_kickstart_get_the_same_storage_rules(tmp_path: Path) -> None:
+    """One storage model: the profile's storage checks and a kickstart's are the same checks."""
+    from builder.pipeline import build
+    from tests.helpers import MINIMAL, write
+
+    profile = MINIMAL + (
+        "storage:\n  disks: [sda, sdb]\n  layout: custom\n  firmware: bios\n"
+        "  raids:\n    - {level: 1, disks: [sda, sda], size: 1024, mount: /boot}\n"
+        "    - {level: 1, disks: [sda, sdb], size: 8192, volume_group: vg_sys}\n"
+        "  volume_groups:\n    - name: vg_sys\n      logical_volumes:\n"
+        "        - {name: root, mount: /, size: 10240}\n"
+    )
+    result = build(write(tmp_path / "host.yaml", profile), shell=False)
+    from_profile = sorted(f.rule for f in result.findings if f.rule and f.rule.startswith("KS2"))
+    kickstart = "\n".join([
+        "ignoredisk --only-use=sda,sdb",
+        "clearpart --all --initlabel --disklabel=gpt",
+        "bootloader --location=mbr --boot-drive=sda",
+        "part biosboot --fstype=biosboot --size=1 --ondisk=sda",
+        "part raid.01 --size=1024 --ondisk=sda",
+        "part raid.02 --size=1024 --ondisk=sda",
+        "part raid.11 --size=8192 --ondisk=sda",
+        "part raid.12 --size=8192 --ondisk=sdb",
+        "raid /boot --level=1 --device=md0 --fstype=xfs raid.01 raid.02",
+        "raid pv.01 --level=1 --device=md1 raid.11 raid.12",
+        "volgroup vg_sys pv.01",
+        "logvol / --vgname=vg_sys --name=root --fstype=xfs --size=10240",
+    ]) + "\n"
+    report = validate_kickstart_text(kickstart, "k.ks", shell=False)
+    from_kickstart = sorted(f.rule for f in report.findings if f.rule and f.rule.startswith("KS2"))
+    # The same disk twice in the /boot RAID; 10240 MiB of LVs on an 8192 MiB RAID1.
+    assert from_profile == from_kickstart == ["KS201", "KS208"]
