@@ -94,7 +94,12 @@ def _order(source: str) -> Callable[[Finding], tuple[bool, str, int]]:
     return key
 
 
-def _checks(parsed: ParsedKickstart, source: str, shell_findings: Sequence[Finding]) -> list[Finding]:
+def _family_enabled(settings: Settings, family: str) -> bool:
+    return any(settings.enabled(rule_id) for rule_id in RULES if rule_id.startswith(family))
+
+
+def _checks(parsed: ParsedKickstart, source: str, shell_findings: Sequence[Finding],
+            settings: Settings) -> list[Finding]:
     from builder.validate.facts import includes
     from builder.validate.policy import check_policy
     from builder.validate.secrets import check_secrets
@@ -107,7 +112,8 @@ def _checks(parsed: ParsedKickstart, source: str, shell_findings: Sequence[Findi
         *parsed.findings,
         *check_structure(parsed, resolved),
         *check_secrets(parsed),
-        *check_storage(parsed, resolved),
+        # Skipped when no storage rule is selected (rendered profiles: the profile checks ran them).
+        *(check_storage(parsed, resolved) if _family_enabled(settings, "KS2") else ()),
         *filter_unset(shell_findings, parsed.scripts),
         *check_policy(parsed, source, resolved),
     ]
@@ -115,7 +121,7 @@ def _checks(parsed: ParsedKickstart, source: str, shell_findings: Sequence[Findi
 
 def _report(source: str, parsed: ParsedKickstart, shell_findings: Sequence[Finding], mode: Mode,
             settings: Settings) -> KickstartReport:
-    every = apply_settings(_checks(parsed, source, shell_findings), mode, settings, parsed.files)
+    every = apply_settings(_checks(parsed, source, shell_findings, settings), mode, settings, parsed.files)
     # A stable sort keeps the checks' own order for findings on the same line.
     return KickstartReport(source, parsed, tuple(sorted(every, key=_order(source))), mode)
 
