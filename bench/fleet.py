@@ -90,13 +90,19 @@ def per_host_render(work: Path, hosts: int, sample: int) -> tuple[float, int]:
     return statistics.mean(times), len(times)
 
 
+def kickstart_of(tree: Path, hostname: str) -> Path:
+    """http/ks/<hostname>/<token>.cfg: the one kickstart in the host's folder."""
+    (path,) = (tree / "http/ks" / hostname).glob("*.cfg")
+    return path
+
+
 def per_file_ksvalidator(work: Path, tree: Path, hosts: int, sample: int) -> tuple[float, int] | None:
     ksvalidator = shutil.which("ksvalidator") or str(Path(sys.executable).parent / "ksvalidator")
     if not Path(ksvalidator).exists():
         return None
     times = []
     for n in sample_indexes(hosts, sample):
-        times.append(timed([ksvalidator, "-v", "RHEL7", str(tree / "http/ks" / f"kvm{n:04d}.lab.local.cfg")], work))
+        times.append(timed([ksvalidator, "-v", "RHEL7", str(kickstart_of(tree, f"kvm{n:04d}.lab.local"))], work))
     return statistics.mean(times), len(times)
 
 
@@ -119,14 +125,14 @@ def main() -> None:
         env_cores = os.cpu_count() or 1
 
         full = timed(render, work)
-        ks_files = sorted((tree / "http/ks").glob("*.cfg"))
+        ks_files = sorted((tree / "http/ks").glob("*/*.cfg"))
         if len(ks_files) != args.hosts:
             sys.exit(f"expected {args.hosts} kickstarts, found {len(ks_files)}")
         no_change = timed(render, work)
         changed_host = args.hosts // 2
         write_inventory(inventory, args.hosts, changed=changed_host)
         one_change = timed(render, work)
-        text = (tree / "http/ks" / f"kvm{changed_host:04d}.lab.local.cfg").read_text()
+        text = kickstart_of(tree, f"kvm{changed_host:04d}.lab.local").read_text()
         if "10.20.250." not in text:
             sys.exit("the changed host's kickstart was not rewritten")
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from builder.emit.output import EmittedFiles, build_manifest, emit_kickstart
 from builder.errors import BadInput, ChecksFailed, Finding, Location
 from builder.paths import shipped_profiles_dir
-from builder.pipeline import BuildRequest, BuildResult, Prepared, model, prepare, run, validate
 from builder.vocabulary import Roots
+
+if TYPE_CHECKING:
+    # Validating a kickstart file must not import the profile model, pydantic or the pipeline: those are
+    # imported where a profile is read.
+    from builder.emit.output import EmittedFiles
+    from builder.pipeline import BuildRequest, BuildResult
+    from builder.rules import Mode
+    from builder.validate.config import RuleLayer, Settings
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
@@ -38,6 +44,9 @@ class RenderOutcome:
 def render_profile(request: BuildRequest, *, output_dir: Path | None = None) -> RenderOutcome:
     """Build, check and write ks.cfg + manifest.json into `output_dir` (default: <roots.output>/<profile>/);
     on any error nothing is written."""
+    from builder.emit.output import build_manifest, emit_kickstart
+    from builder.pipeline import run
+
     result = run(request)
     if not result.ok:
         raise ChecksFailed(f"{len(result.errors)} error(s); nothing written", result.findings)
@@ -53,6 +62,7 @@ class ValidatedItem:
     kind: str                    # "profile" | "kickstart"
     findings: tuple[Finding, ...]
     unreadable: bool = False     # the input could not be read or modelled (exit 2 rather than 1)
+    mode: str = "rendered"       # the severities applied: "kickstart" (hand-written) or "rendered"
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -61,6 +71,15 @@ class ValidatedItem:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.unreadable
+
+    def summary(self) -> str:
+        """`ok`, or the counts of errors, warnings and notes."""
+        counts = [(sum(1 for f in self.findings if f.severity == severity), label)
+                  for severity, label in (("error", "error(s)"), ("warning", "warning(s)"), ("info", "note(s)"))]
+        said = ", ".join(f"{count} {label}" for count, label in counts if count)
+        if self.ok:
+            return f"ok ({said})" if said else "ok"
+        return said or "error"
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,8 @@ class ValidateOutcome:
         return {
             "ok": self.ok,
             "inputs": [
-                {"source": i.source, "kind": i.kind, "ok": i.ok, "findings": [f.to_json() for f in i.findings]}
+                {"source": i.source, "kind": i.kind, "mode": i.mode, "ok": i.ok,
+                 "findings": [f.to_json() for f in i.findings]}
                 for i in self.items
             ],
         }
@@ -95,6 +115,12 @@ def is_profile_ref(ref: str) -> bool:
     return path.suffix in PROFILE_SUFFIXES or (path.suffix == "" and not path.exists())
 
 
+def _unreadable(ref: str, kind: str, exc: BadInput) -> ValidatedItem:
+    findings = exc.findings or (Finding("load", exc.message, Location(ref)),)
+    # Schema findings already have their place; each becomes KS001 (the input cannot be read as a profile).
+    return ValidatedItem(ref, kind, tuple(replace(f, rule=f.rule or "KS001") for f in findings), unreadable=True)
+
+
 def validate_paths(
     refs: Sequence[str],
     *,
@@ -102,31 +128,57 @@ def validate_paths(
     templates: Sequence[Path] = (),
     roots: Roots,
     shell: bool = True,
+    rules: RuleLayer | None = None,
+    strict: bool = False,
+    mode: Mode | None = None,
 ) -> ValidateOutcome:
+    """Validate profiles and kickstart files. Kickstarts get the settings of their nearest configuration file, then
+    `rules` (the command line's select/ignore) and `strict`; `mode` None detects rendered kickstarts."""
+    from builder.validate.config import RuleLayer, Settings, settings_for
     from builder.validate.pipeline import validate_kickstart_file
+
+    layer = rules or RuleLayer()
+    items: dict[int, ValidatedItem] = {}
+    profiles = []
+    for index, ref in enumerate(refs):
+        if is_profile_ref(ref):
+            profiles.append((index, ref))
+            continue
+        try:
+            settings = settings_for(Path(ref)).with_command_line(layer, strict=strict)
+            report = validate_kickstart_file(Path(ref), settings=settings, shell=shell, mode=mode)
+            items[index] = ValidatedItem(ref, "kickstart", report.findings, mode=report.mode)
+        except BadInput as exc:
+            items[index] = _unreadable(ref, "kickstart", exc)
+    if profiles:
+        items.update(_validate_profiles(profiles, overrides, templates, roots, shell, Settings((layer,), strict)))
+    return ValidateOutcome(tuple(items[i] for i in range(len(refs))))
+
+
+def _validate_profiles(
+    profiles: Sequence[tuple[int, str]], overrides: Sequence[str], templates: Sequence[Path], roots: Roots,
+    shell: bool, settings: Settings,
+) -> dict[int, ValidatedItem]:
+    from builder.pipeline import BuildRequest, Prepared, model, prepare, validate
 
     items: dict[int, ValidatedItem] = {}
     prepared: list[Prepared] = []
-    prepared_index = []
-    for index, ref in enumerate(refs):
-        if is_profile_ref(ref):
-            try:
-                request = BuildRequest(ref, tuple(overrides), tuple(templates), roots=roots)
-                prepared.append(prepare(model(request), request))
-                prepared_index.append(index)
-            except BadInput as exc:
-                findings = exc.findings or (Finding("load", exc.message, Location(ref)),)
-                items[index] = ValidatedItem(ref, "profile", tuple(findings), unreadable=True)
-        else:
-            try:
-                report = validate_kickstart_file(Path(ref))
-                items[index] = ValidatedItem(ref, "kickstart", report.findings)
-            except BadInput as exc:
-                findings = exc.findings or (Finding("load", exc.message, Location(ref)),)
-                items[index] = ValidatedItem(ref, "kickstart", tuple(findings), unreadable=True)
-    for index, result in zip(prepared_index, validate(prepared, shell=shell), strict=True):
-        items[index] = ValidatedItem(refs[index], "profile", result.findings)
-    return ValidateOutcome(tuple(items[i] for i in range(len(refs))))
+    prepared_refs: list[tuple[int, str]] = []
+    for index, ref in profiles:
+        try:
+            request = BuildRequest(ref, tuple(overrides), tuple(templates), roots=roots)
+            prepared.append(prepare(model(request), request))
+            prepared_refs.append((index, ref))
+        except BadInput as exc:
+            items[index] = _unreadable(ref, "profile", exc)
+    for (index, ref), result in zip(prepared_refs, validate(prepared, shell=shell), strict=True):
+        # Profile checks outside the rule catalogue are KS002; the command line's select/ignore apply to all.
+        findings = [replace(f, rule=f.rule or "KS002") for f in result.findings]
+        kept = tuple(f for f in findings if settings.enabled(f.rule or "KS002"))
+        if settings.strict:
+            kept = tuple(replace(f, severity="error") if f.severity == "warning" else f for f in kept)
+        items[index] = ValidatedItem(ref, "profile", kept)
+    return items
 
 
 def show_profile(ref: str, *, overrides: Sequence[str] = (), roots: Roots, as_json: bool = False) -> str:

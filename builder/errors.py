@@ -15,7 +15,7 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
 
 
 @dataclass(frozen=True, order=True)
@@ -40,6 +40,8 @@ class Finding:
     severity: Severity = "error"
     # Where the problem shows in generated text (e.g. ks.cfg line), when that differs from `location`.
     rendered_line: int | None = None
+    # The id of the rule in builder.rules (KS101 ...); None for findings outside the rule catalogue.
+    rule: str | None = None
 
     def format(self) -> str:
         parts = []
@@ -48,7 +50,10 @@ class Finding:
         if self.key:
             parts.append(self.key)
         prefix = ": ".join(parts)
-        label = "" if self.severity == "error" else f"{self.severity}: "
+        if self.rule is not None:
+            label = f"{self.rule} {self.severity}: "  # ruff's order: the id first, then what it is
+        else:
+            label = "" if self.severity == "error" else f"{self.severity}: "
         text = f"{label}{self.message}"
         if self.rendered_line is not None and (self.location is None or self.location.line != self.rendered_line):
             text += f" (ks.cfg line {self.rendered_line})"
@@ -63,6 +68,7 @@ class Finding:
             "key": self.key,
             "message": self.message,
             "rendered_line": self.rendered_line,
+            "rule": self.rule,
         }
 
 

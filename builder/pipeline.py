@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -194,14 +194,19 @@ def validate(preps: Sequence[Prepared], *, sources: Sequence[str] | None = None,
     """Validate rendered profiles in one batch (one shellcheck process, deduplicated scripts); findings on
     kickstart lines point back at the profile keys behind them. `sources` name the kickstarts in findings."""
     # Imported here: pykickstart is slow to import, and an unchanged fleet is answered without it.
+    from builder.validate.config import RuleLayer, Settings
     from builder.validate.pipeline import validate_kickstart_text, validate_many
 
+    # Rendered: every policy rule is an error. The profile's own checks ran the storage rules (KS2xx) on the
+    # layout it describes: the rendered kickstart's storage findings would say the same again.
+    settings = Settings((RuleLayer(ignore=("KS2",)),))
     names = sources if sources is not None else [f"{p.modelled.name}/ks.cfg" for p in preps]
     items = list(zip(names, (p.kickstart.text for p in preps), strict=True))
     if shell:
-        reports = validate_many(items)
+        reports = validate_many(items, mode="rendered", settings=settings)
     else:
-        reports = [validate_kickstart_text(text, source, shell=False) for source, text in items]
+        reports = [validate_kickstart_text(text, source, shell=False, mode="rendered", settings=settings)
+                   for source, text in items]
     return [_result(p, r) for p, r in zip(preps, reports, strict=True)]
 
 
@@ -261,8 +266,7 @@ def _locate_in_profile(finding: Finding, prepared: Prepared, report: KickstartRe
     path = _profile_key_for_line(lines, line, prepared.profile, report.parsed.scripts)
     if path is None:
         return finding
-    loc = prepared.modelled.loaded.locate(path)
-    return Finding(finding.check, finding.message, loc, format_key(path), finding.severity, rendered_line=line)
+    return replace(finding, location=prepared.modelled.loaded.locate(path), key=format_key(path))
 
 
 def _profile_key_for_line(

@@ -73,3 +73,27 @@ def run(
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
         raise CommandFailed(f"{Path(args[0]).name} exited with {result.returncode}" + (f":\n{tail}" if tail else ""))
     return result
+
+
+def start(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> subprocess.Popen[str]:
+    """Start a program with captured text output and return at once; `finish` waits for it.
+
+    For checks that run while the caller does other work (shellcheck while pykickstart parses)."""
+    args = [str(a) for a in argv]
+    args[0] = find_tool(args[0]) if os.sep not in args[0] else args[0]
+    try:
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(env) if env is not None else None, cwd=cwd)
+    except FileNotFoundError as exc:
+        raise ToolMissing(f"{args[0]}: cannot run: {exc.strerror}") from exc
+
+
+def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    """Wait for a program `start` started; its output and exit status."""
+    stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

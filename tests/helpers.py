@@ -101,3 +101,23 @@ class Workdir:
         with pytest.raises(BadInput) as caught:
             self.load(ref, overrides)
         return [f.format() for f in caught.value.findings]
+
+
+def fleet_token(tree: Path, hostname: str) -> str:
+    """The host's install token, as the tree's state.json holds it."""
+    from builder.fleet import state
+
+    return state.read(tree)[hostname].token
+
+
+def fleet_kickstart(tree: Path, hostname: str) -> Path:
+    """The host's kickstart in a rendered fleet tree (http/ks/<hostname>/<token>.cfg)."""
+    return tree / "http/ks" / hostname / f"{fleet_token(tree, hostname)}.cfg"
+
+
+def report_install(tree: Path, hostname: str, status: str = "installed") -> None:
+    """What `ksbuild serve` does when the host reports: record it with the host's own token."""
+    from builder.fleet import state
+
+    refused = state.record_report(tree, hostname, fleet_token(tree, hostname), status, "192.0.2.1")  # type: ignore[arg-type]
+    assert refused is None, refused

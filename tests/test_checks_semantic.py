@@ -84,8 +84,8 @@ def test_custom_layout_needs_root(tmp_path: Path) -> None:
         "storage:\n  layout: custom\n  partitions:\n    - {mount: /boot, size: 1024}\n    - {mount: /boot, size: 512}\n"
     )
     errors = errors_of(tmp_path, text)
-    assert any(":19: storage.partitions[1].mount: /boot is already mounted" in e for e in errors)
-    assert any("storage.partitions: no partition is mounted at /" in e for e in errors)
+    assert any(":19: storage.partitions[1].mount: KS204 error: /boot is already mounted" in e for e in errors)
+    assert any("storage.partitions: KS205 error: no partition is mounted at /" in e for e in errors)
 
 
 def test_missing_templates_folder(tmp_path: Path) -> None:

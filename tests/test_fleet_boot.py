@@ -47,7 +47,7 @@ from pathlib import Path
 import pytest
 
 from builder.proc import find_tool, run
-from tests.helpers import run_cli
+from tests.helpers import fleet_kickstart, run_cli
 from tests.installer.build import TestInstallTree, build_test_tree
 from tests.installer.hostfiles import efi_boot_inputs, grub_efi_image
 
@@ -311,8 +311,10 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
         assert "ksbuild: chainloading (hd0,gpt1)/EFI/centos/shimx64.efi" in after_install
     state = json.loads((fleet.tree / "state.json").read_text())["hosts"][path.hostname]
     assert state["status"] == "installed"
-    # Exactly one kickstart fetch and one report: no install loop.
-    ks, callback = ("GET", f"/ks/{path.hostname}.cfg", 200), ("POST", f"/callback/{path.hostname}", 200)
+    # Exactly one kickstart fetch and one report, each with the host's token (which the log never shows):
+    # no install loop.
+    ks = ("GET", f"/ks/{path.hostname}/<token>.cfg", 200)
+    callback = ("POST", f"/callback/{path.hostname}/<token>", 200)
     if path.loader in ("pxelinux", "grub"):
         assert fleet.requests(requests_before) == [ks, callback]
     else:
@@ -321,7 +323,7 @@ def test_a_host_in_the_inventory_installs_once_from_its_own_kickstart(
         assert fleet.requests(requests_before) == [boot_script, script, ks, callback, boot_script, script]
     # The installed system holds the host's own kickstart, with its name and address.
     kickstart = read_from_disk(disk, "/root/anaconda-ks.cfg")
-    assert kickstart == (fleet.tree / f"http/ks/{path.hostname}.cfg").read_text()
+    assert kickstart == fleet_kickstart(fleet.tree, path.hostname).read_text()
     assert f"--hostname={path.hostname}" in kickstart and f"--ip={path.address}" in kickstart
     assert read_from_disk(disk, "/etc/hostname").strip() == path.hostname
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import fleet_kickstart, fleet_token, report_install, run_cli
 
 DATA = Path(__file__).parent / "data" / "fleet"
 
@@ -25,7 +25,7 @@ def test_render_writes_the_tree_under_output_and_then_has_nothing_to_do(work: Pa
     assert first.returncode == 0, first.stderr
     assert first.stdout == "output/lab: 3 host(s): 3 rendered, 0 unchanged\n"
     assert "note: tftp/centos7/vmlinuz is missing" in first.stderr
-    assert (work / "output/lab/http/ks/kvm01.lab.local.cfg").is_file()
+    assert fleet_kickstart(work / "output/lab", "kvm01.lab.local").is_file()
     again = run_cli("fleet", "render", "lab.yaml", cwd=work)
     assert (again.returncode, again.stdout) == (0, "output/lab: 3 host(s), all up to date\n")
 
@@ -60,7 +60,7 @@ def test_check_reports_ok_and_json_reports_findings(work: Path) -> None:
     (finding,) = report["findings"]
     assert finding == {
         "check": "fleet", "severity": "error", "file": "lab.yaml", "line": 35,
-        "key": "network.bridges[0].ipv4.address", "rendered_line": None,
+        "key": "network.bridges[0].ipv4.address", "rendered_line": None, "rule": None,
         "message": "host kvm03.lab.local: bridge address 192.168.80.42 of br0 is already br0's on host "
                    "kvm02.lab.local (lab.yaml:30)",
     }
@@ -68,13 +68,13 @@ def test_check_reports_ok_and_json_reports_findings(work: Path) -> None:
 
 def test_reinstall_finds_the_tree_that_has_the_host(work: Path) -> None:
     assert run_cli("fleet", "render", "lab.yaml", cwd=work).returncode == 0
-    from builder.fleet import pxe
-
-    pxe.mark_installed(work / "output/lab", "kvm01.lab.local", by="test")
+    report_install(work / "output/lab", "kvm01.lab.local")
     result = run_cli("fleet", "reinstall", "kvm01.lab.local", cwd=work)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("kvm01.lab.local: installs at its next network boot (")
-    assert "inst.ks=" in (work / "output/lab/tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text()
+    assert result.stdout.startswith("kvm01.lab.local: installs at its next network boot with a new token (")
+    token = fleet_token(work / "output/lab", "kvm01.lab.local")
+    assert f"inst.ks=http://192.168.80.1:8080/ks/kvm01.lab.local/{token}.cfg" in (
+        work / "output/lab/tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text()
     unknown = run_cli("fleet", "reinstall", "kvm09.lab.local", cwd=work)
     assert unknown.returncode == 2
     assert "kvm09.lab.local: no fleet tree under output/ has it; name the tree with --output" in unknown.stderr

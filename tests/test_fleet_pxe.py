@@ -9,12 +9,17 @@ from pathlib import Path
 import pytest
 
 from builder.errors import BadInput
-from builder.fleet import pxe
+from builder.fleet import pxe, state
+from builder.fleet import tree as fleet_tree
 from builder.fleet.render import render_fleet
 from builder.proc import find_tool, run
+from tests.helpers import fleet_token, report_install
 
 DATA = Path(__file__).parent / "data" / "fleet"
-KS_URL = "inst.ks=http://192.168.80.1:8080/ks/{host}.cfg"
+
+
+def ks_url(tree: Path, host: str) -> str:
+    return f"inst.ks=http://192.168.80.1:8080/ks/{host}/{fleet_token(tree, host)}.cfg"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def test_a_bios_host_boots_the_installer_with_its_own_kickstart(tree: Path) -> N
     append = next(line for line in entry if line.startswith("  APPEND "))
     assert append.split()[1:] == [
         "initrd=centos7/initrd.img",
-        KS_URL.format(host="kvm01.lab.local"),
+        ks_url(tree, "kvm01.lab.local"),
         "inst.repo=http://192.168.80.1/centos7/os/x86_64",
         "ip=dhcp",
         "BOOTIF=01-52-54-00-aa-00-01",
@@ -46,19 +51,18 @@ def test_a_bios_host_boots_the_installer_with_its_own_kickstart(tree: Path) -> N
 def test_each_mac_of_a_host_gets_entries_that_name_the_boot_nic(tree: Path) -> None:
     for mac in ("52-54-00-aa-00-02", "52-54-00-aa-01-02"):
         text = (tree / f"tftp/pxelinux.cfg/01-{mac}").read_text()
-        assert KS_URL.format(host="kvm02.lab.local") in text
+        assert ks_url(tree, "kvm02.lab.local") in text
         # Whichever NIC booted, the installer is told the boot NIC: the first MAC.
         assert "BOOTIF=01-52-54-00-aa-00-02" in text
-        assert KS_URL.format(host="kvm02.lab.local") in (tree / f"http/ipxe/{mac}.ipxe").read_text()
+        assert ks_url(tree, "kvm02.lab.local") in (tree / f"http/ipxe/{mac}.ipxe").read_text()
 
 
 def test_a_uefi_host_gets_a_grub_entry_that_grub_script_check_accepts(tree: Path) -> None:
     grub = tree / "tftp/grub2/grub.cfg-01-52-54-00-aa-00-03"
     text = grub.read_text()
-    # linuxefi/initrdefi where GRUB has them (CentOS 7's, Debian's), linux/initrd where it does not.
-    assert f"linuxefi /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
+    assert f"linuxefi /centos7/vmlinuz {ks_url(tree, 'kvm03.lab.local')} " in text
     assert "initrdefi /centos7/initrd.img" in text
-    assert f"linux /centos7/vmlinuz {KS_URL.format(host='kvm03.lab.local')} " in text
+    assert f"linux /centos7/vmlinuz {ks_url(tree, 'kvm03.lab.local')} " in text
     assert "initrd /centos7/initrd.img" in text
     assert not (tree / "tftp/pxelinux.cfg/01-52-54-00-aa-00-03").exists()
     # The same entry under $net_default_mac's spelling, which grub.cfg opens for GRUBs that read it first.
@@ -124,29 +128,27 @@ def test_pxelinux_is_copied_from_debians_packages(tree: Path) -> None:
 def test_an_install_report_switches_every_entry_of_the_host_to_local_boot(tmp_path: Path, tree: Path) -> None:
     copy = tmp_path / "out"
     shutil.copytree(tree, copy)
-    changed = pxe.mark_installed(copy, "kvm02.lab.local", by="test")
-    assert changed is not None
-    assert sorted(changed) == [
-        "http/ipxe/52-54-00-aa-00-02.ipxe", "http/ipxe/52-54-00-aa-01-02.ipxe",
-        "tftp/pxelinux.cfg/01-52-54-00-aa-00-02", "tftp/pxelinux.cfg/01-52-54-00-aa-01-02",
-    ]
-    for path in changed:
+    entries = ["http/ipxe/52-54-00-aa-00-02.ipxe", "http/ipxe/52-54-00-aa-01-02.ipxe",
+               "tftp/pxelinux.cfg/01-52-54-00-aa-00-02", "tftp/pxelinux.cfg/01-52-54-00-aa-01-02"]
+    report_install(copy, "kvm02.lab.local")
+    for path in entries:
         text = (copy / path).read_text()
         assert "kvm02.lab.local is installed; booting from local disk" in text
         assert "inst.ks" not in text
-    assert pxe.read_state(copy)["kvm02.lab.local"]["status"] == "installed"
+    assert state.read(copy)["kvm02.lab.local"].status == "installed"
     # Other hosts are untouched.
     assert "inst.ks" in (copy / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01").read_text()
-    assert sorted(pxe.reinstall(copy, "kvm02.lab.local")) == sorted(changed)
-    assert all("inst.ks" in (copy / path).read_text() for path in changed)
-    assert pxe.read_state(copy) == {}
+    assert sorted(fleet_tree.reinstall(copy, "kvm02.lab.local")) == entries
+    assert all("inst.ks" in (copy / path).read_text() for path in entries)
+    assert state.read(copy)["kvm02.lab.local"].status == "pending"
 
 
 def test_the_switch_refuses_hosts_it_does_not_know(tmp_path: Path, tree: Path) -> None:
     copy = tmp_path / "out"
     shutil.copytree(tree, copy)
-    assert pxe.mark_installed(copy, "../../etc/passwd", by="test") is None
+    token = state.read(copy)["kvm01.lab.local"].token
+    assert state.record_report(copy, "../../etc/passwd", token, "installed", "10.0.0.1") == "no such host"
     with pytest.raises(BadInput, match="no host named 'nothere'"):
-        pxe.reinstall(copy, "nothere")
+        fleet_tree.reinstall(copy, "nothere")
     with pytest.raises(BadInput, match="run `ksbuild fleet render` first"):
-        pxe.reinstall(tmp_path, "kvm01.lab.local")
+        fleet_tree.reinstall(tmp_path, "kvm01.lab.local")

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from builder.errors import BadInput, ChecksFailed
-from builder.fleet import pxe
+from builder.fleet import state, tree
 from builder.fleet.render import FleetOutcome, check_fleet_inventory, render_fleet
 from builder.validate.kickstart import parse_kickstart
 from builder.vocabulary import Roots
-from tests.helpers import run_cli
+from tests.helpers import fleet_kickstart, fleet_token, report_install, run_cli
 
 DATA = Path(__file__).parent / "data" / "fleet"
 HOSTS = ("kvm01.lab.local", "kvm02.lab.local", "kvm03.lab.local")
@@ -68,7 +68,7 @@ def test_every_host_gets_a_validated_kickstart_with_its_own_name_and_address(lab
     assert outcome.rendered == HOSTS
     assert outcome.findings == ()
     for number, hostname in enumerate(HOSTS, start=1):
-        ks = out / "http/ks" / f"{hostname}.cfg"
+        ks = fleet_kickstart(out, hostname)
         assert stat.S_IMODE(ks.stat().st_mode) == 0o600
         text = ks.read_text()
         parsed = parse_kickstart(text, ks.name)  # real pykickstart, RHEL7 handler
@@ -76,9 +76,10 @@ def test_every_host_gets_a_validated_kickstart_with_its_own_name_and_address(lab
         network = parsed.handler.network.network[0]
         assert (network.hostname, network.ip, network.device) == (hostname, f"192.168.80.4{number}", "enp2s0f0")
         assert f"IPADDR=192.168.80.4{number}\n" in text
-        # The install-success callback to `ksbuild serve`, as here-document data.
-        assert f"http://192.168.80.1:8080/callback/{hostname}\nKSBUILD_EOF\n" in text
-    kvm03 = (out / "http/ks/kvm03.lab.local.cfg").read_text()
+        # The install-success callback to `ksbuild serve`, with the host's token, as here-document data.
+        token = fleet_token(out, hostname)
+        assert f"http://192.168.80.1:8080/callback/{hostname}/{token}\nKSBUILD_EOF\n" in text
+    kvm03 = fleet_kickstart(out, "kvm03.lab.local").read_text()
     assert "\ntimezone Asia/Shanghai " in kvm03 and "\nselinux --permissive\n" in kvm03
 
 
@@ -92,7 +93,7 @@ def test_the_manifest_records_inputs_and_outputs_by_sha256(lab: Path) -> None:
     assert any(path.endswith("kickstart_templates/pxe/pxelinux-install.j2") for path in inputs)
     for hostname in HOSTS:
         entry = manifest["hosts"][hostname]
-        ks = out / entry["kickstart"]["path"]
+        ks = fleet_kickstart(out, hostname)
         assert entry["kickstart"]["sha256"] == hashlib.sha256(ks.read_bytes()).hexdigest()
         for path, versions in entry["entries"].items():
             assert hashlib.sha256((out / path).read_bytes()).hexdigest() == versions["install"]
@@ -103,7 +104,10 @@ def test_a_render_from_scratch_is_byte_identical(lab: Path) -> None:
     out = lab.parent / "out"
     render(lab, out)
     first = contents(snapshot(out))
+    saved = (out / "state.json").read_bytes()  # the tokens: state, not input
     shutil.rmtree(out)
+    out.mkdir()
+    (out / "state.json").write_bytes(saved)
     render(lab, out)
     assert contents(snapshot(out)) == first
 
@@ -128,7 +132,7 @@ def test_a_changed_host_is_the_only_one_rendered_again(lab: Path) -> None:
     after = snapshot(out)
     changed = {path for path in after if after[path] != before.get(path)}
     assert changed == {
-        "http/ks/kvm02.lab.local.cfg",
+        fleet_kickstart(out, "kvm02.lab.local").relative_to(out).as_posix(),
         "boot/kvm02.lab.local.json",
         "dnsmasq.conf",  # the host's DHCP address
         "manifest.json",
@@ -142,7 +146,7 @@ def test_a_changed_profile_renders_every_host_that_uses_it(lab: Path) -> None:
     edit(lab.parent / "profiles/hv.yaml", "install: [qemu-kvm, libvirt]", "install: [qemu-kvm, libvirt, tmux]")
     outcome = render(lab, out)
     assert outcome.rendered == HOSTS
-    assert "\ntmux\n" in (out / "http/ks/kvm01.lab.local.cfg").read_text()
+    assert "\ntmux\n" in fleet_kickstart(out, "kvm01.lab.local").read_text()
 
 
 def test_a_new_template_override_is_noticed(lab: Path) -> None:
@@ -159,13 +163,13 @@ def test_a_new_template_override_is_noticed(lab: Path) -> None:
     result = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--templates", "templates", cwd=lab.parent)
     assert result.returncode == 0, result.stderr
     assert "3 rendered, 0 unchanged" in result.stdout
-    assert "# ksbuild post script: site\n" in (out / "http/ks/kvm01.lab.local.cfg").read_text()
+    assert "# ksbuild post script: site\n" in fleet_kickstart(out, "kvm01.lab.local").read_text()
 
 
 def test_a_tampered_output_is_rendered_again(lab: Path) -> None:
     out = lab.parent / "out"
     render(lab, out)
-    ks = out / "http/ks/kvm01.lab.local.cfg"
+    ks = fleet_kickstart(out, "kvm01.lab.local")
     original = ks.read_bytes()
     ks.write_bytes(original + b"# edited by hand\n")
     outcome = render(lab, out)
@@ -176,7 +180,7 @@ def test_a_tampered_output_is_rendered_again(lab: Path) -> None:
 def test_a_host_that_leaves_the_inventory_takes_its_files_and_state_along(lab: Path) -> None:
     out = lab.parent / "out"
     render(lab, out)
-    pxe.mark_installed(out, "kvm03.lab.local", by="test")
+    report_install(out, "kvm03.lab.local")
     text = lab.read_text()
     lab.write_text(text[: text.index("  - hostname: kvm03.lab.local")])
     outcome = render(lab, out)
@@ -184,7 +188,7 @@ def test_a_host_that_leaves_the_inventory_takes_its_files_and_state_along(lab: P
     left = set(snapshot(out))
     assert not any("kvm03" in path or "aa-00-03" in path for path in left)
     assert "kvm03" not in (out / "dnsmasq.conf").read_text()
-    assert pxe.read_state(out) == {}
+    assert sorted(state.read(out)) == ["kvm01.lab.local", "kvm02.lab.local"]
 
 
 def test_a_mac_that_changes_leaves_no_entry_behind(lab: Path) -> None:
@@ -227,17 +231,21 @@ def test_an_installed_host_stays_on_local_boot_when_it_is_rendered_again(lab: Pa
     render(lab, out)
     entry = out / "tftp/pxelinux.cfg/01-52-54-00-aa-00-01"
     install_text = entry.read_text()
-    pxe.mark_installed(out, "kvm01.lab.local", by="test")
+    report_install(out, "kvm01.lab.local")
     local_text = entry.read_text()
     assert "LOCALBOOT 0" in local_text and "inst.ks=" not in local_text
     assert render(lab, out).up_to_date
     edit(lab, "192.168.80.41/24", "192.168.80.51/24")
     assert render(lab, out).rendered == ("kvm01.lab.local",)
     assert entry.read_text() == local_text
-    pxe.reinstall(out, "kvm01.lab.local")
-    # The address is not part of the boot entry (DHCP hands it out): the install version is as before.
-    assert entry.read_text() == install_text
-    assert "inst.ks=http://192.168.80.1:8080/ks/kvm01.lab.local.cfg" in install_text
+    old_token = fleet_token(out, "kvm01.lab.local")
+    tree.reinstall(out, "kvm01.lab.local")
+    # The address is not part of the boot entry (DHCP hands it out): the install version is as before,
+    # but for the new token.
+    new_token = fleet_token(out, "kvm01.lab.local")
+    assert new_token != old_token
+    assert entry.read_text() == install_text.replace(old_token, new_token)
+    assert f"inst.ks=http://192.168.80.1:8080/ks/kvm01.lab.local/{new_token}.cfg" in entry.read_text()
 
 
 def test_a_served_entry_set_wrong_by_hand_is_put_back(lab: Path) -> None:
@@ -262,6 +270,8 @@ def test_parallel_workers_render_exactly_what_one_process_renders(tmp_path: Path
     inventory.write_text('pxe: {server: "http://192.168.80.1:8080"}\ndefaults: {profile: profiles/hv.yaml}\n'
                          f"hosts:\n{hosts}")
     render(inventory, tmp_path / "one", jobs=1)
+    (tmp_path / "two").mkdir()
+    shutil.copy(tmp_path / "one/state.json", tmp_path / "two/state.json")  # the tokens are state, not input
     render(inventory, tmp_path / "two", jobs=2)
     one, two = snapshot(tmp_path / "one"), snapshot(tmp_path / "two")
     ks = [path for path in one if path.startswith("http/ks/")]

@@ -52,8 +52,10 @@ def test_partitions_that_cannot_fit_the_declared_disk(tmp_path: Path) -> None:
     text = LAYOUT.replace("size: 16384, volume_group", "size: 19456, volume_group")
     # 1 MiB alignment + 1 MiB BIOS boot + 1024 (/boot) + 19456 on sda; sdb has no BIOS boot partition.
     assert errors(tmp_path, text) == [
-        at(tmp_path, 9, "storage.disk_sizes.sda") + "the layout needs at least 20482 MiB on sda, which has 20480 MiB",
-        at(tmp_path, 9, "storage.disk_sizes.sdb") + "the layout needs at least 20481 MiB on sdb, which has 20480 MiB",
+        at(tmp_path, 9, "storage.disk_sizes.sda")
+        + "KS208 error: the layout needs at least 20482 MiB on sda, which has 20480 MiB",
+        at(tmp_path, 9, "storage.disk_sizes.sdb")
+        + "KS208 error: the layout needs at least 20481 MiB on sdb, which has 20480 MiB",
     ]
 
 
@@ -62,7 +64,7 @@ def test_logical_volumes_that_cannot_fit_their_volume_group(tmp_path: Path) -> N
     # A 16384 MiB RAID1 gives 16380 MiB after LVM's overhead; 14340 + 2048 = 16388.
     assert errors(tmp_path, text) == [
         at(tmp_path, 16, "storage.volume_groups[0].name")
-        + "its logical volumes need 16388 MiB but its physical volumes give about 16380 MiB"
+        + "KS208 error: its logical volumes need 16388 MiB but its physical volumes give about 16380 MiB"
     ]
 
 
@@ -70,7 +72,7 @@ def test_a_mount_point_twice(tmp_path: Path) -> None:
     text = LAYOUT + "        - {name: boot2, mount: /boot, size: 512}\n"
     assert errors(tmp_path, text) == [
         at(tmp_path, 20, "storage.volume_groups[0].logical_volumes[2].mount")
-        + "/boot is already mounted by storage.raids[0]"
+        + "KS204 error: /boot is already mounted by storage.raids[0]"
     ]
 
 
@@ -78,7 +80,8 @@ def test_boot_on_lvm(tmp_path: Path) -> None:
     text = LAYOUT.replace("    - {level: 1, disks: [sda, sdb], size: 1024, mount: /boot}\n", "")
     assert errors(tmp_path, text) == [
         at(tmp_path, 17, "storage.volume_groups[0].logical_volumes[0].mount")
-        + "/ (there is no /boot) is on LVM, which EL7's GRUB2 cannot boot from; add a /boot partition or RAID1"
+        + "KS206 error: / (there is no /boot) is on LVM, which EL7's GRUB2 cannot boot from; add a /boot partition "
+        "or RAID1"
     ]
 
 
@@ -89,7 +92,8 @@ def test_boot_on_a_raid_level_el7_cannot_boot(tmp_path: Path, level: int, disks:
                                                                    "mount: /boot}")
     assert errors(tmp_path, text) == [
         at(tmp_path, 13, "storage.raids[0].level")
-        + f"/boot is on RAID{level}; EL7 boots from RAID1 only (kickstart: the /boot RAID device must be level 1)"
+        + f"KS206 error: /boot is on RAID{level}; EL7 boots from RAID1 only (kickstart: the /boot RAID device must "
+        "be level 1)"
     ]
 
 
@@ -97,11 +101,11 @@ def test_boot_on_a_raid_level_el7_cannot_boot(tmp_path: Path, level: int, disks:
     ("raid", "message"),
     [
         ("{level: 5, disks: [sda, sdb], size: 16384, volume_group: vg_sys}",
-         "RAID5 needs at least 3 active members; md1 has 2 disk(s)"),
+         "KS202 error: RAID5 needs at least 3 active members; md1 has 2 member(s)"),
         ("{level: 1, disks: [sda, sdb], spares: 1, size: 16384, volume_group: vg_sys}",
-         "RAID1 needs at least 2 active members; md1 has 2 disk(s) and 1 spare(s)"),
+         "KS202 error: RAID1 needs at least 2 active members; md1 has 2 member(s) and 1 spare(s)"),
         ("{level: 6, disks: [sda, sdb], size: 16384, volume_group: vg_sys}",
-         "RAID6 needs at least 4 active members; md1 has 2 disk(s)"),
+         "KS202 error: RAID6 needs at least 4 active members; md1 has 2 member(s)"),
     ],
 )
 def test_a_raid_with_too_few_members(tmp_path: Path, raid: str, message: str) -> None:
@@ -142,12 +146,13 @@ def test_references_to_disks_groups_and_pools(tmp_path: Path) -> None:
     text += "        - {name: data, mount: /srv, thin: pool9, size: 100}\n"
     found = errors(tmp_path, text)
     assert found == [
-        at(tmp_path, 13, "storage.raids[0].disks[1]") + "sdc is not one of storage.disks",
-        at(tmp_path, 14, "storage.raids[1].volume_group") + "no volume group named vg_sy (volume_groups: vg_sys)",
+        at(tmp_path, 13, "storage.raids[0].disks[1]") + "KS203 error: sdc is not one of storage.disks",
+        at(tmp_path, 14, "storage.raids[1].volume_group")
+        + "KS209 error: no volume group named vg_sy (volume groups: vg_sys)",
         at(tmp_path, 16, "storage.volume_groups[0].name")
-        + "no partition or RAID device is a physical volume of vg_sys; set volume_group: vg_sys on one",
+        + "KS209 error: no partition or RAID device is a physical volume of vg_sys",
         at(tmp_path, 20, "storage.volume_groups[0].logical_volumes[2].thin")
-        + "no thin pool named pool9 in vg_sys (thin pools: none)",
+        + "KS209 error: no thin pool named pool9 in vg_sys (thin pools: none)",
     ]
 
 

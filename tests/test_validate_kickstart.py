@@ -84,13 +84,22 @@ def test_each_parse_starts_from_a_clean_handler() -> None:
     assert rhel7_handler() is not rhel7_handler()
 
 
-def test_the_fast_handler_parses_like_a_freshly_built_one() -> None:
-    text = GOOD.read_text()
+@pytest.mark.parametrize("parses", [1, 3])
+def test_the_fast_handlers_parse_like_a_freshly_built_one(parses: int) -> None:
+    """The first handler of a process has only the commands the file uses (and those the checks read); later
+    ones are copies of a prototype. Both read every command, section and script as a full handler does."""
+    text = GOOD.read_text() + "firewall --disabled\n"
     fresh = returnClassForVersion(RHEL7)(
         commandUpdates={"sshkey": F22_SshKey}, dataUpdates={"SshKeyData": F22_SshKeyData}
     )
     KickstartParser(fresh, followIncludes=False).readKickstartFromString(text)
-    assert str(parse_kickstart(text, "good.ks").handler) == str(fresh)
+    for _ in range(parses):
+        ours = parse_kickstart(text, "good.ks").handler
+    used = [name for name, command in fresh.commands.items() if command is not None and command.seen]
+    assert len(used) > 20
+    assert [str(ours.commands[name]) for name in used] == [str(fresh.commands[name]) for name in used]
+    assert str(ours.packages) == str(fresh.packages)
+    assert [str(script) for script in ours.scripts] == [str(script) for script in fresh.scripts]
 
 
 @pytest.mark.parametrize(
@@ -130,7 +139,7 @@ def test_unquoted_hash_cuts_a_value_short_and_is_reported_without_the_secret() -
     report = validate_kickstart_file(KICKSTARTS / "bad-rootpw-hash-comment.ks")
     # What pykickstart (and so anaconda) does with `rootpw --plaintext pa#ss`: the password is "pa".
     assert report.parsed.handler.rootpw.password == "pa"
-    assert where(report.findings) == [("pykickstart", 6), ("policy", 6)]
+    assert where(report.findings) == [("pykickstart", 6), ("secrets", 6)]
     assert "unquoted '#'" in report.findings[0].message
     assert all("pa#ss" not in f.message and "ss" not in f.message.split() for f in report.findings)
 
@@ -183,11 +192,15 @@ def test_a_script_with_a_bad_header_is_reported_and_not_shell_checked() -> None:
     assert parsed.scripts == ()
 
 
-def test_pykickstart_parse_warnings_become_errors_like_ksvalidator() -> None:
-    parsed = parse_kickstart("user --name=ops\nuser --name=ops\n", "dup.ks")
+def test_pykickstart_parse_warnings_are_errors_like_ksvalidator_only_when_rendered() -> None:
+    text = "user --name=ops\nuser --name=ops\n"
+    parsed = parse_kickstart(text, "dup.ks")
     assert where(parsed.findings) == [("pykickstart", 2)]
     assert "already been defined" in parsed.findings[0].message
-    assert parsed.findings[0].severity == "error"
+    assert parsed.findings[0].rule == "KS102"
+    severities = {mode: [f.severity for f in validate_kickstart_text(text, "dup.ks", shell=False, mode=mode).findings
+                         if f.rule == "KS102"] for mode in ("kickstart", "rendered")}
+    assert severities == {"kickstart": ["warning"], "rendered": ["error"]}
 
 
 def test_a_deprecated_command_is_a_warning_at_its_line() -> None:
@@ -246,7 +259,7 @@ def test_validate_file_rejects_unreadable_and_non_utf8_files(tmp_path: Path) -> 
 def test_findings_are_sorted_by_line_across_checks() -> None:
     text = (KICKSTARTS / "bad-plaintext-rootpw.ks").read_text() + "frobnicate\n"
     report = validate_kickstart_text(text, "s.ks", shell=False)
-    assert where(report.findings) == [("policy", 6), ("policy", 10), ("pykickstart", 15)]
+    assert where(report.findings) == [("secrets", 6), ("secrets", 10), ("pykickstart", 15)]
 
 
 def test_validate_many_keeps_reports_apart_even_with_the_same_source_name() -> None:

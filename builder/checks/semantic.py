@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from builder.checks.network import network_problems
-from builder.checks.storage import storage_problems
+from builder.checks.storage import layout_problems_of, storage_problems
 from builder.contract import RESERVED_SCRIPT_NAMES
 from builder.errors import Finding, Severity
 from builder.model.profile import Profile
+from builder.rules import rule
 from builder.vocabulary import KeyPath, Locate, format_key
 
 Problem = tuple[KeyPath, str, Severity]
@@ -21,7 +22,12 @@ Problem = tuple[KeyPath, str, Severity]
 
 def check_profile(profile: Profile, locate: Locate, workdir: Path | None = None) -> list[Finding]:
     """Every semantic check; `workdir` is where a `templates:` folder given without a file (--set) starts."""
-    findings = []
+    findings = [
+        # The storage checks kickstarts get too: a rule id each, at the severity rendered kickstarts have.
+        Finding(check="semantic", message=message, location=locate(path), key=format_key(path),
+                severity=rule(rule_id).rendered, rule=rule_id)
+        for path, rule_id, message in layout_problems_of(profile)
+    ]
     checks = (network_problems, storage_problems, _check_services, _check_users, _check_scripts, _check_repos)
     for check in checks:
         for path, message, severity in check(profile):

@@ -1,4 +1,4 @@
-"""Fleet commands: `ksbuild fleet render|check|reinstall|schema` and `ksbuild serve`.
+"""Fleet commands: `ksbuild fleet render|check|status|reinstall|schema` and `ksbuild serve`.
 
 The library work is imported only when a command runs, so `ksbuild --help` stays fast.
 """
@@ -108,15 +108,33 @@ def check(inventory: Path, templates: tuple[Path, ...], jobs: int | None, output
 @click.option("-o", "--output", "tree", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The fleet tree (default: the one under output/ that has HOST).")
 def reinstall(host: str, tree: Path | None) -> None:
-    """Switch HOST's PXE entries back to install: it installs again at its next network boot."""
-    from builder.fleet.pxe import reinstall as switch_to_install
+    """Switch HOST's PXE entries back to install, with a new install token: it installs again at its next
+    network boot, and the old kickstart and callback URLs stop working."""
+    from builder.fleet.tree import reinstall as switch_to_install
 
     folder = tree if tree is not None else _tree_with(host)
     changed = switch_to_install(folder, host)
-    if changed:
-        click.echo(f"{host}: installs at its next network boot ({', '.join(changed)} switched)")
-    else:
-        click.echo(f"{host}: already set to install at its next network boot")
+    click.echo(f"{host}: installs at its next network boot with a new token ({', '.join(changed)} rewritten)")
+
+
+@fleet.command("status")
+@click.argument("tree", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@FORMAT_OPTION
+def status(tree: Path, output_format: str) -> None:
+    """Each host of TREE: its MACs, pending/installed/failed, and its last report (when, from where)."""
+    from builder.fleet.state import fleet_status
+
+    rows = fleet_status(tree)
+    if output_format == "json":
+        click.echo(json.dumps([row.to_json() for row in rows], indent=2, sort_keys=True))
+        return
+    table = [("HOST", "MAC", "STATE", "LAST REPORT", "FROM")] + [
+        (row.hostname, ",".join(row.macs), row.status, row.reported_at or "-", row.reported_from or "-")
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _tree_with(host: str) -> Path:
@@ -148,17 +166,32 @@ def schema() -> None:
               help="Address to listen on: the provisioning server's address on the hosts' network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="TCP port (0: any free port).")
-def serve(tree: Path, address: str, port: int) -> None:
-    """Serve TREE's kickstarts and iPXE scripts over HTTP and switch hosts to local boot once installed."""
-    from builder.fleet.serve import FleetServer
+@click.option("--require-host-ip", is_flag=True,
+              help="Answer a host's kickstart, iPXE script and report only from the IP address the inventory "
+                   "gives it (the one dnsmasq hands out).")
+@click.option("--trusted-proxy", "trusted_proxies", metavar="ADDRESS", multiple=True,
+              help="A reverse proxy whose X-Forwarded-For / X-Real-IP names the client (repeatable).")
+@click.option("--client-timeout", type=click.FloatRange(min=0.1, max=600), default=10.0, show_default=True,
+              metavar="SECONDS", help="Time a client has to send its request headers, and again its body; "
+                                      "idle connections are closed after it.")
+def serve(tree: Path, address: str, port: int, require_host_ip: bool, trusted_proxies: tuple[str, ...],
+          client_timeout: float) -> None:
+    """Serve TREE's kickstarts and iPXE scripts over HTTP, each kickstart to its own host for one install;
+    record the hosts' reports (installed: PXE entries switch to local boot; failed: they stay)."""
+    from builder.fleet.serve import FleetServer, raise_open_files_limit
 
-    server = FleetServer(tree, address=address, port=port, log=click.echo)
+    open_files = raise_open_files_limit()
+    if open_files < 4096:
+        click.echo(f"note: at most {open_files} files may be open (hard limit): about {open_files - 50} "
+                   "clients at once", err=True)
+    server = FleetServer(tree, address=address, port=port, log=click.echo, require_host_ip=require_host_ip,
+                         trusted_proxies=trusted_proxies, client_timeout=client_timeout)
     stop = threading.Event()
     # Set explicitly: a process started in the background inherits SIGINT as ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     server.start()
-    click.echo(f"serving {tree / 'http'} on {server.url}; callbacks at {server.url}/callback/<hostname>")
+    click.echo(f"serving {tree / 'http'} on {server.url}; reports at {server.url}/callback/<hostname>/<token>")
     try:
         while not stop.wait(0.5):
             pass

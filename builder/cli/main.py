@@ -12,7 +12,7 @@ import click
 
 from builder import __version__
 from builder.cli.options import FORMAT_OPTION, SET_OPTION, TEMPLATES_OPTION, here, print_findings
-from builder.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ChecksFailed, KsbuildError
+from builder.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, BadInput, ChecksFailed, KsbuildError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,22 +46,72 @@ def render(profile: str, overrides: tuple[str, ...], templates: tuple[Path, ...]
 @click.argument("paths", nargs=-1, required=True)
 @SET_OPTION
 @TEMPLATES_OPTION
+@click.option("--select", "select", multiple=True, metavar="RULES",
+              help="Only these rules (ids or prefixes, comma-separated: KS1,KS301; ALL).")
+@click.option("--extend-select", "extend_select", multiple=True, metavar="RULES",
+              help="Add rules to those selected (configuration or --select).")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULES",
+              help="Skip these rules (ids or prefixes; shellcheck codes such as SC2154 too).")
+@click.option("--strict", is_flag=True, help="Warnings are errors (exit 1).")
 @click.option("--no-shellcheck", is_flag=True, help="Skip shellcheck and bash -n on the scripts.")
-@FORMAT_OPTION
-def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tuple[Path, ...], no_shellcheck: bool,
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True, help="Findings as text, JSON, or SARIF 2.1.0 (GitHub code scanning).")
+def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tuple[Path, ...], select: tuple[str, ...],
+             extend_select: tuple[str, ...], ignore: tuple[str, ...], strict: bool, no_shellcheck: bool,
              output_format: str) -> None:
-    """Check profiles (YAML) or kickstart files: schema, semantics, pykickstart, shellcheck, policy."""
+    """Check profiles (YAML) or kickstart files: schema, semantics, pykickstart, storage, secrets, shellcheck,
+    policy. Exit 1 when a finding is an error."""
     from builder.commands import validate_paths
+    from builder.validate.config import RuleLayer, check_selectors, split_selectors
 
-    outcome = validate_paths(paths, overrides=overrides, templates=templates, roots=here(), shell=not no_shellcheck)
+    layer = RuleLayer(
+        select=check_selectors(split_selectors(select), "--select") if select else None,
+        extend_select=check_selectors(split_selectors(extend_select), "--extend-select"),
+        ignore=check_selectors(split_selectors(ignore), "--ignore"),
+    )
+    outcome = validate_paths(paths, overrides=overrides, templates=templates, roots=here(), shell=not no_shellcheck,
+                             rules=layer, strict=strict)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
+    elif output_format == "sarif":
+        from builder.validate.sarif import sarif_log
+
+        findings = [finding for item in outcome.items for finding in item.findings]
+        click.echo(json.dumps(sarif_log(findings, __version__), indent=2, sort_keys=True))
     else:
         for item in outcome.items:
             print_findings(item.findings, err=False)
-            status = "ok" if item.ok else f"{len(item.errors)} error(s)"
-            click.echo(f"{item.source}: {status}")
+            click.echo(f"{item.source}: {item.summary()}")
     outcome.raise_for_status()
+
+
+@cli.command()
+@click.argument("rule_ids", nargs=-1, metavar="[RULE]...")
+def rules(rule_ids: tuple[str, ...]) -> None:
+    """List the validation rules, or explain RULE (an id such as KS301, or a prefix such as KS3)."""
+    from builder.rules import CATALOGUE, FAMILIES, matching
+
+    if not rule_ids:
+        family = ""
+        for rule in CATALOGUE:
+            if rule.id[:3] != family:
+                family = rule.id[:3]
+                click.echo(f"{family}xx  {FAMILIES[family]}")
+            severities = rule.kickstart if rule.kickstart == rule.rendered else f"{rule.kickstart}/{rule.rendered}"
+            click.echo(f"  {rule.id}  {rule.name:<30} {severities:<15} {rule.why}")
+        click.echo("severity: hand-written kickstart/rendered from a profile; `ksbuild rules KS101` explains one")
+        return
+    for wanted in rule_ids:
+        found = matching(wanted)
+        if not found:
+            raise BadInput(f"{wanted}: no such rule (`ksbuild rules` lists them)")
+        for rule in found:
+            click.echo(f"{rule.id} {rule.name}\n")
+            click.echo(f"Severity: {rule.kickstart} in a hand-written kickstart, {rule.rendered} in one rendered "
+                       "from a profile (--strict: warnings are errors).\n")
+            click.echo(f"{rule.why}\n\n{rule.explanation}\n\nExample:\n")
+            click.echo("\n".join(f"    {line}" for line in rule.example.splitlines()))
+            click.echo(f"\nFix: {rule.fix}\n")
 
 
 @cli.command()
@@ -103,9 +153,12 @@ def _register_optional_commands() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    _register_optional_commands()
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args or args[0] not in cli.commands:
+        # A core command (validate, render ...) does not need the boot and fleet commands registered.
+        _register_optional_commands()
     try:
-        status = cli.main(args=list(argv) if argv is not None else None, prog_name="ksbuild", standalone_mode=False)
+        status = cli.main(args=args, prog_name="ksbuild", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -2,7 +2,8 @@
 
 Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
 
-- ``http/ks/<hostname>.cfg``: kickstarts (0600); ``http/ipxe/boot.ipxe`` and ``http/ipxe/<mac>.ipxe``
+- ``http/ks/<hostname>/<token>.cfg``: kickstarts (0600), named by the host's install token (see
+  builder/fleet/state.py); ``http/ipxe/boot.ipxe`` and ``http/ipxe/<mac>.ipxe``
 - ``tftp/pxelinux.cfg/01-<mac>`` (BIOS hosts), ``tftp/grub2/grub.cfg-01-<mac>`` (UEFI hosts), and the
   defaults ``tftp/pxelinux.cfg/default`` and ``tftp/grub2/grub.cfg`` that boot the local disk: an unknown machine
   is never installed. MACs are written lowercase with dashes, as pxelinux, GRUB and iPXE (``${mac:hexhyp}``)
@@ -14,25 +15,23 @@ Tree layout (one folder, ready to copy to a TFTP and an HTTP server):
   entry is also written as ``grub.cfg-01-<mac with colons>`` (GRUB's ``$net_default_mac``), which ``grub.cfg``
   opens first: a GRUB that reads ``grub.cfg`` before, or instead of, the per-MAC names still gets the host's
   own entry (GRUB has no way to put dashes into the MAC without the regexp module).
-- ``boot/<hostname>.json``: both versions (install, local) of each of the host's entries; the one the
-  install-once state picks is copied to the entry's served path. Not served.
-- ``dnsmasq.conf``, ``manifest.json`` (written by the renderer), ``state.json`` (hosts whose install reported
-  success, written by ``ksbuild serve``, ``fleet reinstall`` clears an entry), ``serve.log``.
+- ``boot/<hostname>.json`` (0600: the install entries hold the token): both versions (install, local) of
+  each of the host's entries; the one the install-once state picks is copied to the entry's served path.
+  Not served.
+- ``dnsmasq.conf``, ``manifest.json`` (written by the renderer; no tokens), ``state.json`` (0600, tokens and
+  reports, builder/fleet/state.py), ``serve.log`` (0600).
 
-Every kernel command line is ``inst.ks=<server>/ks/<host>.cfg inst.repo=<repo> ip=dhcp BOOTIF=01-<mac>``
+Every kernel command line is ``inst.ks=<server>/ks/<host>/<token>.cfg inst.repo=<repo> ip=dhcp BOOTIF=01-<mac>``
 plus the inventory's ``kernel_args``: BOOTIF names the boot NIC by its MAC (what pxelinux's IPAPPEND 2 adds,
 written out so GRUB and iPXE entries say the same), so dracut configures that NIC and no other.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
@@ -47,10 +46,9 @@ Variant = Literal["install", "local"]
 INSTALL: Variant = "install"
 LOCAL: Variant = "local"
 KICKSTART_MODE = 0o600
+BOOT_FILE_MODE = 0o600
 MANIFEST_NAME = "manifest.json"
-STATE_NAME = "state.json"
 SERVE_LOG_NAME = "serve.log"
-_LOCK_NAME = ".state.lock"
 BOOT_DIR = "boot"
 PXELINUX_DEFAULT = "tftp/pxelinux.cfg/default"
 # The UEFI loaders' folder (relative to tftp/): shim, GRUB and GRUB's entries, see the module docstring.
@@ -71,16 +69,20 @@ def mac_dashes(mac: str) -> str:
     return mac.lower().replace(":", "-")
 
 
-def kickstart_path(hostname: str) -> str:
-    return f"http/ks/{hostname}.cfg"
+def kickstart_path(hostname: str, token: str) -> str:
+    return f"http/{kickstart_url_path(hostname, token)}"
 
 
-def kickstart_url(server: str, hostname: str) -> str:
-    return f"{server}/ks/{hostname}.cfg"
+def kickstart_url_path(hostname: str, token: str) -> str:
+    return f"ks/{hostname}/{token}.cfg"
 
 
-def callback_url(server: str, hostname: str) -> str:
-    return f"{server}/callback/{hostname}"
+def kickstart_url(server: str, hostname: str, token: str) -> str:
+    return f"{server}/{kickstart_url_path(hostname, token)}"
+
+
+def callback_url(server: str, hostname: str, token: str) -> str:
+    return f"{server}/callback/{hostname}/{token}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class BootRecord:
     repo: str
     address: IPv4Interface | None  # what DHCP hands out; None when the install network has no fixed one
     gateway: IPv4Address | None
+    token: str  # the host's install token (state, not input): in the kickstart URL, never in to_json()
 
     def entries_of(self, mac: str) -> dict[str, str]:
         """Served path → template kind of the entries for one MAC (the firmware's loader, and iPXE)."""
@@ -122,7 +125,7 @@ class BootRecord:
 def kernel_args(record: BootRecord, pxe: PxeSettings) -> str:
     # The boot MAC is the first one: the NIC named boot_interface in the inventory.
     args = [
-        f"inst.ks={kickstart_url(pxe.server, record.hostname)}",
+        f"inst.ks={kickstart_url(pxe.server, record.hostname, record.token)}",
         f"inst.repo={record.repo}",
         "ip=dhcp",
         f"BOOTIF=01-{mac_dashes(record.macs[0])}",
@@ -231,43 +234,7 @@ def syslinux_sources(syslinux_dir: Path | None) -> dict[str, Path]:
     return found if len(found) == len(SYSLINUX_FILES) else {}
 
 
-# -- install once -------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def state_lock(tree: Path) -> Iterator[None]:
-    """Serialises state changes and entry switches between `ksbuild serve`, `fleet reinstall` and renders."""
-    tree.mkdir(parents=True, exist_ok=True)
-    with (tree / _LOCK_NAME).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def read_state(tree: Path) -> dict[str, dict[str, str]]:
-    """Hosts whose install reported success: hostname → {"status": "installed", "at": ..., "by": ...}."""
-    path = tree / STATE_NAME
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{path}: cannot read the install state: {exc}") from exc
-    hosts = data.get("hosts") if isinstance(data, dict) else None
-    if not isinstance(hosts, dict):
-        return {}
-    return {str(name): dict(entry) for name, entry in hosts.items() if isinstance(entry, dict)}
-
-
-def write_state(tree: Path, state: Mapping[str, Mapping[str, str]]) -> None:
-    text = json.dumps({"hosts": state}, indent=2, sort_keys=True) + "\n"
-    atomic_write(tree / STATE_NAME, text.encode(), 0o644)
-
-
-def variant_for(state: Mapping[str, Mapping[str, str]], hostname: str) -> Variant:
-    return LOCAL if state.get(hostname, {}).get("status") == "installed" else INSTALL
+# -- install once: the served version of each entry ------------------------------------------------------
 
 
 class TreeWriter:
@@ -308,46 +275,21 @@ def serve_variant(
     return changed
 
 
-def manifest_host(tree: Path, hostname: str) -> dict[str, Any] | None:
-    """The manifest's record of `hostname` (None when the tree has no such host)."""
+def manifest_hosts(tree: Path) -> dict[str, Any]:
+    """The manifest's host records by hostname."""
     try:
         manifest = json.loads((tree / MANIFEST_NAME).read_text())
     except FileNotFoundError:
         raise BadInput(f"{tree}: no {MANIFEST_NAME}; run `ksbuild fleet render` first") from None
     except (OSError, ValueError) as exc:
         raise BadInput(f"{tree / MANIFEST_NAME}: cannot read: {exc}") from exc
-    hosts = manifest.get("hosts", {})
-    record = hosts.get(hostname)
-    return record if isinstance(record, dict) else None
+    hosts = manifest.get("hosts") if isinstance(manifest, dict) else None
+    if not isinstance(hosts, dict):
+        raise BadInput(f"{tree / MANIFEST_NAME}: no hosts; render again")
+    return {str(name): record for name, record in hosts.items() if isinstance(record, dict)}
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def mark_installed(tree: Path, hostname: str, *, by: str) -> list[str] | None:
-    """Record a finished install and switch the host's entries to local boot; None for an unknown host."""
-    with state_lock(tree):
-        record = manifest_host(tree, hostname)
-        if record is None:
-            return None
-        state = read_state(tree)
-        state[hostname] = {"status": "installed", "at": _now(), "by": by}
-        changed = serve_variant(tree, read_entries(tree, hostname), LOCAL, TreeWriter(tree, durable_each=True))
-        write_state(tree, state)
-    return changed
-
-
-def reinstall(tree: Path, hostname: str) -> list[str]:
-    """Switch the host's entries back to install: it installs again at its next network boot."""
-    with state_lock(tree):
-        record = manifest_host(tree, hostname)
-        if record is None:
-            raise BadInput(f"{tree}: no host named {hostname!r} in {MANIFEST_NAME}")
-        state = read_state(tree)
-        state.pop(hostname, None)
-        changed = serve_variant(tree, read_entries(tree, hostname), INSTALL, TreeWriter(tree, durable_each=True))
-        write_state(tree, state)
-    return changed
-
-
+def manifest_host(tree: Path, hostname: str) -> dict[str, Any] | None:
+    """The manifest's record of `hostname` (None when the tree has no such host)."""
+    record: dict[str, Any] | None = manifest_hosts(tree).get(hostname)
+    return record

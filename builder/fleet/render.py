@@ -29,7 +29,7 @@ from typing import Any
 
 from builder import __version__
 from builder.errors import BadInput, ChecksFailed, Finding
-from builder.fleet import pxe, tree
+from builder.fleet import pxe, state, tree
 from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
 from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
 from builder.fsutil import atomic_write, sha256_file
@@ -40,6 +40,7 @@ from builder.vocabulary import DEFAULT_ROOTS, Progress, Roots
 _HOSTS_PER_TASK = 50
 # A worker pool costs ~0.1 s to start: below this many hosts one process is faster.
 _MIN_HOSTS_FOR_POOL = 8
+_CHECK_TOKEN = "0" * 32  # a placeholder: `fleet check` writes nothing, so it issues no tokens
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def check_fleet_inventory(
     """
     inventory = load_inventory(inventory_path, roots=roots)
     fleet = _checked_model(inventory, roots)
-    plans = _plans(fleet.hosts, inventory, templates, roots)
+    # Checked with placeholder tokens: a check writes nothing, so it issues none.
+    placeholders = {host.hostname: _CHECK_TOKEN for host in fleet.hosts}
+    plans = _plans(fleet.hosts, inventory, templates, roots, placeholders)
     rendered = render_hosts(plans, inventory, templates, jobs=jobs, roots=roots, progress=progress)
     findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
     _raise_on_errors(findings)
@@ -138,9 +141,11 @@ def render_fleet(
 
     inventory = load_inventory(inventory_path, roots=roots)
     fleet = _checked_model(inventory, roots)
-    plans = _plans(fleet.hosts, inventory, templates, roots)
+    tokens = state.tokens_for(out_dir, [host.hostname for host in fleet.hosts])
+    plans = _plans(fleet.hosts, inventory, templates, roots, tokens)
     old: dict[str, Any] = previous["hosts"] if previous is not None else {}
-    stale = [p for p in plans if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest)]
+    stale = [p for p in plans
+             if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest, p.record.token)]
     if progress is not None:
         progress(f"{len(plans)} host(s): {len(stale)} to render, {len(plans) - len(stale)} unchanged")
     rendered = render_hosts(stale, inventory, templates, jobs=jobs, roots=roots, progress=progress)
@@ -148,7 +153,7 @@ def render_fleet(
     _raise_on_errors(findings)
 
     copied = _copied_files(inventory, syslinux, boot_files, settings)
-    with pxe.state_lock(out_dir):
+    with state.lock(out_dir):
         removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings,
                               roots.workdir)
     return FleetOutcome(out_dir, tuple(p.hostname for p in plans), tuple(h.hostname for h in rendered),
@@ -168,27 +173,30 @@ def _write_tree(
 ) -> list[str]:
     """Write everything (caller holds the state lock); the manifest last, once the rest is on disk."""
     writer = pxe.TreeWriter(out_dir)
-    state = pxe.read_state(out_dir)
+    before = state.read(out_dir)
+    states = state.with_tokens(before, {plan.hostname: plan.record.token for plan in plans})
+    if states != before or not state.is_private(out_dir):
+        state.write(out_dir, states)
     fresh = {host.hostname: host for host in rendered}
     old: Mapping[str, Any] = previous["hosts"] if previous is not None else {}
     hosts: dict[str, Any] = {}
     for plan in plans:
-        variant = pxe.variant_for(state, plan.hostname)
+        variant = state.variant_for(states, plan.hostname)
         host = fresh.get(plan.hostname)
         if host is not None:
-            written = tree.write_host(writer, plan.hostname, host.text or "", host.entries)
+            written = tree.write_host(writer, plan.hostname, plan.record.token, host.text or "", host.entries)
             hosts[plan.hostname] = {"input_sha256": plan.digest, "profile": plan.modelled.host.profile.name,
                                     "boot": plan.record.to_json(), **written}
             pxe.serve_variant(out_dir, host.entries, variant, writer)
         else:
             hosts[plan.hostname] = old[plan.hostname]
-            if not tree.served_as_recorded(out_dir, plan.hostname, old[plan.hostname], state):
+            if not tree.served_as_recorded(out_dir, old[plan.hostname], variant):
                 pxe.serve_variant(out_dir, pxe.read_entries(out_dir, plan.hostname), variant, writer)
     env = make_environment(template_search_path(_fleet_template_dirs(inventory, templates)))
     shared = pxe.shared_files(env, inventory.model, inventory.display, [p.record for p in plans],
                               (out_dir / "tftp").resolve())
     files = tree.write_shared(writer, shared, copied, previous)
-    removed = tree.remove_stale(out_dir, previous, hosts, files, state)
+    removed = tree.remove_stale(out_dir, previous, hosts, files, states)
     writer.finish()
     template_dirs = {folder for plan in plans for folder in template_search_path(plan.template_dirs)}
     manifest = tree.manifest(inventory=inventory.display, versions=_versions(), settings=settings,
@@ -255,7 +263,7 @@ def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tup
 
 
 def _plan(
-    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path], roots: Roots,
+    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path], roots: Roots, token: str,
     digests: dict[tuple[Path, ...], dict[str, str]],
 ) -> HostPlan:
     host, settings = modelled.host, inventory.model.pxe
@@ -267,14 +275,16 @@ def _plan(
         repo=settings.repo or modelled.profile.install.source.url or "",
         address=modelled.install_address,
         gateway=modelled.install_gateway,
+        token=token,
     )
-    callback = pxe.callback_url(settings.server, host.hostname) if settings.callback else None
+    callback = pxe.callback_url(settings.server, host.hostname, token) if settings.callback else None
     versions = _versions()
+    # The token is not part of the digest: the host's kickstart path carries it (tree.host_intact), so
+    # `fleet reinstall` can rotate it without the inventory.
     digest_input = {
         "data": host.data,
         "profile": host.profile.name,
         "templates": _template_digests(template_search_path(dirs), digests),
-        "callback_url": callback,
         "boot": record.to_json(),
         "entry_paths": record.entry_paths(),  # where the entries go: a new tree layout renders them again
         "pxe": settings.model_dump(mode="json"),
@@ -285,11 +295,12 @@ def _plan(
 
 
 def _plans(
-    hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path], roots: Roots
+    hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path], roots: Roots,
+    tokens: Mapping[str, str],
 ) -> list[HostPlan]:
     # Template files are hashed once per search path per run (hosts of one profile share one).
     digests: dict[tuple[Path, ...], dict[str, str]] = {}
-    return [_plan(modelled, inventory, templates, roots, digests) for modelled in hosts]
+    return [_plan(modelled, inventory, templates, roots, tokens[modelled.hostname], digests) for modelled in hosts]
 
 
 def _template_digests(search_path: tuple[Path, ...], cache: dict[tuple[Path, ...], dict[str, str]]) -> dict[str, str]:

@@ -3,21 +3,26 @@ removing what a host or MAC that left the inventory had.
 
 The manifest (``manifest.json``, written last) records the sha256 of every input file and every output, and
 per host the digest of everything its outputs are made from; it holds no timestamps, so an unchanged fleet
-renders to a byte-identical tree.
+renders to a byte-identical tree. It holds no install tokens either (they are in state.json, 0600): a
+host's kickstart path is derived from its hostname and the token in the state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.fleet import pxe
-from builder.fsutil import sha256_bytes, sha256_file
+from builder.errors import BadInput
+from builder.fleet import pxe, state
+from builder.fsutil import atomic_write, sha256_bytes, sha256_file
 from builder.vocabulary import display_path
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 HostEntries = Mapping[str, Mapping[pxe.Variant, bytes]]
 
 
@@ -99,54 +104,122 @@ def up_to_date(
         for path, digest in previous["files"].items():
             if sha256_file(out_dir / path) != digest:
                 return False
-        state = pxe.read_state(out_dir)
+        states = state.read(out_dir)
         return all(
-            host_intact(out_dir, name, entry, entry["input_sha256"]) and served_as_recorded(out_dir, name, entry, state)
+            name in states
+            and host_intact(out_dir, name, entry, entry["input_sha256"], states[name].token)
+            and served_as_recorded(out_dir, entry, state.variant_for(states, name))
             for name, entry in previous["hosts"].items()
         )
-    except (OSError, KeyError, TypeError, AttributeError):
+    except (OSError, KeyError, TypeError, AttributeError, BadInput):
         return False
 
 
-def host_intact(out_dir: Path, hostname: str, entry: Mapping[str, Any] | None, digest: str) -> bool:
-    """The host's digest is `digest` and its kickstart and boot entries are present and unchanged."""
+def host_intact(out_dir: Path, hostname: str, entry: Mapping[str, Any] | None, digest: str, token: str) -> bool:
+    """The host's digest is `digest` and its kickstart (for `token`) and boot entries are present and
+    unchanged."""
     if entry is None or entry.get("input_sha256") != digest:
         return False
     try:
-        ks = out_dir / entry["kickstart"]["path"]
+        ks = out_dir / pxe.kickstart_path(hostname, token)
         if ks.stat().st_mode & 0o777 != pxe.KICKSTART_MODE or sha256_file(ks) != entry["kickstart"]["sha256"]:
             return False
-        return bool(sha256_file(out_dir / pxe.boot_file(hostname)) == entry["boot_entries"])
+        boot = out_dir / pxe.boot_file(hostname)
+        return boot.stat().st_mode & 0o777 == pxe.BOOT_FILE_MODE and sha256_file(boot) == entry["boot_entries"]
     except (OSError, KeyError, TypeError):
         return False
 
 
-def served_as_recorded(
-    out_dir: Path, hostname: str, entry: Mapping[str, Any], state: Mapping[str, Mapping[str, str]]
-) -> bool:
-    """Each served entry is the version the install-once state asks for."""
-    variant = pxe.variant_for(state, hostname)
+def served_as_recorded(out_dir: Path, entry: Mapping[str, Any], variant: pxe.Variant) -> bool:
+    """Each served entry is the `variant` version (the one the install-once state asks for)."""
     try:
         return all(sha256_file(out_dir / path) == versions[variant] for path, versions in entry["entries"].items())
     except (OSError, KeyError, TypeError, AttributeError):
         return False
 
 
-def write_host(writer: pxe.TreeWriter, hostname: str, text: str, entries: HostEntries) -> dict[str, Any]:
-    """Write the kickstart (0600) and the boot entries file; the host's manifest record, minus its inputs."""
+def write_host(
+    writer: pxe.TreeWriter, hostname: str, token: str, text: str, entries: HostEntries
+) -> dict[str, Any]:
+    """Write the kickstart (0600, named by `token`, other tokens' kickstarts removed) and the boot entries
+    file (0600); the host's manifest record, minus its inputs."""
     data = text.encode()
-    ks = pxe.kickstart_path(hostname)
+    ks = pxe.kickstart_path(hostname, token)
     writer.write(ks, data, pxe.KICKSTART_MODE)
+    _remove_other_kickstarts(writer.root, hostname, keep=ks)
     boot = pxe.encode_entries(entries)
-    writer.write(pxe.boot_file(hostname), boot)
+    writer.write(pxe.boot_file(hostname), boot, pxe.BOOT_FILE_MODE)
+    return _host_record(data, boot, entries)
+
+
+def _host_record(kickstart: bytes, boot: bytes, entries: HostEntries) -> dict[str, Any]:
     return {
-        "kickstart": {"path": ks, "sha256": sha256_bytes(data), "mode": f"{pxe.KICKSTART_MODE:04o}"},
+        "kickstart": {"sha256": sha256_bytes(kickstart), "mode": f"{pxe.KICKSTART_MODE:04o}"},
         "boot_entries": sha256_bytes(boot),
         "entries": {
             path: {variant: sha256_bytes(content) for variant, content in versions.items()}
             for path, versions in entries.items()
         },
     }
+
+
+def _remove_other_kickstarts(out_dir: Path, hostname: str, keep: str | None) -> None:
+    """A kickstart under an old token (or the pre-token ``http/ks/<host>.cfg``) must not stay reachable."""
+    if _SAFE_NAME.fullmatch(hostname) is None:
+        return  # not a name a render writes (a manifest edited by hand): touch nothing outside the tree
+    (out_dir / f"http/ks/{hostname}.cfg").unlink(missing_ok=True)
+    folder = out_dir / pxe.kickstart_path(hostname, "x").rsplit("/", 1)[0]
+    if not folder.is_dir():
+        return
+    for old in folder.glob("*.cfg"):
+        if keep is None or old != out_dir / keep:
+            old.unlink(missing_ok=True)
+    if keep is None:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def reinstall(out_dir: Path, hostname: str) -> list[str]:
+    """Install the host again at its next network boot, with a new token: the old kickstart and callback
+    URLs stop working. Returns the served paths that changed.
+
+    The new token replaces the old one in the kickstart and the boot entries (a 32-character random string
+    occurs nowhere else), which gives what a render with the new token writes; the manifest's record of the
+    host follows, so the next render finds the host up to date.
+    """
+    with state.lock(out_dir):
+        record = pxe.manifest_host(out_dir, hostname)
+        if record is None:
+            raise BadInput(f"{out_dir}: no host named {hostname!r} in {pxe.MANIFEST_NAME}")
+        states = state.read(out_dir)
+        current = states.get(hostname)
+        if current is None:
+            raise BadInput(f"{out_dir}: {hostname} has no install token; run `ksbuild fleet render` again")
+        old, new = current.token, state.new_token()
+        try:
+            kickstart = (out_dir / pxe.kickstart_path(hostname, old)).read_bytes()
+        except OSError as exc:
+            raise BadInput(f"{out_dir}: cannot read the kickstart of {hostname}; render again ({exc})") from exc
+        kickstart = kickstart.replace(old.encode(), new.encode())
+        entries = {
+            path: {variant: content.replace(old.encode(), new.encode()) for variant, content in versions.items()}
+            for path, versions in pxe.read_entries(out_dir, hostname).items()
+        }
+        writer = pxe.TreeWriter(out_dir, durable_each=True)
+        record.update(write_host(writer, hostname, new, kickstart.decode(), entries))
+        changed = pxe.serve_variant(out_dir, entries, pxe.INSTALL, writer)
+        states[hostname] = state.HostState(token=new)
+        state.write(out_dir, states)
+        _rerecord_host(out_dir, hostname, record)
+    return changed
+
+
+def _rerecord_host(out_dir: Path, hostname: str, record: Mapping[str, Any]) -> None:
+    data = read_manifest(out_dir)
+    if data is None:
+        raise BadInput(f"{out_dir / pxe.MANIFEST_NAME}: cannot read; render again")
+    data["hosts"][hostname] = dict(record)
+    atomic_write(out_dir / pxe.MANIFEST_NAME, manifest_bytes(data), 0o644)
 
 
 def write_shared(
@@ -178,7 +251,7 @@ def write_shared(
 
 def remove_stale(
     out_dir: Path, previous: Mapping[str, Any] | None, hosts: Mapping[str, Any], files: Mapping[str, str],
-    state: dict[str, dict[str, str]],
+    states: dict[str, state.HostState],
 ) -> list[str]:
     """Remove what the last render wrote and this one did not: hosts and MACs that left, dropped files.
 
@@ -193,13 +266,14 @@ def remove_stale(
         stale = [path for path in entry.get("entries", {}) if path not in served]
         if hostname not in hosts:
             removed.append(hostname)
-            stale += [entry["kickstart"]["path"], pxe.boot_file(hostname)]
-            state.pop(hostname, None)
+            _remove_other_kickstarts(out_dir, hostname, keep=None)
+            stale.append(pxe.boot_file(hostname))
+            states.pop(hostname, None)
         for path in stale:
             (out_dir / path).unlink(missing_ok=True)
     for path in previous.get("files", {}):
         if path not in files:
             (out_dir / path).unlink(missing_ok=True)
     if removed:
-        pxe.write_state(out_dir, state)
+        state.write(out_dir, states)
     return removed

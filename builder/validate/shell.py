@@ -19,8 +19,10 @@ Choices:
   checked copy (line numbers kept; lines naming the end word kept for shellcheck's end-token hints),
   so bodies that differ only in such data (ifcfg files, repo files) are checked once. `bash -n` always
   reads the body as written.
-- shellcheck's "warning" becomes a Finding of severity warning, its "error" an error; `bash -n`
-  syntax errors are errors.
+- shellcheck's "warning" becomes rule KS403 (a warning), its "error" KS402 (an error); `bash -n` syntax errors are
+  KS401 (builder.rules). Each message starts with the SC code, so `--ignore SC2154` can drop one code.
+- `start_checks` runs the checks in the background on the scripts a quick scan finds (builder.validate.sections),
+  while pykickstart is imported and parses: the results land in the cache the parsed scripts then read.
 """
 
 from __future__ import annotations
@@ -28,16 +30,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from builder.errors import CommandFailed, Finding, Location, Severity
+from builder.errors import CommandFailed, Finding, Location
 from builder.fsutil import sha256_bytes
-from builder.proc import find_tool, run
-from builder.validate.kickstart import ScriptSection
+from builder.proc import find_tool, finish, start
+from builder.validate.sections import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
 # Results already known in this process: bash -n by sha256 of dialect and body, shellcheck by sha256
@@ -47,6 +50,8 @@ _bash_cache: dict[str, tuple[_Issue, ...]] = {}
 _shellcheck_cache: dict[str, tuple[_Issue, ...]] = {}
 # Keeps each shellcheck command line far below ARG_MAX.
 _FILES_PER_SHELLCHECK = 5000
+# bash -n processes at a time, beside shellcheck.
+_RUNNING = max(2, os.cpu_count() or 1)
 _BASH_LINE = re.compile(r"^(?P<file>[^:]+): line (?P<line>\d+): (?P<message>.*)$")
 _QUOTED_HEREDOC = re.compile(
     r"""<<(?P<tabs>-?)[ \t]*(?:'(?P<single>[^']+)'|"(?P<double>[^"]+)"|\\(?P<escaped>\w+))[ \t]*$"""
@@ -59,7 +64,7 @@ class _Issue:
 
     check: str
     line: int
-    severity: Severity
+    rule: str
     message: str
 
 
@@ -126,11 +131,14 @@ def _body_of(script: ScriptSection) -> _Body | None:
     )
 
 
-def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Issue]]:
-    """(body key, issue) for the files in `folder` (file name -> body key), with one shellcheck run."""
+def _start_shellcheck(files: dict[str, str], folder: Path) -> subprocess.Popen[str]:
     env = {key: value for key, value in os.environ.items() if key != "SHELLCHECK_OPTS"}
     argv = [find_tool("shellcheck"), "--norc", "--format=json1", "--severity=warning", *files]
-    result = run(argv, check=False, env=env, cwd=folder)
+    return start(argv, env=env, cwd=folder)
+
+
+def _shellcheck_issues(result: subprocess.CompletedProcess[str], files: dict[str, str]) -> list[tuple[str, _Issue]]:
+    """(body key, issue) from one shellcheck run on `files` (file name -> body key)."""
     # 0: nothing found, 1: something found; anything else is shellcheck failing.
     if result.returncode not in (0, 1):
         raise CommandFailed(f"shellcheck exited with {result.returncode}: {result.stderr.strip()}")
@@ -140,23 +148,25 @@ def _run_shellcheck(files: dict[str, str], folder: Path) -> list[tuple[str, _Iss
         raise CommandFailed(f"shellcheck printed no json1 report: {exc}") from exc
     found = []
     for comment in comments:
-        severity: Severity = "error" if comment["level"] == "error" else "warning"
         issue = _Issue(
             check="shellcheck",
             # The first line of the checked copy is the dialect line.
             line=max(int(comment["line"]) - 1, 1),
-            severity=severity,
+            rule="KS402" if comment["level"] == "error" else "KS403",
             message=f"SC{comment['code']}: {comment['message']}",
         )
         found.append((files[comment["file"]], issue))
     return found
 
 
-def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
+def _start_bash_syntax(body: _Body, folder: Path, name: str) -> subprocess.Popen[str]:
     argv = ["bash", "--posix", "-n", name] if body.dialect == "sh" else ["bash", "-n", name]
     # A non-interactive bash reads $BASH_ENV (and $ENV in posix mode) first: not the user's startup files here.
     env = {key: value for key, value in os.environ.items() if key not in ("BASH_ENV", "ENV")}
-    result = run(argv, check=False, cwd=folder, env=env)
+    return start(argv, cwd=folder, env=env)
+
+
+def _bash_issues(result: subprocess.CompletedProcess[str], body: _Body, name: str) -> list[_Issue]:
     if result.returncode == 0:
         return []
     by_line: dict[int, list[str]] = {}
@@ -165,11 +175,11 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
         if match and match["file"] == name:
             by_line.setdefault(int(match["line"]), []).append(match["message"].strip())
     if not by_line:
-        return [_Issue("bash", 1, "error", f"bash -n: {result.stderr.strip() or 'syntax error'}")]
+        return [_Issue("bash", 1, "KS401", f"bash -n: {result.stderr.strip() or 'syntax error'}")]
     # bash reports an unterminated construct at the line after the last: the %end line.
     last = body.text.count("\n") + 1
     return [
-        _Issue("bash", min(line, last), "error", "bash -n: " + " — ".join(messages))
+        _Issue("bash", min(line, last), "KS401", "bash -n: " + " — ".join(messages))
         for line, messages in sorted(by_line.items())
     ]
 
@@ -177,7 +187,10 @@ def _run_bash_syntax(body: _Body, folder: Path, name: str) -> list[_Issue]:
 def _check_bodies(
     for_bash: Sequence[_Body], for_shellcheck: Sequence[_Body]
 ) -> tuple[dict[str, tuple[_Issue, ...]], dict[str, tuple[_Issue, ...]]]:
-    """bash -n results by bash key and shellcheck results by shellcheck key, for the bodies given."""
+    """bash -n results by bash key and shellcheck results by shellcheck key, for the bodies given.
+
+    shellcheck (one process per 5000 files) and the bash -n runs (one per body) run side by side, at most
+    `_RUNNING` processes at a time."""
     with tempfile.TemporaryDirectory(prefix="ksbuild-shell-") as tmp:
         folder = Path(tmp)
         checked_copies: dict[str, str] = {}
@@ -187,24 +200,22 @@ def _check_bodies(
         for index, body in enumerate(for_bash):
             (folder / f"{index}.body").write_text(body.text, encoding="utf-8")
         names = list(checked_copies)
-        # shellcheck keeps one core busy; the bash -n runs (one per body) share the others.
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
-            shellcheck_runs = [
-                pool.submit(_run_shellcheck, {name: checked_copies[name] for name in chunk}, folder)
-                for chunk in (
-                    names[start : start + _FILES_PER_SHELLCHECK]
-                    for start in range(0, len(names), _FILES_PER_SHELLCHECK)
-                )
-            ]
-            bash_runs = {
-                body.bash_key: pool.submit(_run_bash_syntax, body, folder, f"{index}.body")
-                for index, body in enumerate(for_bash)
-            }
-            bash_found = {key: tuple(future.result()) for key, future in bash_runs.items()}
-            shellcheck_found: dict[str, list[_Issue]] = {body.shellcheck_key: [] for body in for_shellcheck}
-            for shellcheck_run in shellcheck_runs:
-                for key, issue in shellcheck_run.result():
-                    shellcheck_found[key].append(issue)
+        chunks = [{name: checked_copies[name] for name in names[first:first + _FILES_PER_SHELLCHECK]}
+                  for first in range(0, len(names), _FILES_PER_SHELLCHECK)]
+        shellcheck_runs = [(_start_shellcheck(chunk, folder), chunk) for chunk in chunks]
+        bash_found: dict[str, tuple[_Issue, ...]] = {}
+        waiting = list(enumerate(for_bash))
+        running: list[tuple[subprocess.Popen[str], _Body, str]] = []
+        while waiting or running:
+            while waiting and len(running) < _RUNNING:
+                index, body = waiting.pop(0)
+                running.append((_start_bash_syntax(body, folder, f"{index}.body"), body, f"{index}.body"))
+            process, body, name = running.pop(0)
+            bash_found[body.bash_key] = tuple(_bash_issues(finish(process), body, name))
+        shellcheck_found: dict[str, list[_Issue]] = {body.shellcheck_key: [] for body in for_shellcheck}
+        for process, chunk in shellcheck_runs:
+            for key, issue in _shellcheck_issues(finish(process), chunk):
+                shellcheck_found[key].append(issue)
     return bash_found, {key: tuple(issues) for key, issues in shellcheck_found.items()}
 
 
@@ -222,9 +233,11 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
             Finding(
                 check=issue.check,
                 message=issue.message,
-                location=Location(source, ks_line),
-                severity=issue.severity,
+                # A script from an included file is at that file's lines.
+                location=Location(script.source or source, ks_line),
+                severity="warning" if issue.rule == "KS403" else "error",
                 rendered_line=ks_line,
+                rule=issue.rule,
             )
         )
     return findings
@@ -281,3 +294,32 @@ def check_scripts_batch(batches: Sequence[tuple[str, Sequence[ScriptSection]]]) 
 def check_scripts(scripts: Sequence[ScriptSection], source: str) -> list[Finding]:
     """Findings for the shell scripts of one kickstart (`source` names it in each Finding)."""
     return check_scripts_batch([(source, scripts)])[source]
+
+
+class PendingChecks:
+    """Shell checks running in a background thread (which mostly waits for shellcheck and bash)."""
+
+    def __init__(self, scripts: Sequence[ScriptSection]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(scripts,), name="ksbuild-shell", daemon=True)
+        self._thread.start()
+
+    def _run(self, scripts: Sequence[ScriptSection]) -> None:
+        try:
+            check_scripts_each([("", scripts)])
+        except BaseException as exc:  # handed to the caller by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        """Wait until done; the errors of the checks (shellcheck missing ...) are raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def start_checks(scripts: Sequence[ScriptSection]) -> PendingChecks:
+    """Check these scripts in the background; their results fill the cache `check_scripts_each` reads.
+
+    Wait for them before checking other scripts, so that one body is never checked twice at once.
+    """
+    return PendingChecks(scripts)

@@ -1,0 +1,83 @@
+"""Secrets in a kickstart: plaintext passwords and passphrases, and hashes that are not what they claim to be.
+
+A kickstart is served over HTTP/TFTP and kept as /root/anaconda-ks.cfg on the installed host, so every secret in it
+must be a one-way hash, or not be there. Decisions:
+- rootpw and user --password must be --iscrypted (rootpw --lock alone is fine); the value must look like crypt(3)
+  output; MD5 ($1$) and SHA-256 ($5$) are accepted with a warning.
+- A LUKS --passphrase on part, raid, logvol or autopart is the disk key in plaintext: always reported.
+- bootloader --password without --iscrypted is a plaintext GRUB password; with --iscrypted it must be a GRUB2 PBKDF2
+  hash (grub.pbkdf2.sha512...), which is what EL7's grub2 takes.
+No finding ever repeats a secret's value.
+"""
+
+from __future__ import annotations
+
+import re
+
+from builder.errors import Finding, Location
+from builder.validate.kickstart import ParsedKickstart
+
+CHECK = "secrets"
+_CRYPT_HASH = re.compile(r"^\$(?P<id>[156])\$(rounds=\d+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]+$")
+_GRUB_HASH = re.compile(r"^grub\.pbkdf2\.sha512\.\d+\.[0-9A-Fa-f]+\.[0-9A-Fa-f]+$")
+_WEAK_CRYPT = {"1": "MD5", "5": "SHA-256"}
+
+
+def _finding(rule: str, location: Location | None, message: str) -> Finding:
+    return Finding(CHECK, message, location, rule=rule, rendered_line=location.line if location else None)
+
+
+def _crypted(value: str, what: str, location: Location | None) -> list[Finding]:
+    match = _CRYPT_HASH.match(value)
+    if match is None:
+        return [_finding("KS305", location,
+                         f"{what} --iscrypted value is not a crypt(3) hash ($6$salt$hash): nobody could log in")]
+    weak = _WEAK_CRYPT.get(match["id"])
+    if weak:
+        return [_finding("KS306", location, f"{what} hash is {weak}; use SHA-512 ($6$)")]
+    return []
+
+
+def check_secrets(parsed: ParsedKickstart) -> list[Finding]:
+    """Every secret problem of a parsed kickstart, at the line of the command that holds the secret."""
+    findings: list[Finding] = []
+    for command in parsed.lines("rootpw"):
+        data = command.data
+        if not data.password:
+            continue
+        if not data.isCrypted:
+            findings.append(_finding("KS301", command.location, "rootpw is in plaintext: give a crypted hash with "
+                                     "--iscrypted (no plaintext passwords)"))
+        else:
+            findings += _crypted(data.password, "rootpw", command.location)
+    for command in parsed.lines("user"):
+        user = command.data
+        if not user.password:
+            continue
+        if not user.isCrypted:
+            findings.append(_finding("KS302", command.location, f"user {user.name}: --password is in plaintext: use "
+                                     "--iscrypted with a crypted hash"))
+        else:
+            findings += _crypted(user.password, f"user {user.name}", command.location)
+    for command in parsed.lines("part", "partition", "raid", "logvol", "autopart"):
+        data = command.data
+        if getattr(data, "passphrase", ""):
+            findings.append(_finding("KS303", command.location,
+                                     f"{command.name} --passphrase puts the LUKS key in plaintext in the kickstart; "
+                                     "leave it out (anaconda asks) or escrow it (--escrowcert)"))
+    for command in parsed.lines("bootloader"):
+        data = command.data
+        if not data.password:
+            continue
+        if not data.isCrypted:
+            looks_hashed = data.password.startswith(("$", "grub.pbkdf2"))
+            hint = " (this value looks like a hash, which GRUB would take literally as the password)" \
+                if looks_hashed else ""
+            findings.append(_finding("KS304", command.location,
+                                     f"bootloader --password without --iscrypted is a plaintext GRUB password{hint}; "
+                                     "use --iscrypted with a grub2-mkpasswd-pbkdf2 hash"))
+        elif not _GRUB_HASH.match(data.password):
+            findings.append(_finding("KS305", command.location,
+                                     "bootloader --iscrypted --password is not a GRUB2 PBKDF2 hash "
+                                     "(grub.pbkdf2.sha512...): GRUB would accept no password"))
+    return findings
