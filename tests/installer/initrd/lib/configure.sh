@@ -53,6 +53,41 @@ write_network_config() {
     } > "$TARGET/etc/sysconfig/network-scripts/ifcfg-$NIC"
 }
 
+# The keyboard as anaconda leaves it: it asks systemd-localed, which writes vconsole.conf and 00-keyboard.conf.
+write_keyboard_config() {
+    keymap=${KS_VCKEYMAP:-us}
+    layouts=${KS_XLAYOUTS:-$keymap}
+    printf 'KEYMAP="%s"\nFONT="latarcyrheb-sun16"\n' "$keymap" > "$TARGET/etc/vconsole.conf"
+    # "de (nodeadkeys),us" -> XkbLayout "de,us", XkbVariant "nodeadkeys,"
+    x_layout=""
+    x_variant=""
+    has_variant=no
+    old_ifs=$IFS
+    IFS=,
+    for entry in $layouts; do
+        case $entry in
+            *" ("*")") name=${entry%% (*}; variant=${entry#* (}; variant=${variant%)}; has_variant=yes ;;
+            *) name=$entry; variant="" ;;
+        esac
+        x_layout="$x_layout,$name"
+        x_variant="$x_variant,$variant"
+    done
+    IFS=$old_ifs
+    mkdir -p "$TARGET/etc/X11/xorg.conf.d"
+    {
+        echo "# Written by systemd-localed(8), read by systemd-localed and Xorg. It's"
+        echo "# probably wise not to edit this file manually. Use localectl(1) to"
+        echo "# instruct systemd-localed to update it."
+        echo 'Section "InputClass"'
+        echo '        Identifier "system-keyboard"'
+        echo '        MatchIsKeyboard "on"'
+        echo "        Option \"XkbLayout\" \"${x_layout#,}\""
+        [ "$has_variant" = yes ] && echo "        Option \"XkbVariant\" \"${x_variant#,}\""
+        [ -n "$KS_SWITCH" ] && echo "        Option \"XkbOptions\" \"$KS_SWITCH\""
+        echo 'EndSection'
+    } > "$TARGET/etc/X11/xorg.conf.d/00-keyboard.conf"
+}
+
 set_unit_state() {
     unit=$1
     case $unit in *.*) ;; *) unit=$unit.service ;; esac
@@ -67,6 +102,7 @@ configure_system() {
     [ "$KS_FIREWALL" = disabled ] && set_unit_state firewalld.service disabled
     for unit in $SERVICES_DISABLED; do set_unit_state "$unit" disabled; done
     for unit in $SERVICES_ENABLED; do set_unit_state "$unit" enabled; done
+    write_keyboard_config
     printf 'UUID=%s /                       ext4    defaults        1 1\n' "$ROOT_UUID" > "$TARGET/etc/fstab"
     [ -n "$ESP_PART" ] && printf 'UUID=%s          /boot/efi               vfat    umask=0077,shortname=winnt 0 0\n' \
         "$ESP_UUID" >> "$TARGET/etc/fstab"
@@ -76,6 +112,7 @@ configure_system() {
     write_network_config
     say "Creating users"
     say "Configuring addons"
+    [ "$KDUMP" = enabled ] && set_unit_state kdump.service enabled
     say "Generating initramfs"
 }
 

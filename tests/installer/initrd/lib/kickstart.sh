@@ -87,6 +87,9 @@ apply_commands() {
     NET_NETMASK=""
     NET_GATEWAY=""
     NET_ONBOOT=""
+    KS_VCKEYMAP=""
+    KS_XLAYOUTS=""
+    KS_SWITCH=""
     set -f
     while IFS=$US read -r lineno command rest; do
         old_ifs=$IFS
@@ -115,7 +118,7 @@ apply_commands() {
                     esac
                 done
                 ;;
-            services | bootloader | network)
+            services | bootloader | network | keyboard)
                 while [ $# -gt 0 ]; do
                     word=$1
                     next=${2:-}
@@ -130,6 +133,9 @@ apply_commands() {
                         network:--netmask*) NET_NETMASK=$(option_value netmask "$word" "$next") ;;
                         network:--gateway*) NET_GATEWAY=$(option_value gateway "$word" "$next") ;;
                         network:--onboot*) NET_ONBOOT=$(option_value onboot "$word" "$next") ;;
+                        keyboard:--vckeymap*) KS_VCKEYMAP=$(option_value vckeymap "$word" "$next") ;;
+                        keyboard:--xlayouts*) KS_XLAYOUTS=$(option_value xlayouts "$word" "$next") ;;
+                        keyboard:--switch*) KS_SWITCH=$(option_value switch "$word" "$next") ;;
                         *) continue ;;
                     esac
                     case $word in *=*) ;; *) [ $# -gt 0 ] && shift ;; esac
@@ -138,6 +144,47 @@ apply_commands() {
         esac
         log_line DEBUG anaconda "kickstart line $lineno: $command"
     done < "$KS_DIR/commands"
+    set +f
+    apply_addons
+}
+
+# The addons the test installer knows, as anaconda's addons do it in their setup(): com_redhat_kdump replaces
+# every crashkernel= of the boot loader arguments with its own (none when disabled) and, when enabled, adds
+# kexec-tools to the packages; configure_system enables kdump.service (the addon's execute()).
+apply_addons() {
+    KDUMP=""
+    set -f
+    while IFS=$US read -r lineno name rest; do
+        [ "$name" = com_redhat_kdump ] || continue
+        KDUMP=enabled
+        reserve=128
+        old_ifs=$IFS
+        IFS=$US
+        # shellcheck disable=SC2086 # split the words the parser separated
+        set -- $rest
+        IFS=$old_ifs
+        while [ $# -gt 0 ]; do
+            case $1 in
+                --enable) KDUMP=enabled ;;
+                --disable) KDUMP=disabled ;;
+                --reserve-mb=*) reserve=${1#--reserve-mb=} ;;
+                --reserve-mb) reserve=${2:-}; [ $# -gt 1 ] && shift ;;
+            esac
+            shift
+        done
+        reserve=${reserve%M}
+        kept=""
+        for arg in $BOOT_APPEND; do
+            case $arg in crashkernel=*) ;; *) kept="$kept $arg" ;; esac
+        done
+        BOOT_APPEND=${kept# }
+        if [ "$KDUMP" = enabled ]; then
+            case $reserve in auto) BOOT_APPEND="$BOOT_APPEND crashkernel=auto" ;; *) BOOT_APPEND="$BOOT_APPEND crashkernel=${reserve}M" ;; esac
+            BOOT_APPEND=${BOOT_APPEND# }
+            grep -qx kexec-tools "$KS_DIR/packages" || echo kexec-tools >> "$KS_DIR/packages"
+        fi
+        log_line DEBUG anaconda "kickstart line $lineno: %addon $name: kdump $KDUMP"
+    done < "$KS_DIR/addons"
     set +f
 }
 

@@ -10,6 +10,7 @@
 #   commands   LINENO US WORD US WORD...      one command a line
 #   packages   one %packages entry a line
 #   scripts    SEQ US TYPE US LINENO US INTERPRETER US LOG US NOCHROOT US ERRORONFAIL
+#   addons     LINENO US NAME US WORD...          one %addon header a line (bodies are not kept)
 #   script.SEQ the body of script SEQ
 #   error      LINENO US MESSAGE, and exit status 1, when the kickstart cannot be read
 
@@ -72,7 +73,7 @@ function is_section_header(line,    name) {
     return name ~ /^%(pre|pre-install|post|traceback|onerror|packages|addon|anaconda)$/
 }
 
-function open_section(line, lineno,    words, n, i, option, value, eq, name) {
+function open_section(line, lineno,    words, n, i, option, value, eq, name, text) {
     n = tokenize(line, words)
     if (n < 0) return fail(lineno, "No closing quotation")
     name = words[1]
@@ -81,6 +82,11 @@ function open_section(line, lineno,    words, n, i, option, value, eq, name) {
         return 1
     }
     if (name == "%addon" || name == "%anaconda") {
+        if (name == "%addon" && mode == "full") {
+            text = lineno
+            for (i = 2; i <= n; i++) text = text "\037" words[i]
+            print text > (out "/addons")
+        }
         section = "skip"
         return 1
     }
@@ -196,9 +202,11 @@ BEGIN {
     printf "" > (out "/commands")
     printf "" > (out "/packages")
     printf "" > (out "/scripts")
+    printf "" > (out "/addons")
     if (parse_file(ks, 0)) close_section()
     close(out "/commands")
     close(out "/packages")
     close(out "/scripts")
+    close(out "/addons")
     exit failed
 }
