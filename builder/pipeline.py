@@ -25,6 +25,7 @@ from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.model.build import build_profile
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
+from builder.render.secrets import resolve_secrets
 from builder.render.verify_plan import verify_plan
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
 
@@ -185,7 +186,8 @@ def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
     plan = verify_plan(profile, modelled.name) if isinstance(variant, BootTestVariant) and variant.verify else None
     callback = variant.callback_url if isinstance(variant, FleetHostVariant) else None
     dirs = template_dirs(modelled, request.templates, request.roots)
-    kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback)
+    secrets = resolve_secrets(profile, modelled.loaded.locate, workdir=request.roots.workdir)
+    kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback, secrets=secrets)
     return Prepared(modelled, profile, kickstart)
 
 
@@ -243,9 +245,20 @@ def for_boot_test(profile: Profile, source: InstallSource) -> Profile:
         "partitions": tuple(p.model_copy(update={"disk": disk(p.disk)}) if p.disk is not None else p
                             for p in storage.partitions),
         "raids": tuple(r.model_copy(update={"disks": tuple(disk(d) for d in r.disks)}) for r in storage.raids),
+        "clear_drives": tuple(disk(d) for d in storage.clear_drives),
+        "clear_list": tuple(_on_vm_disk(p, renamed) for p in storage.clear_list),
     })
     install = profile.install.model_copy(update={"source": source})
     return profile.model_copy(update={"storage": vm_storage, "install": install})
+
+
+def _on_vm_disk(partition: str, renamed: dict[str, str]) -> str:
+    """sda3 -> vda3 when sda became vda (clearpart --list names partitions by their disk)."""
+    for name, vm in renamed.items():
+        suffix = partition.removeprefix(name)
+        if suffix != partition and (suffix.isdigit() or suffix.startswith(("p", "-part"))):
+            return vm + suffix.removeprefix("-part").removeprefix("p")
+    return partition
 
 
 # -- findings back to the profile -----------------------------------------------------------------------------

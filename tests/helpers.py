@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,12 @@ SHIPPED_PROFILES = REPO / "profiles"
 
 # crypt(3) SHA-512 of "test-password", made with `openssl passwd -6 -salt testsalt12345678`.
 ROOT_HASH = "$6$testsalt12345678$uxDsxG/9VeOdQ0xD1bN0bybqUfgzP/X1qrDe1YDKZ3aX6I3CPn3926NcQzXZQR5P4iLELW4Cn7bZ0sylAY2v0/"
+# `grub-mkpasswd-pbkdf2 -c 10000` of "ksbuild-grub" (grub2-mkpasswd-pbkdf2 on CentOS prints the same form).
+GRUB_HASH = (
+    "grub.pbkdf2.sha512.10000.A250980D3A7F46CEA55DD1FDB4273935A5CEA598A5B4CADCA97BBC78FE2459A06A27C9644FD5F1F9386641"
+    "B3C7649DE127E446B7076C0F8BED7EC7E27D315EB0.90EDACBC6FBCD6468962CAB0256A21CC59111824A10D596C2DA42E63874C63A451"
+    "D17340F1AFD11FCAE11C3E91A463FA61EFCD8C6C485BA66FA5F73B7B389CFC"
+)
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJKRlvWlBd+E7sdUk7c4dBj45bbU3trTAODPEOtpGFFv ops@lab"
 
 MINIMAL = f"""\
@@ -43,10 +50,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """ksbuild as a user runs it: a separate process, so exit codes and stderr are the real ones."""
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """ksbuild as a user runs it: a separate process, so exit codes and stderr are the real ones. `env` adds
+    variables to this process's environment."""
     return subprocess.run(
-        [sys.executable, "-m", "builder", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "builder", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **env} if env is not None else None,
     )
 
 

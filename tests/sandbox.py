@@ -128,6 +128,14 @@ def _chroot_argv(root: Path, interpreter: str, script: str) -> list[str]:
     return argv
 
 
+def run_in_root(root: Path, interpreter: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` (a path inside the root) with `interpreter`, chrooted, as a booted unit's ExecStart would."""
+    return subprocess.run(
+        _chroot_argv(root, interpreter, script), capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
+    )
+
+
 def run_post_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[ScriptRun]:
     """Run each chroot %post in order, stopping at the first --erroronfail failure, like anaconda."""
     runs = []
@@ -139,6 +147,30 @@ def run_post_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[Scr
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("w") as handle:
             # /dev/null stays a regular file in the root; that is fine for scripts that redirect into it.
+            result = subprocess.run(
+                _chroot_argv(root, script.interpreter, path_in_root),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
+                timeout=60,
+                check=False,
+            )
+        runs.append(ScriptRun(name=_section_name(script), returncode=result.returncode, log=log_file.read_text()))
+        if result.returncode != 0 and script.error_on_fail:
+            break
+    return runs
+
+
+def run_pre_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[ScriptRun]:
+    """Run each %pre in `root` standing in for the installer's own root (where anaconda runs %pre, with /tmp and
+    /proc/partitions of the installer), stopping at the first --erroronfail failure, like anaconda."""
+    runs = []
+    for number, script in enumerate(s for s in scripts if s.kind == "pre"):
+        path_in_root = f"/tmp/ks-script-pre-{number}"
+        (root / path_in_root.lstrip("/")).write_text(script.body)
+        log_file = root / (script.log or f"/tmp/ks-script-pre-{number}.log").lstrip("/")
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as handle:
             result = subprocess.run(
                 _chroot_argv(root, script.interpreter, path_in_root),
                 stdout=handle,

@@ -41,9 +41,17 @@ BASE["system"]["firewall"] = {"enabled": True, "services": ["ssh"], "ports": ["1
 BASE["users"]["root"]["ssh_keys"] = [SSH_KEY]
 BASE["users"]["accounts"] = [{"name": "ops", "gecos": "Ops Team", "groups": ["wheel"], "ssh_keys": [SSH_KEY]}]
 BASE["packages"] = {"groups": ["core"], "install": ["qemu-kvm"], "exclude": ["iwl*"], "environment": "minimal"}
-BASE["storage"] = {"disks": ["sda"]}
+BASE["storage"] = {"disks": ["sda"]}  # bootloader added below
 BASE["scripts"] = {"post": [{"name": "motd", "body": "echo hi > /etc/motd"}]}
 BASE["network"]["interfaces"][0]["extra_ifcfg"] = {"ETHTOOL_OPTS": "-K enp2s0f0 gro off"}
+BASE["network"]["install_device"] = "enp2s0f0"
+BASE["install"]["repos"][0].update({
+    "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-local", "proxy": "http://proxy.lab.local:3128",
+    "proxy_username": "yum", "includepkgs": ["qemu-kvm*"], "excludepkgs": ["kernel*"],
+})
+BASE["system"]["keyboard"] = {"vckeymap": "de", "xlayouts": ["de", "us"], "switch": ["grp:alt_shift_toggle"]}
+BASE["storage"]["bootloader"] = {"append": ["intel_iommu=on"]}
+BASE["addons"] = {"kdump": {}, "extra": [{"name": "org_fedora_oscap", "args": ["--enable"], "body": "profile = x\n"}]}
 
 FIELDS: list[tuple[str | int, ...]] = [
     ("description",),
@@ -73,6 +81,18 @@ FIELDS: list[tuple[str | int, ...]] = [
     ("network", "bridges", 0, "name"),
     ("scripts", "post", 0, "name"),
     ("scripts", "post", 0, "interpreter"),
+    ("network", "install_device"),
+    ("install", "repos", 0, "gpgkey"),
+    ("install", "repos", 0, "proxy"),
+    ("install", "repos", 0, "proxy_username"),
+    ("install", "repos", 0, "includepkgs", 0),
+    ("install", "repos", 0, "excludepkgs", 0),
+    ("system", "keyboard", "vckeymap"),
+    ("system", "keyboard", "xlayouts", 0),
+    ("system", "keyboard", "switch", 0),
+    ("storage", "bootloader", "append", 0),
+    ("addons", "extra", 0, "name"),
+    ("addons", "extra", 0, "args", 0),
 ]
 
 

@@ -61,7 +61,8 @@ def _assert_what_a_build_guarantees(path: Path, result: BuildResult) -> None:
     assert handler.network.network[0].hostname == profile.system.hostname
     assert handler.timezone.timezone == profile.system.timezone
     assert handler.lang.lang == profile.system.lang
-    assert handler.keyboard.vc_keymap == profile.system.keyboard
+    assert handler.keyboard.vc_keymap == profile.system.keyboard.vckeymap
+    assert tuple(handler.keyboard.x_layouts) == profile.system.keyboard.layouts
     assert handler.ignoredisk.onlyuse == list(profile.storage.disks)
     assert set(profile.packages.install) <= set(handler.packages.packageList)
     assert handler.services.enabled == list(profile.system.services.enabled)

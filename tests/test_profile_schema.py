@@ -33,11 +33,60 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
 
 
 def test_the_guides_ifcfg_typo_is_caught(tmp_path: Path) -> None:
+    """Any ifcfg-shaped key is accepted now (tools read their own keys from these files), so the lab guide's
+    ONBBOT is a warning at its key, with the key initscripts knows."""
     text = MINIMAL.replace("    - {name: enp2s0f0, bridge: br0}",
                            "    - {name: enp2s0f0, bridge: br0, extra_ifcfg: {ONBBOT: 'yes'}}")
+    result = build(write(tmp_path / "lab.yaml", text), shell=False)
+    assert [f.format() for f in result.findings] == [
+        f"{tmp_path / 'lab.yaml'}:11: network.interfaces[0].extra_ifcfg.ONBBOT: warning: ONBBOT is not a key "
+        "initscripts documents (sysconfig.txt); written as given, for the tools that read it; did you mean ONBOOT?"
+    ]
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ("onboot", "onboot is not an ifcfg key (UPPERCASE letters, digits and _, a letter first); did you mean ONBOOT?"),
+    ("1ST", "1ST is not an ifcfg key"),
+    ("A-B", "A-B is not an ifcfg key"),
+    ("MASTER", "MASTER is written by ksbuild from the typed fields"),
+])
+def test_ifcfg_keys_that_are_not_keys_or_are_ksbuilds_are_refused(tmp_path: Path, key: str, message: str) -> None:
+    text = MINIMAL.replace("    - {name: enp2s0f0, bridge: br0}",
+                           f"    - {{name: enp2s0f0, bridge: br0, extra_ifcfg: {{'{key}': 'yes'}}}}")
     (error,) = schema_errors(tmp_path, text)
-    assert ":11: network.interfaces[0].extra_ifcfg: " in error
-    assert "ONBBOT is not an ifcfg key initscripts knows; did you mean ONBOOT?" in error
+    assert ":11: network.interfaces[0].extra_ifcfg: " in error and message in error, error
+
+
+def test_any_ifcfg_shaped_key_is_written_as_given(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    - {name: enp2s0f0, bridge: br0}",
+                           "    - {name: enp2s0f0, bridge: br0, extra_ifcfg: {ONPARENT: 'yes', RACK_POSITION: u12}}")
+    result = build(write(tmp_path / "lab.yaml", text), shell=False)
+    assert [(f.key, f.severity) for f in result.findings] == [
+        ("network.interfaces[0].extra_ifcfg.RACK_POSITION", "warning")
+    ]
+    assert "ONPARENT=yes\nRACK_POSITION=u12\n" in result.kickstart.text
+
+
+@pytest.mark.parametrize("name", ["*NetworkManager*", "?emu-kvm", "[lq]emu*", "libvirt*", "qemu-kvm-ev"])
+def test_package_globs_yum_accepts_are_accepted(tmp_path: Path, name: str) -> None:
+    text = MINIMAL + f"packages: {{install: ['{name}'], exclude: ['{name}x']}}\n"
+    result = build(write(tmp_path / "lab.yaml", text), shell=False)
+    assert [f.format() for f in result.errors] == []
+    packages = result.kickstart.text.split("%packages\n", 1)[1].split("%end", 1)[0].splitlines()
+    assert name in packages and f"-{name}x" in packages
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("-NetworkManager", "a leading '-' marks an exclusion in %packages; list the name without it under "
+                        "packages.exclude"),
+    ("@core", "a leading '@' marks a group in %packages; list it under packages.groups"),
+    (".hidden", "the character '.' at the start is refused"),
+    ("qemu kvm", "the character ' ' at position 5 is refused"),
+    ("NetworkManager#x", "the character '#' at position 15 is refused"),
+])
+def test_a_refused_package_name_says_which_character(tmp_path: Path, name: str, message: str) -> None:
+    (error,) = schema_errors(tmp_path, MINIMAL + f"packages: {{install: ['{name}']}}\n")
+    assert error.startswith(f"{tmp_path / 'lab.yaml'}:15: packages.install[0]: ") and message in error, error
 
 
 def test_every_error_is_reported_together_with_its_line(tmp_path: Path) -> None:

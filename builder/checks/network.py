@@ -4,6 +4,7 @@ and MTUs. Each problem is a key path (located at file:line by the caller), a mes
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from ipaddress import IPv4Interface
 
 from builder.errors import Severity
 from builder.model.network import (
+    BOOTIF,
     DEFAULT_MTU,
+    KNOWN_IFCFG_KEYS,
     MODES_OF_OPTION,
     Bond,
     Bridge,
@@ -67,7 +70,9 @@ def network_problems(profile: Profile) -> Iterator[Problem]:
     yield from _bonds(net, entries)
     yield from _vlans(net, entries)
     yield from _bridge_ports(net, entries)
-    yield from _install_device(net, entries)
+    if net.install == "profile":
+        yield from _install_device(net, entries)
+    yield from _extra_ifcfg(entries)
     if net.nameservers and not any(e.device.ipv4 for e in entries):
         yield ("network", "nameservers"), "name servers given but no device has an address", "warning"
     if "NetworkManager" not in profile.system.services.disabled and entries:
@@ -254,9 +259,54 @@ def _bridge_ports(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
                          f"({port.mtu or DEFAULT_MTU}); a bridge cannot exceed its ports' MTU")
 
 
+def _extra_ifcfg(entries: list[_Entry]) -> Iterator[Problem]:
+    for entry in entries:
+        for key in entry.device.extra_ifcfg:
+            if key in KNOWN_IFCFG_KEYS:
+                continue
+            close = difflib.get_close_matches(key, sorted(KNOWN_IFCFG_KEYS), n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            yield ((*entry.path, "extra_ifcfg", key),
+                   f"{key} is not a key initscripts documents (sysconfig.txt); written as given, for the tools "
+                   f"that read it{hint}", "warning")
+
+
+def _install_by_mac(net: Network, wanted: str) -> Iterator[Problem]:
+    path: KeyPath = ("network", "install_device")
+    if not (net.interfaces or net.bonds):
+        return  # nothing declared: the installer takes that NIC with DHCP
+    nic = next((i for i in net.interfaces if i.mac == wanted), None)
+    if nic is None:
+        yield _error(path, f"no interface has mac: {wanted}; set mac: on the interface the installer brings up")
+    elif net.bond_of(nic.name) is not None:
+        bond = net.bond_of(nic.name)
+        assert bond is not None
+        yield _error(path, f"{wanted} is {nic.name}, a member of {bond.name}: anaconda names a bond by its name "
+                     f"(install_device: {bond.name}), not by a member's MAC")
+
+
+def _install_by_bootif(net: Network) -> Iterator[Problem]:
+    path: KeyPath = ("network", "install_device")
+    if net.interfaces:
+        first = net.interfaces[0]
+        bond = net.bond_of(first.name)
+        if bond is not None:
+            yield _error(path, f"bootif stands for the first interface, {first.name}, a member of {bond.name}: "
+                         f"anaconda names a bond by its name (install_device: {bond.name})")
+    elif net.bonds:
+        yield _error(path, "bootif stands for the first interface, and the profile has bonds only: "
+                     f"use install_device: {net.bonds[0].name}")
+
+
 def _install_device(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
     wanted = net.install_device
     if wanted is None:
+        return
+    if wanted == BOOTIF:
+        yield from _install_by_bootif(net)
+        return
+    if len(wanted) == 17 and ":" in wanted:
+        yield from _install_by_mac(net, wanted)
         return
     members = {m for b in net.bonds for m in b.members}
     kinds = {e.name: e.kind for e in entries}

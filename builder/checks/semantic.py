@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from builder.checks.includes import include_problems
 from builder.checks.network import network_problems
 from builder.checks.storage import layout_problems_of, storage_problems
+from builder.checks.storage_options import storage_option_problems
 from builder.contract import RESERVED_SCRIPT_NAMES
 from builder.errors import Finding, Severity
 from builder.model.profile import Profile
@@ -28,15 +30,45 @@ def check_profile(profile: Profile, locate: Locate, workdir: Path | None = None)
                 severity=rule(rule_id).rendered, rule=rule_id)
         for path, rule_id, message in layout_problems_of(profile)
     ]
-    checks = (network_problems, storage_problems, _check_services, _check_users, _check_scripts, _check_repos)
+    checks = (network_problems, storage_problems, storage_option_problems, include_problems, _check_services,
+              _check_users, _check_scripts, _check_repos, _check_liveimg, _check_addons)
     for check in checks:
         for path, message, severity in check(profile):
             findings.append(
                 Finding(check="semantic", message=message, location=locate(path), key=format_key(path),
                         severity=severity)
             )
+    findings.extend(_check_source(profile, locate))
     findings.extend(check_templates_dir(profile, locate, workdir))
     return findings
+
+
+def _check_source(profile: Profile, locate: Locate) -> list[Finding]:
+    """Exactly one install source. Each may come from another file (a base profile, --set), so the message says
+    where each one was set and how a child removes an inherited one."""
+    source = profile.install.source
+    kinds = source.kinds
+    if len(kinds) == 1:
+        return []
+    if not kinds:
+        where = locate(("install", "source"))
+        message = "no install source: give url:, cdrom: true or liveimg: {url: ...}"
+        return [Finding("semantic", message, where, "install.source")]
+    top = locate(()).file
+    placed = {kind: locate(("install", "source", kind)) for kind in kinds}
+    # Report at the one the user just set: the top file's, or a --set's, else the last.
+    own = [k for k in kinds if placed[k].file == top or placed[k].line is None] or [kinds[-1]]
+    here = own[-1]
+    others = [k for k in kinds if k != here]
+    told = []
+    for kind in others:
+        origin = placed[kind]
+        inherited = " (a base profile)" if origin.line is not None and origin.file != top else ""
+        remove = "false" if kind == "cdrom" else "null"
+        told.append(f"{kind} comes from {origin}{inherited}; `{kind}: {remove}` under install.source removes it")
+    message = (f"{' and '.join(kinds)} are all install sources; anaconda uses one. " if len(kinds) > 2
+               else f"{here} and {others[0]} are both install sources; anaconda uses one. ") + "; ".join(told)
+    return [Finding("semantic", message, placed[here], f"install.source.{here}")]
 
 
 def templates_dir_of(profile: Profile, locate: Locate, workdir: Path | None = None) -> Path | None:
@@ -98,12 +130,55 @@ def _check_scripts(profile: Profile) -> Iterator[Problem]:
                 yield (*path, "nochroot"), "%pre scripts always run in the installer; nochroot is for %post", "error"
 
 
+def _check_liveimg(profile: Profile) -> Iterator[Problem]:
+    """anaconda's live image payload copies the image and installs no packages: %packages would be ignored
+    silently, so asking for packages is an error; repos are only used for the installed system's files."""
+    if profile.install.source.liveimg is None:
+        return
+    packages = profile.packages
+    asked = [key for key, value in (("install", packages.install), ("exclude", packages.exclude),
+                                    ("environment", packages.environment)) if value]
+    if packages.groups not in ((), ("core",)):
+        asked.append("groups")
+    for key in asked:
+        yield (("packages", key), "liveimg installs the image as it is and no packages (anaconda's image payload "
+               "ignores %packages): install them in the image, or from a %post with yum", "error")
+    for index, repo in enumerate(profile.install.repos):
+        if repo.install:
+            yield (("install", "repos", index, "install"),
+                   "with liveimg the installer uses no repos: no kickstart `repo` line is written; set "
+                   "install: false (the .repo file is still written)", "warning")
+
+
+KDUMP_ADDON = "com_redhat_kdump"
+
+
+def _check_addons(profile: Profile) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for index, addon in enumerate(profile.addons.extra):
+        path: KeyPath = ("addons", "extra", index, "name")
+        if addon.name == KDUMP_ADDON:
+            yield path, "configure kdump with addons.kdump (enabled, reserve_mb)", "error"
+        elif addon.name in seen:
+            yield path, f"addons.extra[{seen[addon.name]}] is {addon.name} too; anaconda reads one section", "error"
+        seen.setdefault(addon.name, index)
+    kdump = profile.addons.kdump
+    if kdump is not None and kdump.enabled and "kexec-tools" in profile.packages.exclude:
+        yield (("packages", "exclude"), "kdump is enabled (addons.kdump) and needs kexec-tools, which is "
+               "excluded here", "error")
+
+
 def _check_repos(profile: Profile) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, repo in enumerate(profile.install.repos):
         if repo.name in seen:
             yield ("install", "repos", index, "name"), f"another repo is named {repo.name}", "error"
         seen.add(repo.name)
+        if repo.includepkgs and repo.excludepkgs:
+            overlap = sorted(set(repo.includepkgs) & set(repo.excludepkgs))
+            if overlap:
+                yield (("install", "repos", index, "excludepkgs"),
+                       f"{', '.join(overlap)} is both included and excluded", "error")
         if repo.gpgcheck and repo.gpgkey is None:
             yield (("install", "repos", index, "gpgkey"),
                    "gpgcheck is on but no gpgkey is given; yum will refuse unsigned or unknown-key packages",

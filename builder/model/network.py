@@ -11,16 +11,27 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from builder.model.types import Bool, Int, InterfaceName, IPv4, IPv4WithPrefix, Line, MacAddress, Model
+from builder.model.types import (
+    AbsolutePath,
+    Bool,
+    Int,
+    InterfaceName,
+    IPv4,
+    IPv4WithPrefix,
+    Line,
+    MacAddress,
+    Model,
+    mac_address,
+)
 
 # Keys initscripts reads from ifcfg files (sysconfig.txt of initscripts 9.49, CentOS 7).
 KNOWN_IFCFG_KEYS: frozenset[str] = frozenset((
-    "ARPCHECK", "BONDING_MASTER", "BONDING_OPTS", "BOOTPROTO", "BRIDGE", "BRIDGING_OPTS", "BROWSER_ONLY",
+    "ARP", "ARPCHECK", "BONDING_MASTER", "BONDING_OPTS", "BOOTPROTO", "BRIDGE", "BRIDGING_OPTS", "BROWSER_ONLY",
     "DEFROUTE", "DELAY", "DEVICE", "DHCP_HOSTNAME", "DNS1", "DNS2", "DNS3", "DOMAIN", "ETHTOOL_OPTS",
     "GATEWAY", "HWADDR", "IPADDR", "IPV4_FAILURE_FATAL", "IPV6ADDR", "IPV6ADDR_SECONDARIES", "IPV6INIT",
     "IPV6_ADDR_GEN_MODE", "IPV6_AUTOCONF", "IPV6_DEFAULTGW", "IPV6_FAILURE_FATAL", "IPV6_PRIVACY",
     "LINKDELAY", "MACADDR", "MASTER", "METRIC", "MTU", "NAME", "NETMASK", "NM_CONTROLLED", "NOZEROCONF",
-    "ONBOOT", "PEERDNS", "PEERROUTES", "PERSISTENT_DHCLIENT", "PHYSDEV", "PREFIX", "PROXY_METHOD", "SLAVE",
+    "ONBOOT", "ONPARENT", "PEERDNS", "PEERROUTES", "PERSISTENT_DHCLIENT", "PHYSDEV", "PREFIX", "PROXY_METHOD", "SLAVE",
     "STP", "TYPE", "USERCTL", "UUID", "VLAN", "VLAN_ID", "ZONE",
 ))
 # Keys ksbuild writes from typed profile fields; setting them raw would contradict those fields.
@@ -30,19 +41,24 @@ MANAGED_IFCFG_KEYS: frozenset[str] = frozenset((
     "BONDING_MASTER", "BONDING_OPTS", "MASTER", "SLAVE", "VLAN", "VLAN_ID", "PHYSDEV",
 ))
 _IFCFG_VALUE = re.compile(r"[A-Za-z0-9 _.,:/=+@%-]*")
+# What initscripts can read as a variable name: ifcfg files are sourced by the shell.
+_IFCFG_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 # The kernel's default MTU for Ethernet, which a device without `mtu:` keeps.
 DEFAULT_MTU = 1500
 
 
 def _extra_ifcfg(values: dict[str, str]) -> dict[str, str]:
+    """Any key that is syntactically an ifcfg key is accepted (scripts and tools read their own keys from these
+    files); the keys ksbuild writes are refused. A key initscripts does not document is a warning, from
+    builder.checks.network, not an error here."""
     problems = []
     for key, value in values.items():
         if key in MANAGED_IFCFG_KEYS:
             problems.append(f"{key} is written by ksbuild from the typed fields (address, bridge, mtu, ...)")
-        elif key not in KNOWN_IFCFG_KEYS:
+        elif not _IFCFG_KEY.fullmatch(key):
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_IFCFG_KEYS), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append(f"{key} is not an ifcfg key initscripts knows{hint}")
+            problems.append(f"{key} is not an ifcfg key (UPPERCASE letters, digits and _, a letter first){hint}")
         elif not _IFCFG_VALUE.fullmatch(value):
             problems.append(f"{key}: value may only hold letters, digits, spaces and _ . , : / = + @ % -")
     if problems:
@@ -52,6 +68,28 @@ def _extra_ifcfg(values: dict[str, str]) -> dict[str, str]:
 
 ExtraIfcfg = Annotated[dict[Annotated[str, Field(pattern=r"^\S+$")], Line], AfterValidator(_extra_ifcfg)]
 Mtu = Annotated[Int, Field(ge=576, le=9216)]
+BOOTIF = "bootif"
+
+
+def _install_device(value: str) -> str:
+    """anaconda 21 (network.py ks_spec_to_device_name) takes --device as a kernel name, a MAC (any value with a
+    ':'), `bootif` (the NIC whose MAC pxelinux put in BOOTIF=) or `link`; `link` is left out: which NIC has a
+    carrier first is not something a profile can promise."""
+    if value == BOOTIF:
+        return value
+    if ":" in value and len(value) == 17:
+        return mac_address(value)
+    if value == "link":
+        raise ValueError("link (the first NIC with a carrier) is not supported: name the NIC, give its MAC, or "
+                         "use bootif (the NIC the host PXE-booted from)")
+    if not _INTERFACE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a device name (1-15 letters, digits, _ . : -), a MAC address such as "
+                         "52:54:00:12:34:56, or bootif")
+    return value
+
+
+_INTERFACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
+InstallDevice = Annotated[Line, AfterValidator(_install_device)]
 
 
 class IPv4Config(Model):
@@ -184,10 +222,19 @@ class Network(Model):
     bridges: tuple[Bridge, ...] = Field(
         (), description="Bridges (br0 ...); ports are the interfaces, bonds and VLANs that name them."
     )
-    install_device: InterfaceName | None = Field(
+    install_device: InstallDevice | None = Field(
         None,
-        description="Device the installer configures (kickstart `network`): a NIC, a bond or a VLAN; "
-        "default: the first interface, else the first bond's first member.",
+        description="Device the installer configures (kickstart `network --device`): a NIC, a bond or a VLAN by "
+        "name, a NIC by MAC, or bootif (the NIC the host PXE-booted from); default: the first interface, else "
+        "the first bond's first member.",
+    )
+    install: Literal["profile", "include"] = Field(
+        "profile",
+        description="profile: the installer's network line comes from the profile; include: a %pre writes it "
+        "to `include`, read with %include at install time.",
+    )
+    include: AbsolutePath = Field(
+        "/tmp/network-include", description="install: include: the file a scripts.pre entry writes (%include)."
     )
     ipv6: Bool = Field(False, description="IPv6 (IPV6INIT=) on every device that does not set its own.")
 

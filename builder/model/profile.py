@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, StrictStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from builder.model.network import Network
 from builder.model.storage import Storage
@@ -12,47 +21,96 @@ from builder.model.types import (
     AbsolutePath,
     Bool,
     CryptHash,
+    EnvName,
     FirewallPort,
     GroupName,
     HostName,
     Identifier,
+    Int,
     KeyboardLayout,
     Lang,
     Line,
     Model,
     PackageName,
+    ProxyUrl,
+    SecretFile,
     ServiceName,
+    Sha256Hex,
     SshPublicKey,
     TimeZone,
     Url,
+    UrlOrFile,
     UserName,
+    XkbOption,
+    XLayout,
+    matching,
 )
 
 Target = Literal["centos7"]
 
 
+class LiveImage(Model):
+    """A ready root file system image (RHV-H / oVirt Node squashfs, a tarball) installed instead of packages."""
+
+    url: UrlOrFile = Field(description="The image (liveimg --url): http, https, ftp or file:///.")
+    checksum: Sha256Hex | None = Field(None, description="Its SHA-256 (liveimg --checksum); anaconda checks it.")
+    proxy: ProxyUrl | None = Field(None, description="HTTP proxy for the download (liveimg --proxy).")
+    noverifyssl: Bool = Field(False, description="Do not check the https server's certificate (--noverifyssl).")
+
+
 class InstallSource(Model):
-    """Where the installer takes packages from: a URL tree or the boot media."""
+    """Where the installer takes the system from: a URL tree, the boot media, or a live image. Exactly one; the
+    check that says so (builder.checks.semantic) knows which file set each, so it can say what a child inherits."""
 
     url: Url | None = Field(None, description="Install tree URL (kickstart `url`).")
     cdrom: Bool = Field(False, description="Install from the boot DVD/ISO (kickstart `cdrom`).")
+    liveimg: LiveImage | None = Field(None, description="Install a root image instead of packages (`liveimg`).")
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if (self.url is not None) == self.cdrom:
-            raise ValueError("give exactly one of url: ... or cdrom: true")
-        return self
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The source keys that are set, in the order the kickstart would list them."""
+        return tuple(k for k, on in (("url", self.url is not None), ("cdrom", self.cdrom),
+                                      ("liveimg", self.liveimg is not None)) if on)
+
+
+# yum repo ids: letters, digits and - _ . : (yum's check of repo ids); capitals are common (CentOS-Base).
+RepoId = Annotated[
+    Line, matching(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}", "a repo id of letters, digits and - _ . : such as EPEL")
+]
+ProxyUser = Annotated[Line, matching(r"[A-Za-z0-9_.-]{1,64}", "a user name of letters, digits and _ . -")]
 
 
 class Repo(Model):
-    """An extra yum repository: used during install and written to /etc/yum.repos.d/<name>.repo."""
+    """An extra yum repository: used during install (kickstart `repo`) and written to
+    /etc/yum.repos.d/<name>.repo; the option names are the kickstart's and yum's."""
 
-    name: Identifier
+    name: RepoId
     baseurl: Url
     gpgcheck: Bool = True
-    gpgkey: Url | None = None
+    gpgkey: UrlOrFile | None = Field(None, description="URL of the key; file:///etc/pki/rpm-gpg/... too.")
     enabled: Bool = True
     install: Bool = Field(True, description="Also use it during the install (kickstart `repo`).")
+    file: Bool = Field(True, description="Write /etc/yum.repos.d/<name>.repo on the installed system.")
+    cost: Int | None = Field(None, ge=0, le=1_000_000, description="yum cost (default 1000): lower wins.")
+    proxy: ProxyUrl | None = Field(None, description="HTTP proxy, without credentials (repo --proxy, proxy=).")
+    proxy_username: ProxyUser | None = Field(None, description="Proxy user (proxy_username=).")
+    proxy_password_env: EnvName | None = Field(None, description="Environment variable with the proxy password.")
+    proxy_password_file: SecretFile | None = Field(None, description="File with the proxy password.")
+    includepkgs: tuple[PackageName, ...] = Field((), description="Only these packages (--includepkgs).")
+    excludepkgs: tuple[PackageName, ...] = Field((), description="Never these packages (--excludepkgs, exclude=).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if not (self.install or self.file):
+            raise ValueError("install: false and file: false leave nothing of this repo; drop it or set one")
+        secret = [k for k in ("proxy_password_env", "proxy_password_file") if getattr(self, k) is not None]
+        if len(secret) > 1:
+            raise ValueError("give proxy_password_env or proxy_password_file, not both")
+        if (secret or self.proxy_username is not None) and self.proxy is None:
+            raise ValueError("proxy_username and proxy_password_* need proxy: (the proxy URL)")
+        if secret and self.proxy_username is None:
+            raise ValueError("a proxy password needs proxy_username")
+        return self
 
 
 class Install(Model):
@@ -72,13 +130,35 @@ class Services(Model):
     disabled: tuple[ServiceName, ...] = ()
 
 
+class Keyboard(Model):
+    """Console keymap and X layouts when they differ (kickstart `keyboard --vckeymap --xlayouts --switch`)."""
+
+    vckeymap: KeyboardLayout = Field(description="Console keymap (/etc/vconsole.conf KEYMAP=), e.g. de.")
+    xlayouts: tuple[XLayout, ...] = Field(
+        (), description="X layouts in order, e.g. [de, us] or ['de (nodeadkeys)']; default: the keymap."
+    )
+    switch: tuple[XkbOption, ...] = Field((), description="Layout switching options, e.g. [grp:alt_shift_toggle].")
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        return self.xlayouts or (self.vckeymap,)
+
+
+def _keyboard_shorthand(value: object) -> object:
+    """`keyboard: de` is `{vckeymap: de}`: the same layout for the console and X, as ksbuild always wrote it."""
+    return {"vckeymap": value} if isinstance(value, str) else value
+
+
 class System(Model):
     hostname: HostName
     timezone: TimeZone = "UTC"
     utc: Bool = Field(True, description="Hardware clock in UTC.")
     ntp_servers: tuple[HostName, ...] = ()
     lang: Lang = "en_US.UTF-8"
-    keyboard: KeyboardLayout = "us"
+    keyboard: Annotated[Keyboard, BeforeValidator(_keyboard_shorthand)] = Field(
+        Keyboard(vckeymap="us"),
+        description="One layout for console and X (keyboard: us), or {vckeymap:, xlayouts:, switch:}.",
+    )
     selinux: Literal["enforcing", "permissive", "disabled"] = "enforcing"
     firewall: Firewall = Firewall()
     services: Services = Services()
@@ -153,6 +233,66 @@ class Scripts(Model):
     post: tuple[Script, ...] = ()
 
 
+def _addon_body(body: str) -> str:
+    for number, line in enumerate(body.splitlines(), start=1):
+        if line.lstrip().startswith("%"):
+            raise ValueError(f"body line {number} starts with '%': kickstart would read it as %end or a section")
+    if _CONTROL_BUT_NEWLINE.search(body):
+        raise ValueError("body may hold printable text, tabs and newlines only")
+    return body
+
+
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+AddonName = Annotated[
+    Line, matching(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", "an addon name such as org_fedora_oscap (reversed domain, _)")
+]
+AddonArg = Annotated[
+    Line,
+    matching(r"--?[A-Za-z0-9][A-Za-z0-9_-]{0,63}(=[A-Za-z0-9_.,:/=+@%~-]{0,200})?",
+             "an addon option such as --enable or --profile=pci-dss"),
+]
+def _reserve_mb(value: object) -> object:
+    # One validator for both forms, so a mistake is reported at addons.kdump.reserve_mb, not per union member.
+    if value == "auto":
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1024 * 1024:
+        return value
+    raise ValueError("must be auto or a size in MiB (1-1048576), e.g. reserve_mb: 256")
+
+
+ReserveMb = Annotated[Literal["auto"] | int, PlainValidator(_reserve_mb)]
+
+
+class KdumpAddon(Model):
+    """anaconda's kdump addon (%addon com_redhat_kdump): it reserves crash kernel memory (crashkernel= on the
+    installed kernel command line), installs kexec-tools and enables kdump.service."""
+
+    enabled: Bool = Field(True, description="--enable, or --disable.")
+    reserve_mb: ReserveMb = Field(
+        "auto", description="auto (crashkernel=auto) or MiB (--reserve-mb=N: crashkernel=NM)."
+    )
+
+    @property
+    def crashkernel(self) -> str | None:
+        """The crashkernel= argument the addon puts on the installed kernel command line."""
+        if not self.enabled:
+            return None
+        return "crashkernel=auto" if self.reserve_mb == "auto" else f"crashkernel={self.reserve_mb}M"
+
+
+class Addon(Model):
+    """Another %addon section, written as given: `%addon NAME ARGS...`, the body, `%end`."""
+
+    name: AddonName = Field(description="Addon name, e.g. org_fedora_oscap.")
+    args: tuple[AddonArg, ...] = Field((), description="Header options, e.g. [--enable].")
+    body: Annotated[StrictStr, AfterValidator(_addon_body)] = Field("", description="Body lines (no '%' first).")
+
+
+class Addons(Model):
+    kdump: KdumpAddon | None = Field(None, description="%addon com_redhat_kdump.")
+    extra: tuple[Addon, ...] = Field((), description="Other %addon sections, in order.")
+
+
 class Profile(Model):
     """A CentOS 7 KVM hypervisor install, as one YAML profile describes it."""
 
@@ -169,3 +309,4 @@ class Profile(Model):
     virtualization: Virtualization = Virtualization()
     network: Network = Network()
     scripts: Scripts = Scripts()
+    addons: Addons = Addons()

@@ -11,7 +11,19 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from builder.model.types import AbsolutePath, Bool, Int, Line, Model, matching
+from builder.model.types import (
+    AbsolutePath,
+    Bool,
+    EnvName,
+    GrubPasswordHash,
+    Int,
+    KernelArg,
+    Line,
+    Model,
+    SecretFile,
+    UrlOrFile,
+    matching,
+)
 
 
 def _without_dev(value: object) -> object:
@@ -55,6 +67,20 @@ MountOptions = Annotated[
 PoolName = Annotated[
     Line, matching(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}", "a libvirt pool name such as vmstore")
 ]
+# A partition as `clearpart --list` names it: sda3, nvme0n1p2, disk/by-id/...-part3 (a leading /dev/ dropped).
+PartitionName = Annotated[
+    Line,
+    BeforeValidator(_without_dev),
+    matching(
+        r"[A-Za-z][A-Za-z0-9_-]{0,31}|disk/by-(id|path|partuuid|uuid)/[A-Za-z0-9_.:+-]{1,200}",
+        "a partition such as sda3, nvme0n1p2 or disk/by-id/...-part3",
+    ),
+]
+# cryptsetup cipher specs EL7 knows: aes-xts-plain64 (the default), aes-cbc-essiv:sha256, serpent-xts-plain64 ...
+LuksCipher = Annotated[
+    Line,
+    matching(r"[a-z0-9]{2,32}(-[a-z0-9]{1,32}){1,2}(:[a-z0-9]{1,32})?", "a cipher such as aes-xts-plain64"),
+]
 Size = Annotated[Int, Field(ge=1, le=256 * 1024 * 1024)]
 FsType = Literal["xfs", "ext4", "ext3", "ext2", "swap", "vfat"]
 RaidLevel = Literal[0, 1, 5, 6, 10]
@@ -76,12 +102,49 @@ class _Volume(Model):
         return "swap" if self.mount == "swap" else "xfs"
 
 
-class Partition(_Volume):
+class _Encryptable(_Volume):
+    """LUKS on a partition or RAID device (EL7: LUKS1, `--encrypted`). The passphrase never sits in the profile:
+    it is read at render time from a file or an environment variable the profile names."""
+
+    encrypted: Bool = Field(False, description="LUKS-encrypt it (--encrypted).")
+    passphrase_file: SecretFile | None = Field(
+        None, description="File holding the passphrase, relative to this profile file; read at render time."
+    )
+    passphrase_env: EnvName | None = Field(
+        None, description="Environment variable holding the passphrase, read at render time."
+    )
+    cipher: LuksCipher | None = Field(None, description="--cipher, e.g. aes-xts-plain64 (EL7's default).")
+    escrow_cert: UrlOrFile | None = Field(
+        None, description="--escrowcert: X.509 certificate URL; the key is stored encrypted with it in /root."
+    )
+    backup_passphrase: Bool = Field(
+        False, description="--backuppassphrase: also add a random passphrase, escrowed (needs escrow_cert)."
+    )
+
+    @model_validator(mode="after")
+    def _encryption(self) -> Self:
+        given = [k for k in ("passphrase_file", "passphrase_env") if getattr(self, k) is not None]
+        options = [k for k in ("cipher", "escrow_cert") if getattr(self, k) is not None]
+        options += ["backup_passphrase"] if self.backup_passphrase else []
+        if self.encrypted and len(given) != 1:
+            raise ValueError(
+                "encrypted: true needs exactly one of passphrase_file: (a file read at render time) or "
+                "passphrase_env: (an environment variable); without one anaconda would stop and ask"
+            )
+        if not self.encrypted and (given or options):
+            raise ValueError(f"{', '.join(given + options)} only apply with encrypted: true")
+        if self.backup_passphrase and self.escrow_cert is None:
+            raise ValueError("backup_passphrase: true needs escrow_cert: (the passphrase is escrowed with it)")
+        return self
+
+
+class Partition(_Encryptable):
     """A plain partition: a file system, swap, or an LVM physical volume of `volume_group`."""
 
     volume_group: LvmName | None = Field(None, description="Make it a physical volume of this VG.")
     recommended: Bool = Field(False, description="Swap only: let the installer size it from the RAM.")
     disk: DiskName | None = Field(None, description="Disk to create it on; default: the first disk.")
+    max_size: Size | None = Field(None, description="With grow: grow up to this many MiB (--maxsize).")
 
     @model_validator(mode="after")
     def _one_use(self) -> Self:
@@ -89,7 +152,7 @@ class Partition(_Volume):
         return self
 
 
-class Raid(_Volume):
+class Raid(_Encryptable):
     """md RAID over one partition on each of `disks`: a file system, swap, or an LVM physical volume."""
 
     name: RaidName | None = Field(None, description="md device name (raid --device); default md<index>.")
@@ -112,6 +175,7 @@ class LogicalVolume(_Volume):
     recommended: Bool = Field(False, description="Swap only: let the installer size it from the RAM.")
     thin_pool: Bool = Field(False, description="This LV is a thin pool (no mount point).")
     thin: LvmName | None = Field(None, description="Make it a thin volume in this thin pool of the VG.")
+    max_size: Size | None = Field(None, description="With grow or percent: grow up to this many MiB (--maxsize).")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -131,6 +195,9 @@ class VolumeGroup(Model):
 
     name: LvmName = Field(description="VG name, e.g. vg_sys.")
     logical_volumes: tuple[LogicalVolume, ...] = Field((), description="LVs in this VG.")
+    reserved_percent: Int | None = Field(
+        None, ge=1, le=99, description="Keep this percentage of the VG free (--reserved-percent), e.g. for snapshots."
+    )
 
 
 class LibvirtPool(Model):
@@ -152,6 +219,22 @@ class LibvirtPool(Model):
         return "logical" if self.volume_group is not None else "dir"
 
 
+class Bootloader(Model):
+    """The `bootloader` line: where GRUB 2 goes, kernel arguments of the installed system, menu timeout and
+    password. The names are the kickstart's (--append, --timeout, --location, --password --iscrypted)."""
+
+    location: Literal["mbr", "partition", "none"] = Field(
+        "mbr", description="mbr (the boot disk's MBR), partition (the /boot partition) or none (--location)."
+    )
+    append: tuple[KernelArg, ...] = Field(
+        (), description="Kernel arguments of the installed system (--append), e.g. [crashkernel=auto, intel_iommu=on]."
+    )
+    timeout: Int | None = Field(None, ge=0, le=3600, description="GRUB menu timeout in seconds (--timeout).")
+    password_hash: GrubPasswordHash | None = Field(
+        None, description="GRUB 2 PBKDF2 hash from grub2-mkpasswd-pbkdf2 (--iscrypted --password=)."
+    )
+
+
 class Storage(Model):
     """Disks the installer may touch and how it lays them out: autopart, or partitions, RAID and LVM."""
 
@@ -166,14 +249,36 @@ class Storage(Model):
         description="Custom layouts: bios adds a BIOS boot partition (GPT label), uefi an EFI system "
         "partition, auto lets the installer add what the machine needs (reqpart).",
     )
-    clear: Literal["all", "linux", "none"] = "all"
-    layout: Literal["lvm", "plain", "thinp", "custom"] = Field(
-        "lvm", description="lvm, plain or thinp: the installer's automatic layout; custom: the lists below."
+    clear: Literal["all", "linux", "none", "list"] = Field(
+        "all", description="clearpart --all, --linux, --none, or --list (the partitions in clear_list)."
+    )
+    clear_drives: tuple[DiskName, ...] = Field(
+        (), description="clear: all or linux on these disks only (clearpart --drives); default: disks."
+    )
+    clear_list: tuple[PartitionName, ...] = Field(
+        (), description="clear: list removes only these partitions (clearpart --list), e.g. [sda3, sda4]."
+    )
+    layout: Literal["lvm", "plain", "thinp", "custom", "include"] = Field(
+        "lvm",
+        description="lvm, plain or thinp: the installer's automatic layout; custom: the lists below; include: a "
+        "%pre writes the disk commands to `include`, read with %include at install time.",
+    )
+    include: AbsolutePath = Field(
+        "/tmp/part-include", description="layout: include: the file a scripts.pre entry writes (%include)."
     )
     partitions: tuple[Partition, ...] = Field((), description="Plain partitions (layout: custom).")
     raids: tuple[Raid, ...] = Field((), description="md RAID devices (layout: custom).")
     volume_groups: tuple[VolumeGroup, ...] = Field((), description="LVM volume groups (layout: custom).")
     pool: LibvirtPool | None = Field(None, description="A libvirt storage pool for VM images.")
+    bootloader: Bootloader = Field(Bootloader(), description="The boot loader line (kickstart `bootloader`).")
+
+    @model_validator(mode="after")
+    def _clear_forms(self) -> Self:
+        if (self.clear == "list") != bool(self.clear_list):
+            raise ValueError("clear: list and clear_list: [partitions] go together (clearpart --list)")
+        if self.clear_drives and self.clear not in ("all", "linux"):
+            raise ValueError("clear_drives limits clear: all or clear: linux to some disks (clearpart --drives)")
+        return self
 
     @model_validator(mode="after")
     def _lists_for_custom(self) -> Self:

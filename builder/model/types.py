@@ -57,24 +57,59 @@ ServiceName = Annotated[
     Line,
     matching(r"[A-Za-z0-9_][A-Za-z0-9@_.:\\-]{0,127}", "a systemd unit name (letters, digits, @ _ . : -)"),
 ]
-PackageName = Annotated[
-    Line,
-    matching(r"[A-Za-z0-9_+][A-Za-z0-9_.+*?:\[\]-]{0,127}", "a package name or glob (letters, digits, _ . + - * ?)"),
-]
+_PACKAGE_CHARS = re.compile(r"[A-Za-z0-9_.+*?:\[\]-]")
+_PACKAGE_FIRST = re.compile(r"[A-Za-z0-9_+*?\[]")
+
+
+def _package_name(value: str) -> str:
+    """yum matches %packages entries as globs (fnmatch), a leading * or ? included (`*NetworkManager*`). In
+    %packages a leading - marks an exclusion and @ a group, so they may not start a name; the message names the
+    character that is refused, and where."""
+    if not 1 <= len(value) <= 128:
+        raise ValueError(f"{value!r} is not a package name or glob (1-128 characters)")
+    if value[0] == "-":
+        raise ValueError(f"{value!r}: a leading '-' marks an exclusion in %packages; "
+                         "list the name without it under packages.exclude")
+    if value[0] == "@":
+        raise ValueError(f"{value!r}: a leading '@' marks a group in %packages; list it under packages.groups")
+    for index, char in enumerate(value):
+        allowed = _PACKAGE_FIRST if index == 0 else _PACKAGE_CHARS
+        if not allowed.fullmatch(char):
+            where = "at the start" if index == 0 else f"at position {index + 1}"
+            raise ValueError(f"{value!r}: the character {char!r} {where} is refused; a package name or glob "
+                             "holds letters, digits and _ . + - * ? : [ ] (not . : ] - first)")
+    return value
+
+
+PackageName = Annotated[Line, AfterValidator(_package_name)]
 GroupName = Annotated[Line, matching(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}", "a package group id such as core")]
 Lang = Annotated[
     Line, matching(r"[a-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[A-Za-z0-9]+)?", "a locale such as en_US.UTF-8")
 ]
 KeyboardLayout = Annotated[Line, matching(r"[A-Za-z0-9_-]{1,64}", "a keyboard layout such as us")]
+# An X layout, optionally with its variant as anaconda and localectl write it: "de (nodeadkeys)".
+XLayout = Annotated[
+    Line, matching(r"[A-Za-z0-9_-]{1,64}( \([A-Za-z0-9_-]{1,64}\))?", "an X layout such as de or 'de (nodeadkeys)'")
+]
+XkbOption = Annotated[
+    Line, matching(r"[a-z0-9_]{1,32}:[A-Za-z0-9_]{1,64}", "an XKB option such as grp:alt_shift_toggle")
+]
 AbsolutePath = Annotated[Line, matching(r"/[A-Za-z0-9/._+-]*", "an absolute path of plain characters")]
 FirewallPort = Annotated[
     Line, matching(r"\d{1,5}(-\d{1,5})?/(tcp|udp|sctp|dccp)", "a port such as 16509/tcp or 5900-5999/tcp")
 ]
-MacAddress = Annotated[
-    Line,
-    BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
-    matching(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", "a MAC address such as 52:54:00:12:34:56"),
-]
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+
+
+def mac_address(value: str) -> str:
+    """`value` in lower case, if it is a MAC address (ValueError otherwise)."""
+    lowered = value.lower()
+    if not _MAC.fullmatch(lowered):
+        raise ValueError(f"{value!r} is not a MAC address such as 52:54:00:12:34:56")
+    return lowered
+
+
+MacAddress = Annotated[Line, AfterValidator(mac_address)]
 
 
 def _hostname(value: str) -> str:
@@ -116,6 +151,36 @@ def _url(value: str) -> str:
 
 
 Url = Annotated[Line, AfterValidator(_url)]
+
+
+def _file_or_url(value: str) -> str:
+    if value.startswith("file://"):
+        if not re.fullmatch(r"file:///[A-Za-z0-9/._+-]*", value):
+            raise ValueError(f"{value!r} is not a file:/// URL of an absolute path of plain characters")
+        return value
+    return _url(value)
+
+
+# A URL the installed system or the installer reads, where a local file is as good as a server (gpgkey, liveimg).
+UrlOrFile = Annotated[Line, AfterValidator(_file_or_url)]
+
+
+def _proxy_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        # Never echo it: the part before @ may be a password.
+        raise ValueError(
+            "a proxy URL with credentials puts a plaintext secret in the profile; give the URL without them "
+            "and set proxy_username with proxy_password_env (or proxy_password_file)"
+        )
+    if parts.scheme not in ("http", "https", "ftp") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"{value!r} is not a proxy URL such as http://proxy.lab.local:3128")
+    if re.search(r"[\s\"'`$\\]", value):
+        raise ValueError(f"{value!r}: a URL may not contain spaces, quotes, backslashes, backticks or $")
+    return value
+
+
+ProxyUrl = Annotated[Line, AfterValidator(_proxy_url)]
 
 
 def _ipv4_address(value: object) -> object:
@@ -172,3 +237,54 @@ def _ssh_key(value: str) -> str:
 
 
 SshPublicKey = Annotated[Line, AfterValidator(_ssh_key)]
+
+
+# Kernel command line arguments as anaconda appends them (bootloader --append) and GRUB writes them into
+# GRUB_CMDLINE_LINUX: NAME or NAME=VALUE, no spaces or quotes, nothing GRUB's shell would expand.
+_KERNEL_ARG = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})(=(?P<value>[A-Za-z0-9_.,:/=+@%~-]{1,200}))?")
+
+
+def _kernel_arg(value: str) -> str:
+    if not _KERNEL_ARG.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a kernel argument NAME or NAME=VALUE (name: letters, digits, _ . -; value: "
+            "letters, digits and _ . , : / = + @ % ~ -), e.g. crashkernel=auto or console=ttyS0,115200n8"
+        )
+    return value
+
+
+KernelArg = Annotated[Line, AfterValidator(_kernel_arg)]
+
+
+def kernel_arg_name(arg: str) -> str:
+    return arg.split("=", 1)[0]
+
+
+# grub2-mkpasswd-pbkdf2 output: grub.pbkdf2.sha512.<iterations>.<salt hex>.<hash hex>.
+_GRUB_PBKDF2 = re.compile(r"grub\.pbkdf2\.sha512\.\d{1,9}\.[0-9A-Fa-f]{16,1024}\.[0-9A-Fa-f]{64,1024}")
+
+
+def _grub_hash(value: str) -> str:
+    if not _GRUB_PBKDF2.fullmatch(value):
+        # Never echo the value: it may be a plaintext password typed by mistake.
+        raise ValueError(
+            "must be a GRUB 2 PBKDF2 hash (grub.pbkdf2.sha512.10000.SALT.HASH), not a plaintext password; "
+            "make one with `grub2-mkpasswd-pbkdf2` (grub-mkpasswd-pbkdf2 on Debian)"
+        )
+    return value
+
+
+GrubPasswordHash = Annotated[StrictStr, AfterValidator(_grub_hash)]
+Sha256Hex = Annotated[
+    Line,
+    BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+    matching(r"[0-9a-f]{64}", "a SHA-256 checksum (64 hex digits, as sha256sum prints it)"),
+]
+EnvName = Annotated[
+    Line, matching(r"[A-Za-z_][A-Za-z0-9_]{0,127}", "an environment variable name such as KSBUILD_LUKS_PASSPHRASE")
+]
+# A file a secret is read from at render time: relative to the profile file that names it, or absolute.
+SecretFile = Annotated[
+    Line,
+    matching(r"[A-Za-z0-9_./+-]{1,255}", "a file path of plain characters (relative to the profile, or absolute)"),
+]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from builder.model.network import Bond, Bridge, Device, Interface, IPv4Config, Network, Vlan
+from builder.model.network import BOOTIF, Bond, Bridge, Device, Interface, IPv4Config, Network, Vlan
 from builder.model.profile import Profile
 from builder.render.quoting import ifcfg_value
 from builder.vocabulary import KeyPath
@@ -211,10 +211,27 @@ def _find(net: Network, name: str) -> _Placed | None:
     return None
 
 
+def _by_hardware(net: Network) -> bool:
+    """install_device names the NIC by MAC or as bootif (anaconda resolves both to a NIC), not by its name."""
+    wanted = net.install_device
+    return wanted is not None and (wanted == BOOTIF or (len(wanted) == 17 and ":" in wanted))
+
+
+def _install_nic_name(net: Network) -> str | None:
+    """The profile name of the device install_device means: bootif stands for the first interface, a MAC for the
+    interface with that mac:; None when no declared device matches."""
+    wanted = net.install_device
+    if wanted is None or not _by_hardware(net):
+        return wanted
+    if wanted == BOOTIF:
+        return net.interfaces[0].name if net.interfaces else None
+    return next((i.name for i in net.interfaces if i.mac == wanted), None)
+
+
 def _install_target(net: Network) -> _Placed | None:
     """What the installer brings up: install_device, else the first NIC (a member stands for its bond); a NIC or
     bond without an address hands over to a VLAN on it that has one, the VLAN with the gateway first."""
-    wanted = net.install_device
+    wanted = _install_nic_name(net)
     if wanted is None:
         wanted = net.interfaces[0].name if net.interfaces else (net.bonds[0].members[0] if net.bonds else None)
     target = None if wanted is None else _find(net, wanted)
@@ -234,8 +251,9 @@ def install_network(profile: Profile) -> InstallNetwork:
     """
     net = profile.network
     target = _install_target(net)
+    hardware = net.install_device if _by_hardware(net) else None
     if target is None:
-        return InstallNetwork(device=None, dhcp=True, ipv6=net.ipv6)
+        return InstallNetwork(device=hardware, dhcp=True, ipv6=net.ipv6)
     config, holder, key = _address_of(net, target)
     device = target.device
     vlan = device if isinstance(device, Vlan) else None
@@ -243,7 +261,8 @@ def install_network(profile: Profile) -> InstallNetwork:
     base_name = vlan.parent if vlan is not None else device.name
     bond = next((b for b in net.bonds if b.name == base_name), None) or base
     link = InstallNetwork(
-        device=base_name,
+        # By MAC or bootif, anaconda finds the NIC itself (a bond is always named: the checks refuse the rest).
+        device=hardware if hardware is not None and bond is None else base_name,
         dhcp=True,
         ipv6=net.ipv6_on(holder),
         bondslaves=bond.members if bond is not None else (),

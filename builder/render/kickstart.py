@@ -13,7 +13,9 @@ from builder.errors import BadInput
 from builder.model.profile import Profile
 from builder.render.context import firewall_port, ifcfg_files, install_network, nested_modules
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
+from builder.render.secrets import NO_SECRETS, Secrets
 from builder.render.verify_plan import VerifyPlan
+from builder.render.views import install_repos, keyboard_view, repo_files
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,11 @@ def render_kickstart(
     *,
     verify: VerifyPlan | None = None,
     callback_url: str | None = None,
+    secrets: Secrets = NO_SECRETS,
 ) -> RenderedKickstart:
     """Render the kickstart; `verify` adds the boot-test verification unit (boot-test builds only);
-    `callback_url` adds a last %post that reports the finished install there (fleet installs)."""
+    `callback_url` adds a last %post that reports the finished install there (fleet installs); `secrets` are the
+    passphrases and passwords the profile names (builder.render.secrets.resolve_secrets)."""
     search_path = template_search_path(tuple(template_overrides))
     env = make_environment(search_path)
     context = {
@@ -44,6 +48,10 @@ def render_kickstart(
         "firewall_ports": [firewall_port(p) for p in profile.system.firewall.ports],
         "verify": verify,
         "callback_url": callback_url,
+        "secrets": secrets,
+        "keyboard": keyboard_view(profile),
+        "install_repos": install_repos(profile, secrets),
+        "repo_files": repo_files(profile, secrets),
     }
     try:
         text = env.get_template(MAIN_TEMPLATE).render(context)

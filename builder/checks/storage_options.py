@@ -1,0 +1,113 @@
+"""Checks of the storage options around the layout: LUKS, clearpart forms, growth limits, the boot loader line.
+
+Kept apart from builder.checks.storage (the layout itself: disks, mounts, sizes, RAID, LVM, bootability), so each
+stays one concern. Facts used: blivet refuses /boot on an encrypted device (EL7's GRUB 2 is not set up to unlock
+LUKS); anaconda's kdump addon replaces every crashkernel= of the boot loader arguments with its own (or drops them
+when kdump is disabled); `--maxsize` only limits a volume that grows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from builder.errors import Severity
+from builder.model.profile import Profile
+from builder.model.storage import Partition, Raid, Storage
+from builder.model.types import kernel_arg_name
+from builder.vocabulary import KeyPath
+
+Problem = tuple[KeyPath, str, Severity]
+
+# sda3 -> sda, nvme0n1p2 -> nvme0n1, md127p1 -> md127, disk/by-id/x-part3 -> disk/by-id/x
+_PARTITION_OF = re.compile(r"(?P<disk>.+?)(-part|(?<=\d)p)?\d+")
+
+
+def storage_option_problems(profile: Profile) -> Iterator[Problem]:
+    storage = profile.storage
+    yield from _encryption(storage)
+    yield from _clear(storage)
+    yield from _growth(storage)
+    yield from _bootloader(profile)
+
+
+def _encryptable(storage: Storage) -> list[tuple[KeyPath, Partition | Raid]]:
+    placed: list[tuple[KeyPath, Partition | Raid]] = [
+        (("storage", "partitions", n), p) for n, p in enumerate(storage.partitions)
+    ]
+    placed += [(("storage", "raids", n), r) for n, r in enumerate(storage.raids)]
+    return placed
+
+
+def _encryption(storage: Storage) -> Iterator[Problem]:
+    volumes = _encryptable(storage)
+    mounts = {v.mount: (path, v) for path, v in volumes if v.mount is not None}
+    holder = mounts.get("/boot") or mounts.get("/")
+    if holder is not None and holder[1].encrypted:
+        path, volume = holder
+        where = "/boot" if volume.mount == "/boot" else "/ (there is no /boot)"
+        yield (*path, "encrypted"), (f"{where} is encrypted: EL7's boot loader cannot read it; keep /boot on a "
+                                     "plain partition or RAID1 and encrypt the rest"), "error"
+    for path, volume in volumes:
+        if volume.encrypted and volume.mount == "swap":
+            yield ((*path, "encrypted"), "encrypted swap asks for its passphrase at every boot (it is unlocked "
+                   "like any LUKS device); random-key swap needs /etc/crypttab in %post instead", "warning")
+
+
+def _disk_of(partition: str) -> str | None:
+    match = _PARTITION_OF.fullmatch(partition)
+    return match["disk"] if match else None
+
+
+def _clear(storage: Storage) -> Iterator[Problem]:
+    known = set(storage.disks)
+    for index, drive in enumerate(storage.clear_drives):
+        if drive not in known:
+            yield ("storage", "clear_drives", index), f"{drive} is not one of storage.disks", "error"
+    for index, partition in enumerate(storage.clear_list):
+        disk = _disk_of(partition)
+        if disk is not None and disk not in known:
+            yield (("storage", "clear_list", index),
+                   f"{partition} is on {disk}, which is not one of storage.disks (ignoredisk hides it)", "error")
+    if storage.clear == "list" and storage.layout == "custom" and storage.firmware == "bios":
+        yield (("storage", "clear"),
+               "firmware: bios adds a BIOS boot partition, which needs a GPT disk label; clearpart --list "
+               "keeps the disks' labels", "warning")
+
+
+def _growth(storage: Storage) -> Iterator[Problem]:
+    sized: list[tuple[KeyPath, int | None, bool, int | None]] = [
+        (("storage", "partitions", n), p.size, p.grow, p.max_size) for n, p in enumerate(storage.partitions)
+    ]
+    for g, group in enumerate(storage.volume_groups):
+        for n, lv in enumerate(group.logical_volumes):
+            grows = lv.grow or lv.percent is not None
+            sized.append((("storage", "volume_groups", g, "logical_volumes", n), lv.size, grows, lv.max_size))
+    for path, size, grows, max_size in sized:
+        if max_size is None:
+            continue
+        if not grows:
+            yield (*path, "max_size"), "max_size limits how far a volume grows: set grow: true", "error"
+        elif size is not None and max_size < size:
+            yield (*path, "max_size"), f"max_size {max_size} MiB is below size {size} MiB", "error"
+
+
+def _bootloader(profile: Profile) -> Iterator[Problem]:
+    loader = profile.storage.bootloader
+    path: KeyPath = ("storage", "bootloader")
+    if loader.location == "none":
+        yield ((*path, "location"), "location: none installs no boot loader: the host boots from its disk only "
+               "if something else (another boot loader, a PXE chain) starts it", "warning")
+    counts = Counter(loader.append)
+    for index, arg in enumerate(loader.append):
+        if counts[arg] > 1 and loader.append.index(arg) != index:
+            yield (*path, "append", index), f"{arg} is already in append", "warning"
+    kdump = profile.addons.kdump
+    if kdump is not None:
+        for index, arg in enumerate(loader.append):
+            if kernel_arg_name(arg) == "crashkernel":
+                what = "sets its own" if kdump.enabled else "removes it (kdump is disabled)"
+                yield ((*path, "append", index),
+                       f"the kdump addon replaces every crashkernel= of the boot loader arguments and {what}: "
+                       "set the reservation with addons.kdump.reserve_mb", "error")
