@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from builder.contract import SEALED_IFCFG_KEYS
 from builder.model.profile import Profile
+from builder.model.types import kernel_arg_name
 from builder.render.context import IfcfgFile, ifcfg_files, nested_modules
+from builder.render.views import keyboard_view, repo_files
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,26 @@ class FileExpectation:
 
 
 @dataclass(frozen=True)
+class KeyboardExpectation:
+    """What anaconda (through systemd-localed) leaves in /etc/vconsole.conf and 00-keyboard.conf."""
+
+    keymap: str
+    x_layout: str        # XkbLayout: the layouts, comma-separated
+    x_variant: str       # XkbVariant: their variants in the same places ("" when none has one)
+    x_options: str       # XkbOptions: the switch options ("" when none)
+
+
+@dataclass(frozen=True)
+class RepoExpectation:
+    """A .repo file: its sha256 over every line but the secret ones (the verifier never holds a password)."""
+
+    name: str
+    path: str
+    sha256: str
+    mode: str
+
+
+@dataclass(frozen=True)
 class VerifyPlan:
     profile: str
     hostname: str
@@ -64,12 +86,50 @@ class VerifyPlan:
     bonds: tuple[BondExpectation, ...]
     vlans: tuple[VlanExpectation, ...]
     ifcfg: tuple[FileExpectation, ...]
+    # Each word must be on the installed kernel's command line (bootloader --append, the kdump addon's
+    # crashkernel=); no word may start with one of `cmdline_absent` + "=".
+    cmdline: tuple[str, ...] = ()
+    cmdline_absent: tuple[str, ...] = ()
+    keyboard: KeyboardExpectation | None = None
+    repos: tuple[RepoExpectation, ...] = ()
+    repos_absent: tuple[str, ...] = ()  # names of repos with file: false
+    kdump: bool | None = None  # addons.kdump.enabled, when the profile configures kdump
 
 
 def sealed_text(file: IfcfgFile, seal: bool) -> str:
     if not seal:
         return file.text
     return "".join(line + "\n" for line in file.text.splitlines() if line.split("=", 1)[0] not in SEALED_IFCFG_KEYS)
+
+
+def keyboard_expectation(profile: Profile) -> KeyboardExpectation:
+    view = keyboard_view(profile)
+    layouts = [x.split(" (", 1)[0] for x in view.xlayouts]
+    variants = [x.split(" (", 1)[1].rstrip(")") if " (" in x else "" for x in view.xlayouts]
+    return KeyboardExpectation(view.vckeymap, ",".join(layouts), ",".join(variants) if any(variants) else "",
+                               ",".join(view.switch))
+
+
+def cmdline_expectation(profile: Profile) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(words that must be on /proc/cmdline, argument names that must not)."""
+    kdump = profile.addons.kdump
+    words = list(profile.storage.bootloader.append)
+    if kdump is not None:
+        words = [w for w in words if kernel_arg_name(w) != "crashkernel"]
+        if kdump.crashkernel is not None:
+            words.append(kdump.crashkernel)
+    absent = ("crashkernel",) if kdump is not None and not kdump.enabled else ()
+    return tuple(dict.fromkeys(words)), absent
+
+
+def repo_expectations(profile: Profile) -> tuple[tuple[RepoExpectation, ...], tuple[str, ...]]:
+    files = repo_files(profile, with_secrets=False)
+    present = tuple(
+        RepoExpectation(f.name, f.path, hashlib.sha256(f.public_text.encode()).hexdigest(), f.mode) for f in files
+    )
+    written = {f.name for f in files}
+    absent = tuple(r.name for r in profile.install.repos if r.name not in written)
+    return present, absent
 
 
 def verify_plan(profile: Profile, name: str) -> VerifyPlan:
@@ -100,4 +160,10 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         bonds=tuple(BondExpectation(b.name, b.mode, b.options.miimon) for b in profile.network.bonds),
         vlans=tuple(VlanExpectation(v.device, v.id, v.parent) for v in profile.network.vlans),
         ifcfg=files,
+        cmdline=cmdline_expectation(profile)[0],
+        cmdline_absent=cmdline_expectation(profile)[1],
+        keyboard=keyboard_expectation(profile),
+        repos=repo_expectations(profile)[0],
+        repos_absent=repo_expectations(profile)[1],
+        kdump=profile.addons.kdump.enabled if profile.addons.kdump is not None else None,
     )
