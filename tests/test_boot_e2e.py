@@ -250,6 +250,22 @@ def test_bond_vlan_bridge_host_is_set_up_as_rendered(booted: str, tree: TestInst
     assert result.ok, result.cause
 
 
+def test_pxe_discovery_host_boots_with_its_arguments_keymap_and_repos(
+    booted: str, tree: TestInstallTree, tmp_path: Path
+) -> None:
+    """Issue 11's keys on the booted system: the %pre-written disk include read after %pre ran, the kernel
+    arguments and kdump's crashkernel= on /proc/cmdline, the keymap and X layouts, the repo files."""
+    result = boot_test(request(tmp_path, REPO / "profiles/examples/pxe-discovery.yaml"), options(tmp_path, tree.iso))
+    status = checks(result)
+    for name in ("cmdline:intel_iommu=on", "cmdline:iommu=pt", "cmdline:console=ttyS0,115200n8",
+                 "cmdline:transparent_hugepage=never", "cmdline:crashkernel=auto", "keymap", "x-keyboard",
+                 "repo:local", "repo:EPEL-7", "repo-absent:installer-extras", "kdump-service"):
+        assert status.get(name) == "pass", (name, result.report)
+    assert result.ok, result.cause
+    console = (result.run_dir / "installer.log").read_text()
+    assert "disks: vda; layout written to /tmp/part-include" in console
+
+
 REMOTE_URI = "qemu+tcp://127.0.0.2/system"
 
 

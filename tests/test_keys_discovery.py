@@ -196,3 +196,45 @@ def test_one_disk_gets_autopart_and_an_unknown_nic_bootif(tmp_path: Path) -> Non
     assert handler.autopart.autopart is True  # type: ignore[attr-defined]
     assert handler.raid.raidList == []  # type: ignore[attr-defined]
     assert handler.network.network[1].device == "bootif"  # type: ignore[attr-defined]
+
+
+def test_pxe_discovery_example_render_matches_golden(regen: bool) -> None:
+    from tests.examples import EXAMPLES, GOLDEN
+
+    result = build(EXAMPLES / "pxe-discovery.yaml")
+    assert [(f.key, f.severity) for f in result.findings] == [("storage.layout", "info")]
+    golden = GOLDEN / "pxe-discovery.ks.cfg"
+    if regen:
+        golden.write_text(result.kickstart.text)
+    assert result.kickstart.text == golden.read_text(), "render of pxe-discovery changed; review, pytest --regen"
+
+
+@pytest.mark.parametrize(("disks", "raids", "autopart"), [(["vda"], 0, True), (["sdb", "sda"], 2, False)])
+def test_pxe_discovery_example_picks_the_layout_by_disk_count(
+    tmp_path: Path, disks: list[str], raids: int, autopart: bool
+) -> None:
+    from tests.examples import EXAMPLES
+
+    result = build(EXAMPLES / "pxe-discovery.yaml", shell=False)
+    root = make_root(tmp_path / "root")
+    rows = ["major minor  #blocks  name", ""] + [f"   8 {n * 16} 104857600 {d}" for n, d in enumerate(disks)]
+    rows.append("   8 1 1024 sda1")  # a partition: not a disk
+    (root / "proc/partitions").write_text("\n".join(rows) + "\n")
+    (root / "proc/cpuinfo").write_text("flags\t\t: fpu vmx\n")
+    runs = run_pre_scripts(root, parse_kickstart(result.kickstart.text, "ks.cfg").scripts)
+    assert [r.returncode for r in runs] == [0, 0], [r.log for r in runs]
+    handler = read_with_includes(result.kickstart.text, root)
+    assert len(handler.raid.raidList) == raids  # type: ignore[attr-defined]
+    assert handler.autopart.autopart is autopart  # type: ignore[attr-defined]
+    assert handler.ignoredisk.onlyuse == sorted(disks)  # type: ignore[attr-defined]
+    loader = handler.bootloader  # type: ignore[attr-defined]
+    assert loader.appendLine == "intel_iommu=on iommu=pt console=ttyS0,115200n8 transparent_hugepage=never"
+
+
+def test_pxe_discovery_example_post_runs(tmp_path: Path) -> None:
+    from tests.examples import install_example
+
+    install_example("pxe-discovery", make_root(tmp_path / "root", nic="enp2s0f0"))
+    repos = tmp_path / "root/etc/yum.repos.d"
+    assert sorted(p.name for p in repos.iterdir()) == ["EPEL-7.repo", "local.repo"]
+    assert "includepkgs=htop python2-*\n" in (repos / "EPEL-7.repo").read_text()

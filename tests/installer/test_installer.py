@@ -346,6 +346,19 @@ def test_parser_splits_commands_packages_and_scripts_with_their_lines(tmp_path: 
     assert files["script.2"] == "cp /tmp/pre-marker /mnt/sysimage/root/pre-marker\necho nochroot-post-output\n"
 
 
+def test_parser_records_addon_headers_and_skips_their_bodies(tmp_path: Path) -> None:
+    kickstart = ("text\n%addon com_redhat_kdump --enable --reserve-mb='256'\n%end\n"
+                 "%addon org_fedora_oscap\nprofile = pci-dss\n%end\nreboot\n")
+    status, files = parse_kickstart(kickstart, tmp_path)
+    assert status == 0
+    assert [line.split("\x1f") for line in files["addons"].splitlines()] == [
+        ["2", "com_redhat_kdump", "--enable", "--reserve-mb=256"], ["4", "org_fedora_oscap"],
+    ]
+    assert [line.split("\x1f")[1] for line in files["commands"].splitlines()] == ["text", "reboot"]
+    _, pre = parse_kickstart(kickstart, tmp_path, mode="pre")
+    assert pre["addons"] == ""
+
+
 def test_parser_reads_interpreter_and_erroronfail_options(tmp_path: Path) -> None:
     kickstart = "%post --interpreter /usr/bin/python --erroronfail\nprint(1)\n%end\n"
     status, files = parse_kickstart(kickstart, tmp_path)
