@@ -238,3 +238,12 @@ def test_pxe_discovery_example_post_runs(tmp_path: Path) -> None:
     repos = tmp_path / "root/etc/yum.repos.d"
     assert sorted(p.name for p in repos.iterdir()) == ["EPEL-7.repo", "local.repo"]
     assert "includepkgs=htop python2-*\n" in (repos / "EPEL-7.repo").read_text()
+
+
+@pytest.mark.parametrize("path", ["tmp/part-include", "/tmp/part include", "/tmp/x;touch /pwned", "/tmp/$(id)"])
+def test_include_paths_that_could_break_out_are_refused(tmp_path: Path, path: str) -> None:
+    from tests.helpers import schema_errors
+
+    errors = schema_errors(tmp_path, MINIMAL + f"storage: {{layout: include, include: '{path}'}}\n",
+                           name="host.yaml")
+    assert any(e.startswith(at(tmp_path, 15, "storage.include")) and "absolute path" in e for e in errors), errors

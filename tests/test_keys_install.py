@@ -220,3 +220,21 @@ def test_a_repo_with_neither_a_repo_line_nor_a_file(tmp_path: Path) -> None:
                            "    - {name: r, baseurl: 'http://192.168.80.1/r', install: false, file: false}\n")
     (error,) = schema_errors(tmp_path, text)
     assert error.startswith(at(tmp_path, 4, "install.repos[0]")) and "leave nothing of this repo" in error
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("url", "\"http://x/img';touch /pwned'\"", "may not contain spaces, quotes"),
+    ("url", "'http://x/img --noverifyssl'", "may not contain spaces, quotes"),
+    ("url", "'/srv/img.squashfs'", "is not a URL"),
+    ("checksum", "abc", "a SHA-256 checksum"),
+    ("checksum", f"'{CHECKSUM} --noverifyssl'", "a SHA-256 checksum"),
+    ("proxy", "'http://u:p@proxy:3128'", "plaintext secret"),
+    ("noverifyssl", "'yes'", "valid boolean"),
+])
+def test_liveimg_values_that_could_break_out_are_refused(tmp_path: Path, key: str, value: str, message: str) -> None:
+    fields = {"url": "http://192.168.80.1/rhvh.img", key: value}
+    entry = ", ".join(f"{k}: {v}" for k, v in fields.items())
+    text = MINIMAL.replace('  source: {url: "http://192.168.80.1/centos7/os/x86_64"}\n',
+                           f"  source: {{liveimg: {{{entry}}}}}\n")
+    errors = schema_errors(tmp_path, text)
+    assert any(e.startswith(at(tmp_path, 2, f"install.source.liveimg.{key}")) and message in e for e in errors), errors

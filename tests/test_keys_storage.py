@@ -245,3 +245,20 @@ def test_passphrases_are_read_back_exactly_or_refused(
     monkeypatch.setenv("KSBUILD_TEST_LUKS", "plain")
     plain = build(write(tmp_path / "host.yaml", LUKS), shell=False).kickstart.text
     assert words == [line.split()[0] for line in plain.splitlines() if line.strip()]  # no line added or split
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("passphrase_env", "'A B'", "an environment variable name"),
+    ("passphrase_env", "'$(id)'", "an environment variable name"),
+    ("passphrase_file", "'a b'", "a file path of plain characters"),
+    ("escrow_cert", "\"http://x/c.pem';touch /pwned'\"", "may not contain spaces, quotes"),
+    ("cipher", "'aes-xts-plain64 --luks-version=2'", "a cipher such as aes-xts-plain64"),
+])
+def test_encryption_values_that_could_break_out_are_refused(tmp_path: Path, key: str, value: str, message: str) -> None:
+    volume = {"volume_group": "vg", "size": 1, "encrypted": "true", "passphrase_env": "P", key: value}
+    entry = ", ".join(f"{k}: {v}" for k, v in volume.items())
+    text = HEAD + ("storage:\n  layout: custom\n  partitions:\n    - {mount: /, size: 1024}\n"
+                   f"    - {{{entry}}}\n  volume_groups: [{{name: vg}}]\n")
+    errors = schema_errors(tmp_path, text)
+    assert any(e.startswith(at(tmp_path, 11, f"storage.partitions[1].{key}")) and message in e
+               for e in errors), errors
