@@ -299,6 +299,17 @@ def _profile_key_for_line(
             return None
     if 1 <= line <= len(lines):
         words = lines[line - 1].split()
+        if words[:1] == ["%include"] and len(words) > 1:
+            return _include_key(profile, words[1])
         if words:
             return _COMMAND_KEYS.get(words[0])
+    return None
+
+
+def _include_key(profile: Profile, path: str) -> KeyPath | None:
+    """The key that put `%include path` in the kickstart: storage.include or network.include."""
+    if profile.storage.layout == "include" and profile.storage.include == path:
+        return ("storage", "include")
+    if profile.network.install == "include" and profile.network.include == path:
+        return ("network", "include")
     return None

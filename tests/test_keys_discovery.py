@@ -132,10 +132,12 @@ scripts:
 
 
 def test_discovery_renders_includes_and_says_what_it_cannot_check(tmp_path: Path) -> None:
-    result = built(tmp_path, MINIMAL.split("network:\n", 1)[0] + DISCOVERY)
-    assert [(f.key, f.severity) for f in result.findings] == [
-        ("storage.layout", "info"), ("network.install", "info")
+    result = build(write(tmp_path / "host.yaml", MINIMAL.split("network:\n", 1)[0] + DISCOVERY))
+    # The linter's note on each %include (KS110), at the profile key that wrote the line.
+    assert [(f.key, f.rule, f.severity) for f in result.findings] == [
+        ("network.include", "KS110", "info"), ("storage.include", "KS110", "info")
     ]
+    assert "by the %pre at line" in result.findings[1].message
     assert network_lines(result.kickstart.text) == [
         "network --hostname=kvm01.lab.local", "%include /tmp/network-include", "%include /tmp/part-include"
     ]
@@ -143,15 +145,14 @@ def test_discovery_renders_includes_and_says_what_it_cannot_check(tmp_path: Path
     assert storage == ["# Disks, clearing and layout are written by a %pre at install time",
                        "bootloader --location=mbr", "%include /tmp/part-include"]
     report = validate_kickstart_text(result.kickstart.text, "ks.cfg", shell=True)
-    assert [f.format() for f in report.findings] == []  # the include counts as the disk layout
+    assert [f.rule for f in report.findings] == ["KS110", "KS110"]  # the include counts as the disk layout
 
 
-def test_an_include_nothing_writes_is_an_error(tmp_path: Path) -> None:
-    result = built(tmp_path, MINIMAL + "storage: {layout: include, include: /tmp/disks.ks}\n")
-    assert [f.format() for f in result.errors] == [
-        at(tmp_path, 15, "storage.include") + "no scripts.pre entry names /tmp/disks.ks: anaconda stops with "
-        "'Unable to open input kickstart file' when the %include file does not exist; add the %pre that writes it"
-    ]
+def test_an_include_nothing_writes_is_an_error_at_its_key(tmp_path: Path) -> None:
+    result = build(write(tmp_path / "host.yaml", MINIMAL + "storage: {layout: include, include: /tmp/disks.ks}\n"))
+    assert [(f.key, f.rule) for f in result.errors] == [(None, "KS506"), ("storage.include", "KS111")]
+    assert result.errors[1].format().startswith(at(tmp_path, 15, "storage.include") + "KS111 error: %include "
+                                                "/tmp/disks.ks: no %pre script names this path")
 
 
 def run_discovery(tmp_path: Path, disks: list[str], macs: dict[str, str]) -> tuple[str, Path]:
@@ -202,7 +203,7 @@ def test_pxe_discovery_example_render_matches_golden(regen: bool) -> None:
     from tests.examples import EXAMPLES, GOLDEN
 
     result = build(EXAMPLES / "pxe-discovery.yaml")
-    assert [(f.key, f.severity) for f in result.findings] == [("storage.layout", "info")]
+    assert [(f.key, f.rule, f.severity) for f in result.findings] == [("storage.include", "KS110", "info")]
     golden = GOLDEN / "pxe-discovery.ks.cfg"
     if regen:
         golden.write_text(result.kickstart.text)
