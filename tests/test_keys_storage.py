@@ -276,3 +276,16 @@ def test_encryption_values_that_could_break_out_are_refused(tmp_path: Path, key:
     errors = schema_errors(tmp_path, text)
     assert any(e.startswith(at(tmp_path, 11, f"storage.partitions[1].{key}")) and message in e
                for e in errors), errors
+
+
+def test_an_empty_storage_template_override_fails_the_render(tmp_path: Path) -> None:
+    """Issue 11: an empty snippets/storage.j2 override rendered with exit 0 and no disk commands. Now the rendered
+    kickstart's missing partitioning (KS506, an error in rendered kickstarts) fails it, and nothing is written."""
+    from tests.helpers import SHIPPED_PROFILES
+
+    write(tmp_path / "site/snippets/storage.j2", "")
+    done = run_cli("render", str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"), "--templates", "site", "-o", "out",
+                   cwd=tmp_path)
+    assert done.returncode == 1
+    assert "KS506 error: no partitioning (autopart, or part/raid/logvol)" in done.stderr
+    assert not (tmp_path / "out").exists()
