@@ -5,9 +5,10 @@ in 200 rendered profiles) are checked once, and results are kept for the life of
 
 Choices:
 - Only shell interpreters are checked: basename `sh` or `bash` (default /bin/sh). Others are skipped.
-- `/bin/sh` bodies are checked as POSIX sh (shellcheck `shell=sh`), although /bin/sh is bash on
-  CentOS 7: a body that needs bash features should say `--interpreter=/bin/bash`. `bash -n` (with
-  `--posix` for sh) is the syntax check for both, as bash is what runs them on CentOS 7.
+- `/bin/sh` bodies are checked by shellcheck as bash (`shell=bash`): /bin/sh is bash on every EL release
+  anaconda runs them on (CentOS 7, EL8, EL9), so POSIX-portability warnings (SC3xxx: `[[ ]]`, `source`,
+  arrays) would be about a shell that never runs them. `bash -n` (with `--posix` for sh, the mode bash
+  enters as /bin/sh) is the syntax check for both.
 - shellcheck runs with `--norc` and without $SHELLCHECK_OPTS (same result on every machine), at
   severity warning and above: info and style notes (SC2086 unquoted variable is "info") are left out.
   No code is excluded. A body may silence a line with a `# shellcheck disable=SCxxxx` comment.
@@ -43,6 +44,8 @@ from builder.proc import find_tool, finish, start
 from builder.validate.sections import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
+# What shellcheck is told each dialect is: /bin/sh is bash on EL (see the module docstring).
+_SHELLCHECK_SHELL = {"sh": "bash", "bash": "bash"}
 # Results already known in this process: bash -n by sha256 of dialect and body, shellcheck by sha256
 # of the checked copy (which names the dialect).
 _CACHE_LIMIT = 4096
@@ -121,7 +124,7 @@ def _body_of(script: ScriptSection) -> _Body | None:
     # Quoted here-document data is never parsed by bash either: with it blanked, the script of 200 hosts that
     # differ only in file contents (ifcfg addresses, host names) is one body to check, for both tools.
     syntax_copy = "\n".join(_blank_quoted_heredocs(lines))
-    checked_copy = f"# shellcheck shell={dialect}\n" + syntax_copy
+    checked_copy = f"# shellcheck shell={_SHELLCHECK_SHELL[dialect]}\n" + syntax_copy
     return _Body(
         dialect=dialect,
         text=syntax_copy,
