@@ -263,3 +263,53 @@ def test_only_the_gateway_device_holds_the_default_route(tmp_path: Path) -> None
     assert files["eno1"]["DEFROUTE"] == "yes"
     assert files["eno2"]["DEFROUTE"] == "no"
     assert files["eno3"]["DEFROUTE"] == "no"
+
+
+BRIDGE_LINE = 20  # "    - {name: br-vm, stp: false, mtu: 9000}" in STACK
+
+
+def bridge_file(tmp_path: Path, bridge: str) -> dict[str, str]:
+    """The rendered ifcfg file of br-vm when its entry reads `bridge`."""
+    result = build(write(tmp_path / "host.yaml", STACK.replace("{name: br-vm, stp: false, mtu: 9000}", bridge)),
+                   shell=False)
+    assert [f.format() for f in result.findings] == []
+    (file,) = [f for f in ifcfg_files(result.profile) if f.device == "br-vm"]
+    return dict(file.entries)
+
+
+@pytest.mark.parametrize("delay", [0, 1, 31, 45])
+def test_stp_bridge_with_a_delay_the_kernel_will_not_take(tmp_path: Path, delay: int) -> None:
+    (error,) = schema_errors(
+        tmp_path, STACK.replace("{name: br-vm, stp: false, mtu: 9000}", f"{{name: br-vm, stp: true, delay: {delay}}}")
+    )
+    assert error.startswith(at(tmp_path, BRIDGE_LINE, "network.bridges[0].delay")
+                            + f"with stp: true the forward delay must be 2-30 s, not {delay}")
+    # The reason: what a port does for the delay, and what the kernel does with a value outside its range.
+    assert "listens and learns" in error and "kernel keeps it within 2-30 s" in error
+
+
+@pytest.mark.parametrize("delay", [-1, 31])
+def test_bridge_without_stp_keeps_the_delay_within_0_to_30(tmp_path: Path, delay: int) -> None:
+    (error,) = schema_errors(
+        tmp_path, STACK.replace("{name: br-vm, stp: false, mtu: 9000}", f"{{name: br-vm, stp: false, delay: {delay}}}")
+    )
+    assert error == at(tmp_path, BRIDGE_LINE, "network.bridges[0].delay") + (
+        f"the forward delay must be 0-30 s, not {delay}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bridge", "stp", "delay"),
+    [
+        ("{name: br-vm, stp: true}", "yes", "15"),          # the kernel's default, written out
+        ("{name: br-vm, stp: true, delay: 2}", "yes", "2"),  # the shortest STP allows
+        ("{name: br-vm, stp: true, delay: 30}", "yes", "30"),
+        ("{name: br-vm}", "yes", "15"),                     # stp defaults to true
+        ("{name: br-vm, stp: false}", "no", "0"),           # without STP a port forwards at once
+        ("{name: br-vm, stp: false, delay: 0}", "no", "0"),
+        ("{name: br-vm, stp: false, delay: 5}", "no", "5"),
+    ],
+)
+def test_the_delay_the_host_gets(tmp_path: Path, bridge: str, stp: str, delay: str) -> None:
+    file = bridge_file(tmp_path, bridge)
+    assert (file["STP"], file["DELAY"]) == (stp, delay)

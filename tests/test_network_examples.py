@@ -53,7 +53,7 @@ def test_active_backup_bond_under_a_bridge(tmp_path: Path) -> None:
         "BRIDGE": "br0", "IPV6INIT": "no", "NM_CONTROLLED": "no",
     }
     bridge = sourced(scripts / "ifcfg-br0")
-    assert bridge["TYPE"] == "Bridge" and bridge["STP"] == "yes" and bridge["DELAY"] == "0"
+    assert bridge["TYPE"] == "Bridge" and bridge["STP"] == "yes" and bridge["DELAY"] == "2"
     assert (bridge["IPADDR"], bridge["NETMASK"], bridge["GATEWAY"]) == ("192.168.80.41", "255.255.255.0",
                                                                         "192.168.80.1")
     assert bridge["DEFROUTE"] == "yes" and bridge["NM_CONTROLLED"] == "no" and bridge["IPV6INIT"] == "no"

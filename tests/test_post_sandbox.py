@@ -32,7 +32,7 @@ def test_kvm_hypervisor_post_leaves_the_lab_host(tmp_path: Path) -> None:
     assert bridge["GATEWAY"] == "192.168.80.1"
     assert (bridge["DNS1"], bridge["DNS2"]) == ("114.114.114.114", "8.8.8.8")
     assert bridge["STP"] == "yes"
-    assert bridge["DELAY"] == "0"
+    assert bridge["DELAY"] == "2"  # the shortest forward delay the kernel allows with STP
     assert bridge["ONBOOT"] == "yes"
     # The file anaconda wrote for the NIC is kept, unchanged, as .bak; no .bak for a file that did not exist.
     assert (scripts / "ifcfg-enp2s0f0.bak").read_text() == ANACONDA_IFCFG.format(device="enp2s0f0")

@@ -9,7 +9,7 @@ import difflib
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from builder.model.types import (
     AbsolutePath,
@@ -199,14 +199,47 @@ class Vlan(_PortCapable):
         return self.name if self.name is not None else f"{self.parent}.{self.id}"
 
 
+# The forward delay the kernel gives a new bridge, and the range it keeps it in while STP runs (seconds;
+# BR_MIN_FORWARD_DELAY/BR_MAX_FORWARD_DELAY in net/bridge/br_private.h). Without STP a port forwards at once and
+# the delay is not used.
+KERNEL_FORWARD_DELAY = 15
+STP_FORWARD_DELAY = range(2, 31)
+MAX_FORWARD_DELAY = 30
+
+
 class Bridge(_Device):
     """A Linux bridge; its ports are the interfaces, bonds and VLANs that name it."""
 
     name: InterfaceName = Field(description="Bridge device name, e.g. br0.")
     stp: Bool = Field(True, description="Spanning tree protocol against loops (STP=yes).")
-    delay: Int | None = Field(None, ge=0, le=30, description="Forward delay in seconds (DELAY=).")
+    delay: Int | None = Field(
+        None, description="Forward delay in seconds (DELAY=): 2-30 with STP (default 15, the kernel's), "
+        "0-30 without (default 0).",
+    )
     ipv4: IPv4Config | None = Field(None, description="The host address on this bridge (none: VM-only).")
     mtu: Mtu | None = Field(None, description="MTU in bytes; at most that of each port.")
+
+    @field_validator("delay")
+    @classmethod
+    def _delay_the_kernel_takes(cls, delay: int | None, info: ValidationInfo) -> int | None:
+        if delay is None:
+            return None
+        if info.data.get("stp") and delay not in STP_FORWARD_DELAY:
+            raise ValueError(
+                f"with stp: true the forward delay must be 2-30 s, not {delay}: a port on an STP bridge listens "
+                "and learns for the delay before it forwards, and the kernel keeps it within 2-30 s "
+                "(DELAY=0 becomes 2 s); set 2 for the fastest STP bridge, or stp: false"
+            )
+        if not 0 <= delay <= MAX_FORWARD_DELAY:
+            raise ValueError(f"the forward delay must be 0-30 s, not {delay}")
+        return delay
+
+    @property
+    def forward_delay(self) -> int:
+        """The forward delay the host gets (DELAY=, the kernel's forward_delay): `delay`, or its default."""
+        if self.delay is not None:
+            return self.delay
+        return KERNEL_FORWARD_DELAY if self.stp else 0
 
 
 Device = Interface | Bond | Vlan | Bridge

@@ -172,9 +172,8 @@ def ifcfg_files(profile: Profile) -> tuple[IfcfgFile, ...]:
     for bridge in net.bridges:
         entries = [("DEVICE", bridge.name), ("NAME", bridge.name), ("TYPE", "Bridge"), ("ONBOOT", _yes(bridge.onboot))]
         entries += writer.address(bridge.name, bridge)
-        entries.append(("STP", _yes(bridge.stp)))
-        if bridge.delay is not None:
-            entries.append(("DELAY", str(bridge.delay)))
+        # DELAY always: with STP the kernel's 15 s made explicit, so the file says what the host gets.
+        entries += [("STP", _yes(bridge.stp)), ("DELAY", str(bridge.forward_delay))]
         files.append(writer.finish(entries, bridge))
     return tuple(files)
 
