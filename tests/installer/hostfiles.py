@@ -24,14 +24,15 @@ MODULES_ROOT = Path("/lib/modules")
 MBR_CANDIDATES = (Path("/usr/lib/syslinux/mbr/mbr.bin"), Path("/usr/lib/EXTLINUX/mbr.bin"))
 
 # Drivers for the devices libvirt and qemu give a guest (virtio disk/NIC/serial, IDE/SATA/SCSI cdrom),
-# the filesystems the installer writes and reads, and what a hypervisor's network setup needs.
+# the filesystems the installer writes and reads, and what a hypervisor's network setup needs: the installed test
+# system brings up bridges, bonds and VLANs with the kernel's own bridge, bonding and 8021q modules.
 INSTALLER_MODULES = (
     "virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "ext4", "crc32c_generic",
-    "isofs", "sr_mod", "cdrom", "bridge", "vfat", "nls_cp437", "nls_ascii",
+    "isofs", "sr_mod", "cdrom", "bridge", "8021q", "bonding", "vfat", "nls_cp437", "nls_ascii",
 )  # fmt: skip
 INSTALLER_OPTIONAL_MODULES = (
     "virtio_scsi", "virtio_rng", "virtio_balloon", "sd_mod", "ata_piix", "ata_generic", "ahci",
-    "nls_utf8", "8021q", "bonding", "tun", "veth", "dummy", "macvtap", "e1000", "8139cp", "8139too",
+    "nls_utf8", "tun", "veth", "dummy", "macvtap", "e1000", "8139cp", "8139too",
     "kvm", "kvm_intel", "kvm_amd", "af_packet", "stp", "llc",
 )  # fmt: skip
 

@@ -496,3 +496,93 @@ def test_unreachable_repo_ends_in_dracuts_emergency_shell(
     assert not boot.stopped_by_itself
     assert_in_order(lines, ["Warning: Could not boot.", "Entering emergency mode. Exit the shell to continue."])
     assert not [line for line in lines if "Starting package installation process" in line]
+
+
+# Written by hand the way people write them for CentOS 7 (the shapes are initscripts'): an STP bridge with
+# DELAY=0 on a NIC, an active-backup bond, a VLAN on it bridged into an STP bridge with DELAY=45.
+NETWORK_KS = """\
+text
+cmdline
+network --bootproto=dhcp --onboot=no --hostname=net01.ksbuild.test
+bootloader --location=mbr --append="@IFNAMES@"
+poweroff
+
+%packages
+@core
+%end
+
+%post --log=/root/ks-post.log
+cd /etc/sysconfig/network-scripts
+printf '%s\\n' DEVICE=eno1 TYPE=Ethernet ONBOOT=yes BOOTPROTO=none BRIDGE=br0 > ifcfg-eno1
+printf '%s\\n' DEVICE=br0 TYPE=Bridge ONBOOT=yes BOOTPROTO=none IPADDR=192.0.2.10 NETMASK=255.255.255.0 \\
+    GATEWAY=192.0.2.1 STP=yes DELAY=0 > ifcfg-br0
+for nic in eno2 eno3; do
+    printf '%s\\n' DEVICE=$nic TYPE=Ethernet ONBOOT=yes BOOTPROTO=none MASTER=bond0 SLAVE=yes > ifcfg-$nic
+done
+printf '%s\\n' DEVICE=bond0 TYPE=Bond BONDING_MASTER=yes 'BONDING_OPTS="mode=active-backup miimon=100 primary=eno3"' \\
+    ONBOOT=yes BOOTPROTO=none > ifcfg-bond0
+printf '%s\\n' DEVICE=bond0.10 VLAN=yes PHYSDEV=bond0 ONBOOT=yes BOOTPROTO=none BRIDGE=br1 > ifcfg-bond0.10
+printf '%s\\n' DEVICE=br1 TYPE=Bridge ONBOOT=yes BOOTPROTO=none STP=yes DELAY=45 > ifcfg-br1
+cat > /etc/systemd/system/show-network.service <<'UNIT'
+[Unit]
+Description=show the kernel's network state
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /usr/local/bin/show-network
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p /usr/local/bin
+cat > /usr/local/bin/show-network <<'SCRIPT'
+for br in br0 br1; do
+    sys=/sys/class/net/$br
+    echo "NET $br stp_state=$(cat $sys/bridge/stp_state) forward_delay=$(cat $sys/bridge/forward_delay)" \\
+        "ports=$(ls $sys/brif | tr '\\n' ' ')"
+done
+echo "NET bond0 mode=$(cat /sys/class/net/bond0/bonding/mode) slaves=$(cat /sys/class/net/bond0/bonding/slaves)" \\
+    "active=$(cat /sys/class/net/bond0/bonding/active_slave)"
+echo "NET vlan $(grep bond0.10 /proc/net/vlan/config | tr -s ' ')"
+echo "NET address $(ip -o -4 addr show | awk '$4 == "192.0.2.10/24" { print $2 }')"
+echo "NET route $(ip -4 route show default)"
+echo "NET setfd $(brctl setfd br0 0 2>&1)"
+SCRIPT
+systemctl enable show-network.service
+%end
+""".replace("@IFNAMES@", " ".join(f"ifname=eno{n}:52:54:00:0e:00:0{n}" for n in (1, 2, 3)))
+
+
+@pytest.mark.boot
+def test_installed_system_brings_up_ifcfg_files_in_el7_order_with_the_kernels_modules(
+    tree: TestInstallTree, qemu: str, tmp_path: Path
+) -> None:
+    disk = new_disk(tmp_path)
+    initrd = with_kickstart(tree.initrd, NETWORK_KS, tmp_path)
+    install = boot_qemu(qemu, install_args(tree, initrd, disk, "inst.repo=cdrom"), tmp_path, "install",
+                        INSTALL_TIMEOUT_S)
+    assert install.stopped_by_itself, install.console
+    nics = [arg for n in (1, 2, 3) for arg in ("-netdev", f"user,id=nic{n}",
+                                                "-device", f"virtio-net-pci,netdev=nic{n},mac=52:54:00:0e:00:0{n}")]
+    verify = boot_qemu(qemu, ["-drive", f"file={disk},if=virtio,format=qcow2", *nics], tmp_path, "verify",
+                       VERIFY_TIMEOUT_S)
+    print(f"verification boot with three NICs under TCG: {verify.seconds:.1f} s")
+    lines = console_lines(verify.console)
+    assert verify.stopped_by_itself, verify.console
+    # dracut's ifname= names the NICs; the service brings up plain devices and bonds, then VLANs, then bridges.
+    assert_in_order(lines, [
+        "ksbuild test system: ifname: 52:54:00:0e:00:01 is eno1",
+        "Bringing up interface bond0:  [  OK  ]",
+        "Bringing up interface eno1:  [  OK  ]",
+        "Bringing up interface bond0.10:  [  OK  ]",
+        "Bringing up interface br0:  [  OK  ]",
+        "Bringing up interface br1:  [  OK  ]",
+    ])
+    net = {line.split(" ", 2)[1]: line.split(" ", 2)[2] for line in lines if line.startswith("NET ")}
+    # The kernel, not the file, has the last word: STP on moves DELAY=0 up to 2 s (200) and DELAY=45 down to 30 s.
+    assert net["br0"] == "stp_state=1 forward_delay=200 ports=eno1", net
+    assert net["br1"] == "stp_state=1 forward_delay=3000 ports=bond0.10", net
+    assert net["bond0"] == "mode=active-backup 1 slaves=eno2 eno3 active=eno3", net
+    assert net["vlan"] == "bond0.10 | 10 | bond0", net
+    assert net["address"] == "br0", net
+    assert net["route"].startswith("default via 192.0.2.1 dev br0"), net
+    # With STP already on, a second `brctl setfd br0 0` (a later `ifup br0`) is refused.
+    assert net["setfd"] == "set forward delay failed: Numerical result out of range", net
