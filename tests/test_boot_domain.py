@@ -80,6 +80,10 @@ VARIANTS = {
         INSTALL_ISO, domain_type="kvm", machine="q35", network=NetworkSpec("bridge", "br0", None),
     ),
     "tcg-guest-svm": dataclasses.replace(INSTALL_ISO, guest_virt=True),
+    "verify-host-nics": dataclasses.replace(
+        INSTALL_ISO, kernel=None, initrd=None, cmdline=None, cdrom=None, installer_log=None,
+        nics=(NetworkSpec("user", None, "52:54:00:a1:00:01"), NetworkSpec("user", None, "52:54:00:a1:00:02")),
+    ),
 }
 
 
@@ -132,6 +136,14 @@ def test_verify_phase_boots_from_disk() -> None:
     assert root.find("os/kernel") is None
     assert root.find("os/boot").get("dev") == "hd"  # type: ignore[union-attr]
     assert root.findtext("on_reboot") == "restart"
+
+
+def test_verification_vm_gets_one_isolated_nic_per_profile_nic() -> None:
+    root = _parse(VARIANTS["verify-host-nics"])
+    interfaces = root.findall("devices/interface")
+    assert [(i.get("type"), i.find("mac").get("address"), i.find("model").get("type"))  # type: ignore[union-attr]
+            for i in interfaces] == [("user", "52:54:00:a1:00:01", "virtio"), ("user", "52:54:00:a1:00:02", "virtio")]
+    assert all(i.find("source") is None for i in interfaces)  # user-mode: no host bridge or network behind it
 
 
 def test_kvm_gets_host_model_cpu() -> None:

@@ -53,6 +53,11 @@ def checks(result: BootTestResult) -> dict[str, str]:
     return {c.name: c.status for c in result.report.checks}
 
 
+def details(result: BootTestResult) -> dict[str, str]:
+    assert result.report is not None
+    return {c.name: c.detail for c in result.report.checks}
+
+
 def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
     result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml"), options(tmp_path, tree.iso))
     assert result.ok, (result.cause, result.phases[-1].verdict.last_lines)
@@ -64,8 +69,16 @@ def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstal
                  "firewalld", "service:libvirtd", "service:NetworkManager", "package:qemu-kvm*",
                  "package:bridge-utils", "libvirt-default-network", "hostname", "installed-marker"):
         assert status[name] == "pass", (name, result.report)
-    # The VM has no NIC called enp2s0f0: reported as skipped, not passed.
-    assert status["bridge-port:br0:enp2s0f0"] == "skip"
+    # The VM has the profile's NIC, named by ifname= on the installed kernel's command line, and the report
+    # shows the kernel's view of the network: the bridge's port, its STP delay, the address and the route.
+    for name in ("nic:enp2s0f0", "bridge-port:br0:enp2s0f0", "bridge-delay:br0", "address:br0", "default-route"):
+        assert status[name] == "pass", (name, result.report)
+    assert not [c for c in result.report.checks if c.status == "skip"]  # type: ignore[union-attr]
+    detail = details(result)
+    assert detail["bridge:br0"] == "ports: enp2s0f0"
+    assert detail["bridge-delay:br0"] == "forward_delay 2 s"
+    assert detail["address:br0"] == "192.168.80.40/24 on br0"
+    assert detail["default-route"] == "via 192.168.80.1 dev br0"
     run_dir = result.run_dir
     for name in ("console.log", "installer.log", "verify-console.log", "install-domain.xml", "ks.cfg"):
         assert (run_dir / name).is_file(), name
@@ -240,14 +253,43 @@ def test_sigint_mid_install_cleans_up_and_exits_130(booted: str, tree: TestInsta
 
 
 def test_bond_vlan_bridge_host_is_set_up_as_rendered(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    """Issue 5's stacked bond -> VLAN -> bridge: the %post runs for real and the booted system's devices match.
-    No traffic can pass (the VM has none of the profile's NICs), but the files and the kernel's view must."""
+    """Issue 5's stacked bond -> VLAN -> bridge on the host's two NICs: the %post runs for real, the network
+    service brings the files up with the kernel's bonding, 8021q and bridge modules, and the report reads the
+    kernel's state."""
     result = boot_test(request(tmp_path, REPO / "profiles/examples/lacp-vlan-bridge.yaml"), options(tmp_path, tree.iso))
     status = checks(result)
-    for name in ("bond:bond0", "vlan:bond0.10", "vlan:bond0.30", "bridge:br-vm", "bridge-port:br-vm:bond0.30",
-                 "ifcfg:bond0", "ifcfg:bond0.30", "ifcfg:br-vm"):
+    for name in ("nic:ens1f0", "nic:ens1f1", "bond:bond0", "bond-slaves:bond0", "vlan:bond0.10", "vlan:bond0.30",
+                 "bridge:br-vm", "bridge-stp:br-vm", "bridge-delay:br-vm", "bridge-port:br-vm:bond0.30",
+                 "address:bond0.10", "default-route", "ifcfg:bond0", "ifcfg:bond0.30", "ifcfg:br-vm"):
         assert status.get(name) == "pass", (name, result.report)
     assert result.ok, result.cause
+    detail = details(result)
+    assert detail["bond:bond0"] == "mode 802.3ad, miimon 100"
+    assert detail["bond-slaves:bond0"] == "slaves ens1f0 up, ens1f1 up"
+    assert detail["bridge:br-vm"] == "ports: bond0.30"
+    assert detail["bridge-delay:br-vm"] == "forward_delay 0 s"
+    assert detail["address:bond0.10"] == "192.168.80.43/24 on bond0.10"
+    assert detail["default-route"] == "via 192.168.80.1 dev bond0.10"
+    assert not [c for c in result.report.checks if c.status == "skip"]  # type: ignore[union-attr]
+
+
+def test_stp_bridge_with_a_delay_the_kernel_will_not_take_fails_with_its_cause(
+    booted: str, tree: TestInstallTree, tmp_path: Path
+) -> None:
+    """The model refuses stp: true with delay 0, so the kickstart asks for it the way hand-written ones do: a
+    %post that edits ifcfg-br0. The kernel raises the delay to its STP minimum and the report names why."""
+    edit = "sed -i s/^DELAY=.*/DELAY=0/ /etc/sysconfig/network-scripts/ifcfg-br0"
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml",
+                               (f'scripts.post=[{{name: stp-delay-zero, body: "{edit}"}}]',)),
+                       options(tmp_path, tree.iso, keep_disk=False))
+    assert not result.ok
+    assert [p.verdict.ok for p in result.phases] == [True, True], result.cause
+    assert checks(result)["bridge-delay:br0"] == "fail"
+    assert details(result)["bridge-delay:br0"] == (
+        "forward_delay 2 s; ifcfg-br0 asks DELAY=0 with STP on, which the kernel does not take: it keeps an STP "
+        "bridge's forward delay within 2-30 s"
+    )
+    assert result.cause.startswith("verification failed: bridge-delay:br0")
 
 
 def test_pxe_discovery_host_boots_with_its_arguments_keymap_and_repos(

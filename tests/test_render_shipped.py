@@ -14,6 +14,7 @@ from tests.helpers import SHIPPED_PROFILES
 
 GOLDEN = Path(__file__).parent / "golden" / "kickstarts"
 PROFILES = sorted(p.stem for p in SHIPPED_PROFILES.glob("*.yaml"))
+EXAMPLES = sorted(f"examples/{p.stem}" for p in SHIPPED_PROFILES.glob("examples/*.yaml"))
 
 
 def test_the_shipped_set() -> None:
@@ -38,7 +39,7 @@ def test_no_findings_at_all(name: str) -> None:
     assert [f.format() for f in result.findings] == []
 
 
-@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("name", PROFILES + EXAMPLES)
 def test_boot_test_variant_is_clean(name: str) -> None:
     """The verification unit added for boot tests passes the same checks, and its script passes shellcheck."""
     result = build(SHIPPED_PROFILES / f"{name}.yaml")

@@ -102,6 +102,8 @@ class DomainSpec:
     # Give a TCG guest AMD-V (svm), which qemu emulates: a hypervisor profile's %pre insists on vmx/svm.
     guest_virt: bool = False
     extra_disk_paths: tuple[str, ...] = ()  # vdb, vdc, ...: for profiles that span disks (RAID)
+    # NICs after `network`: in a verification boot, one per NIC the profile names, each on its own user-mode link.
+    nics: tuple[NetworkSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.memory_mib <= 0 or self.vcpus <= 0:
@@ -170,8 +172,9 @@ class DomainSpec:
             bus, dev = ("sata", "sda") if "q35" in self.machine else ("ide", "hda")
             ET.SubElement(cdrom, "target", {"dev": dev, "bus": bus})
             ET.SubElement(cdrom, "readonly")
-        if self.network is not None:
-            self._add_interface(devices, self.network)
+        for network in (self.network, *self.nics):
+            if network is not None:
+                self._add_interface(devices, network)
         if self.console_log is not None:
             serial = ET.SubElement(devices, "serial", {"type": "file"})
             ET.SubElement(serial, "source", {"path": self.console_log})

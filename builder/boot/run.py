@@ -36,6 +36,7 @@ from builder.boot.watch import DomainState, Judge, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write
 from builder.pipeline import BootTestVariant, BuildRequest, BuildResult, model, run, vm_disk_names
+from builder.render.verify_plan import NicExpectation, verification_nics
 
 RunPhase = Literal["preparing", "install", "verify", "export", "finished"]
 
@@ -221,7 +222,8 @@ def boot_test(
             RunResources(conn, run_id=run_id, profile=result.name, run_dir=run_dir, pool=options.pool,
                          progress=events.message)
         )
-        session = _Session(options, events, resources, conn, domain_type, network, run_id, result.name, stop)
+        session = _Session(options, events, resources, conn, domain_type, network, run_id, result.name, stop,
+                           verification_nics(result.profile))
         phases, report = session.run(media, repo, result.kickstart.text, len(result.profile.storage.disks))
         outcome = BootTestResult(result.name, run_id, run_dir, domain_type, warnings, tuple(phases), report)
         kept = None
@@ -253,7 +255,8 @@ def verify_disk(
     events = events or BootEvents()
     if not disk.is_file():
         raise BadInput(f"{disk}: no such disk image")
-    name = model(request).name  # the profile must load; its verification unit is on the disk already
+    modelled = model(request)  # the profile must load; its verification unit is on the disk already
+    name = modelled.name
     run_id = new_run_id()
     run_dir = (request.roots.output_dir(name) / "runs" / run_id).resolve()
     with ExitStack() as stack:
@@ -265,7 +268,8 @@ def verify_disk(
                                                      run_dir=run_dir, pool=options.pool, progress=events.message))
         resources.adopt_disk(disk)
         network = parse_network_option(options.network)
-        session = _Session(options, events, resources, conn, domain_type, network, run_id, name, stop)
+        session = _Session(options, events, resources, conn, domain_type, network, run_id, name, stop,
+                           verification_nics(modelled.profile))
         phase, report = session.verify()
         outcome = BootTestResult(name, run_id, run_dir, domain_type,
                                  (warning,) if warning else (), (phase,), report)
@@ -315,6 +319,8 @@ class _Session:
     run_id: str
     profile: str
     stop: threading.Event
+    # The NICs the profile names: the verification VM gets exactly these, named by the kickstart's ifname= args.
+    host_nics: tuple[NicExpectation, ...] = ()
 
     def run(self, media: InstallMedia, repo: str, kickstart: str, disk_count: int
             ) -> tuple[list[PhaseResult], VerifyReport | None]:
@@ -326,10 +332,11 @@ class _Session:
         return phases, report
 
     def _spec(self, phase: str, **fields: Any) -> DomainSpec:
+        fields.setdefault("network", self.network)
         return DomainSpec(
             name=f"ksbuild-{self.profile}-{self.run_id}-{phase}", run_id=self.run_id, profile=self.profile,
             domain_type=self.domain_type, memory_mib=self.options.memory_mib, vcpus=self.options.vcpus,
-            network=self.network, guest_virt=self.domain_type == "qemu", **fields,
+            guest_virt=self.domain_type == "qemu", **fields,
         )
 
     def install(self, media: InstallMedia, repo: str, kickstart: str, disk_count: int) -> PhaseResult:
@@ -355,9 +362,15 @@ class _Session:
 
     def verify(self) -> tuple[PhaseResult, VerifyReport]:
         volume = self.resources.disk_volume()
+        # The host's own NICs, and only those: user-mode links, so no address the profile gives them leaves this
+        # machine (qemu answers ARP and DHCP for 10.0.2.0/24 alone and forwards only connections the guest opens).
+        nics = tuple(NetworkSpec("user", None, nic.mac) for nic in self.host_nics)
+        if nics:
+            names = ", ".join(f"{nic.name} ({nic.mac})" for nic in self.host_nics)
+            self.events.message(f"verify: the VM gets the profile's NICs on user-mode links: {names}")
         spec = self._spec("verify", disk_path=str(volume.path()), kernel=None, initrd=None, cmdline=None,
                           cdrom=None, console_log=self.resources.log_path("verify-console"), installer_log=None,
-                          on_reboot="destroy")
+                          on_reboot="destroy", network=None if nics else self.network, nics=nics)
         judge = VerifyJudge(profile=self.profile)
         phase = self._phase("verify", spec, judge, installer=None)
         report = judge.report

@@ -91,6 +91,11 @@ def _name(device: Device) -> str:
     return device.device if isinstance(device, Vlan) else device.name
 
 
+def addressed_devices(net: Network) -> tuple[tuple[str, Device], ...]:
+    """Bridges, NICs, bonds and VLANs by device name: the order addresses, DNS and the gateway are looked up in."""
+    return tuple((_name(device), device) for device in _addressed(net))
+
+
 def _dns_holder(profile: Profile) -> str | None:
     """The device whose ifcfg carries DNS1..: the one with the gateway, else the first with a static address."""
     devices = _addressed(profile.network)
@@ -103,7 +108,8 @@ def _dns_holder(profile: Profile) -> str | None:
     return None
 
 
-def _gateway_holder(net: Network) -> str | None:
+def gateway_holder(net: Network) -> str | None:
+    """The device whose ifcfg has the gateway, and so the default route (DEFROUTE=yes)."""
     return next((_name(d) for d in _addressed(net) if d.ipv4 is not None and d.ipv4.gateway is not None), None)
 
 
@@ -114,7 +120,7 @@ class _IfcfgWriter:
         self.net = profile.network
         self.nm_off = network_manager_disabled(profile)
         self.dns_device = _dns_holder(profile)
-        self.gateway_device = _gateway_holder(self.net)
+        self.gateway_device = gateway_holder(self.net)
 
     def address(self, name: str, device: Interface | Bond | Vlan | Bridge) -> list[tuple[str, str]]:
         if not isinstance(device, Bridge) and device.bridge is not None:

@@ -11,17 +11,47 @@ import re
 from dataclasses import dataclass
 
 from builder.contract import SEALED_IFCFG_KEYS
+from builder.model.network import Network
 from builder.model.profile import Profile
 from builder.model.types import kernel_arg_name
-from builder.render.context import IfcfgFile, ifcfg_files, nested_modules
+from builder.render.context import (
+    IFCFG_DIR,
+    IfcfgFile,
+    addressed_devices,
+    gateway_holder,
+    ifcfg_files,
+    nested_modules,
+)
 from builder.render.views import keyboard_view, repo_files
+
+# A generated MAC (for a NIC the profile does not pin) is QEMU's prefix and three bytes from the NIC's name: the
+# kickstart's ifname= arguments and the verification VM agree, run after run.
+GENERATED_MAC_PREFIX = "52:54:00"
+
+
+@dataclass(frozen=True)
+class NicExpectation:
+    """A NIC the profile names, and the MAC the verification VM gives it (the pinned one, or a generated one)."""
+
+    name: str
+    mac: str
+
+    @property
+    def kernel_arg(self) -> str:
+        """dracut's `ifname=<name>:<mac>`: the NIC with this MAC gets this name."""
+        return f"ifname={self.name}:{self.mac}"
 
 
 @dataclass(frozen=True)
 class BridgeExpectation:
     name: str
     stp: bool
+    delay: int  # seconds, what DELAY= says
     ports: tuple[str, ...]
+
+    @property
+    def ifcfg_path(self) -> str:
+        return f"{IFCFG_DIR}/ifcfg-{self.name}"
 
 
 @dataclass(frozen=True)
@@ -29,6 +59,28 @@ class BondExpectation:
     name: str
     mode: str
     miimon: int | None
+    members: tuple[str, ...] = ()
+    primary: str | None = None
+
+
+@dataclass(frozen=True)
+class AddressExpectation:
+    """A device that holds an address: a static one (with prefix), or one from DHCP (`address` None)."""
+
+    device: str
+    address: str | None
+
+    @property
+    def ip(self) -> str | None:
+        return self.address.split("/", 1)[0] if self.address is not None else None
+
+
+@dataclass(frozen=True)
+class RouteExpectation:
+    """The default route: via the static gateway on its device, or through DHCP on one of `devices`."""
+
+    gateway: str | None
+    devices: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -94,6 +146,14 @@ class VerifyPlan:
     repos: tuple[RepoExpectation, ...] = ()
     repos_absent: tuple[str, ...] = ()  # names of repos with file: false
     kdump: bool | None = None  # addons.kdump.enabled, when the profile configures kdump
+    nics: tuple[NicExpectation, ...] = ()
+    addresses: tuple[AddressExpectation, ...] = ()
+    default_route: RouteExpectation | None = None
+
+    @property
+    def kernel_args(self) -> tuple[str, ...]:
+        """Boot arguments of the installed system in a boot test: each NIC named as the profile names it."""
+        return tuple(nic.kernel_arg for nic in self.nics)
 
 
 def sealed_text(file: IfcfgFile, seal: bool) -> str:
@@ -132,15 +192,63 @@ def repo_expectations(profile: Profile) -> tuple[tuple[RepoExpectation, ...], tu
     return present, absent
 
 
+def _generated_mac(name: str, taken: set[str]) -> str:
+    seed = name
+    while True:
+        digest = hashlib.sha256(seed.encode()).digest()
+        mac = GENERATED_MAC_PREFIX + "".join(f":{byte:02x}" for byte in digest[:3])
+        if mac not in taken:
+            return mac
+        seed += "'"
+
+
+def verification_nics(profile: Profile) -> tuple[NicExpectation, ...]:
+    """Every NIC the profile names (interfaces, then bond members not listed there), with its MAC in the
+    verification VM: the pinned one, else one generated from the name."""
+    net = profile.network
+    listed = [nic.name for nic in net.interfaces]
+    names = listed + [m for bond in net.bonds for m in bond.members if m not in listed]
+    pinned = {nic.name: nic.mac for nic in net.interfaces if nic.mac is not None}
+    taken = set(pinned.values())
+    nics = []
+    for name in dict.fromkeys(names):
+        mac = pinned.get(name)
+        if mac is None:
+            mac = _generated_mac(name, taken)
+            taken.add(mac)
+        nics.append(NicExpectation(name, mac))
+    return tuple(nics)
+
+
+def _addresses(net: Network) -> tuple[AddressExpectation, ...]:
+    return tuple(
+        AddressExpectation(name, None if device.ipv4.dhcp else str(device.ipv4.address))
+        for name, device in addressed_devices(net)
+        if device.ipv4 is not None
+    )
+
+
+def _default_route(net: Network, addresses: tuple[AddressExpectation, ...]) -> RouteExpectation | None:
+    holder = gateway_holder(net)
+    if holder is not None:
+        gateway = next(d.ipv4.gateway for n, d in addressed_devices(net) if n == holder and d.ipv4 is not None)
+        return RouteExpectation(str(gateway), (holder,))
+    # No static gateway: the route comes from DHCP, on any device that asked for an address that way.
+    dhcp = tuple(a.device for a in addresses if a.address is None)
+    return RouteExpectation(None, dhcp) if dhcp else None
+
+
 def verify_plan(profile: Profile, name: str) -> VerifyPlan:
     bridges = tuple(
         BridgeExpectation(
             name=bridge.name,
             stp=bridge.stp,
+            delay=bridge.forward_delay,
             ports=profile.network.bridge_ports(bridge.name),
         )
         for bridge in profile.network.bridges
     )
+    addresses = _addresses(profile.network)
     files = tuple(
         FileExpectation(f.device, f.path, hashlib.sha256(sealed_text(f, profile.seal).encode()).hexdigest())
         for f in ifcfg_files(profile)
@@ -157,7 +265,8 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         nested_modules=nested_modules(profile),
         default_network=profile.virtualization.default_network,
         bridges=bridges,
-        bonds=tuple(BondExpectation(b.name, b.mode, b.options.miimon) for b in profile.network.bonds),
+        bonds=tuple(BondExpectation(b.name, b.mode, b.options.miimon, b.members, b.options.primary)
+                    for b in profile.network.bonds),
         vlans=tuple(VlanExpectation(v.device, v.id, v.parent) for v in profile.network.vlans),
         ifcfg=files,
         cmdline=cmdline_expectation(profile)[0],
@@ -166,4 +275,7 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         repos=repo_expectations(profile)[0],
         repos_absent=repo_expectations(profile)[1],
         kdump=profile.addons.kdump.enabled if profile.addons.kdump is not None else None,
+        nics=verification_nics(profile),
+        addresses=addresses,
+        default_route=_default_route(profile.network, addresses),
     )

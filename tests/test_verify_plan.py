@@ -1,0 +1,86 @@
+"""What the verification boot expects of a profile's network: the NICs the VM gets (and the ifname= arguments that
+name them), each bridge's delay, bond members, the device holding each address and the default route."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from builder.model.profile import InstallSource
+from builder.pipeline import BootTestVariant, build
+from builder.render.verify_plan import AddressExpectation, RouteExpectation, VerifyPlan, verify_plan
+from builder.validate.kickstart import parse_kickstart
+from tests.examples import EXAMPLES
+from tests.helpers import MINIMAL, SHIPPED_PROFILES, write
+
+MAC = re.compile(r"52:54:00(:[0-9a-f]{2}){3}")
+
+
+def plan_of(path: Path) -> VerifyPlan:
+    result = build(path, shell=False)
+    assert [f.format() for f in result.errors] == []
+    return verify_plan(result.profile, path.stem)
+
+
+def test_pinned_macs_are_kept_and_unlisted_bond_members_get_a_nic() -> None:
+    pinned = plan_of(EXAMPLES / "bond-active-backup.yaml")
+    assert [(n.name, n.mac) for n in pinned.nics] == [("eno1", "52:54:00:a1:00:01"), ("eno2", "52:54:00:a1:00:02")]
+    lacp = plan_of(EXAMPLES / "lacp-vlan-bridge.yaml")
+    # interfaces: [] there; the members come from the bond.
+    assert [n.name for n in lacp.nics] == ["ens1f0", "ens1f1"]
+    assert all(MAC.fullmatch(n.mac) for n in lacp.nics)
+    assert len({n.mac for n in lacp.nics}) == 2
+
+
+def test_generated_macs_do_not_change_between_runs_or_collide_with_pinned_ones(tmp_path: Path) -> None:
+    first = plan_of(SHIPPED_PROFILES / "kvm-hypervisor.yaml").nics
+    again = plan_of(SHIPPED_PROFILES / "kvm-hypervisor.yaml").nics
+    assert first == again
+    (nic,) = first
+    assert nic.name == "enp2s0f0" and MAC.fullmatch(nic.mac)
+    # A second NIC pinned to exactly the MAC enp2s0f0 would be given: the generated one moves aside.
+    text = MINIMAL.replace("    - {name: enp2s0f0, bridge: br0}\n",
+                           f"    - {{name: enp2s0f0, bridge: br0}}\n    - {{name: eno9, mac: \"{nic.mac}\"}}\n")
+    nics = plan_of(write(tmp_path / "two.yaml", text)).nics
+    assert [n.name for n in nics] == ["enp2s0f0", "eno9"]
+    assert nics[1].mac == nic.mac and nics[0].mac != nic.mac and MAC.fullmatch(nics[0].mac)
+
+
+def test_the_boot_test_kickstart_names_each_nic_on_the_installed_kernel_command_line() -> None:
+    boot_test = build(EXAMPLES / "bond-active-backup.yaml", variant=BootTestVariant(InstallSource(cdrom=True)),
+                      shell=False)
+    bootloader = parse_kickstart(boot_test.kickstart.text, "ks.cfg").handler.bootloader
+    assert bootloader.appendLine == "ifname=eno1:52:54:00:a1:00:01 ifname=eno2:52:54:00:a1:00:02"
+    # A plain render (what a user installs from) has no such arguments.
+    plain = build(EXAMPLES / "bond-active-backup.yaml", shell=False)
+    assert not parse_kickstart(plain.kickstart.text, "ks.cfg").handler.bootloader.appendLine
+
+
+def test_bridges_bonds_addresses_and_the_default_route() -> None:
+    hypervisor = plan_of(SHIPPED_PROFILES / "kvm-hypervisor.yaml")
+    (bridge,) = hypervisor.bridges
+    assert (bridge.name, bridge.stp, bridge.delay, bridge.ports) == ("br0", True, 2, ("enp2s0f0",))
+    assert hypervisor.addresses == (AddressExpectation("br0", "192.168.80.40/24"),)
+    assert hypervisor.default_route == RouteExpectation("192.168.80.1", ("br0",))
+
+    backup = plan_of(EXAMPLES / "bond-active-backup.yaml")
+    (bond,) = backup.bonds
+    assert (bond.mode, bond.miimon, bond.members, bond.primary) == ("active-backup", 100, ("eno1", "eno2"), "eno1")
+
+    lacp = plan_of(EXAMPLES / "lacp-vlan-bridge.yaml")
+    assert [(b.name, b.stp, b.delay, b.ports) for b in lacp.bridges] == [("br-vm", False, 0, ("bond0.30",))]
+    assert lacp.addresses == (AddressExpectation("bond0.10", "192.168.80.43/24"),)
+    assert lacp.default_route == RouteExpectation("192.168.80.1", ("bond0.10",))
+
+
+def test_dhcp_devices_expect_an_address_and_a_route_from_dhcp(tmp_path: Path) -> None:
+    text = MINIMAL.replace("{address: 192.168.80.40/24, gateway: 192.168.80.1}", "{dhcp: true}")
+    plan = plan_of(write(tmp_path / "dhcp.yaml", text.replace("nameservers: [114.114.114.114]", "nameservers: []")))
+    assert plan.addresses == (AddressExpectation("br0", None),)
+    assert plan.default_route == RouteExpectation(None, ("br0",))
+    assert plan.bridges[0].delay == 15  # stp defaults to on, and the delay to the kernel's
+
+
+def test_no_network_no_network_checks() -> None:
+    plan = plan_of(SHIPPED_PROFILES / "golden-image.yaml")
+    assert (plan.nics, plan.addresses, plan.default_route, plan.kernel_args) == ((), (), None, ())
