@@ -273,6 +273,18 @@ def test_bond_vlan_bridge_host_is_set_up_as_rendered(booted: str, tree: TestInst
     assert not [c for c in result.report.checks if c.status == "skip"]  # type: ignore[union-attr]
 
 
+def test_dhcp_through_an_stp_bridge_crosses_the_bridge(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
+    """br0 asks for its address by DHCP: the request leaves through the port enp2s0f0 once STP lets it forward
+    (ifup-eth waits twice the delay), and qemu's user network answers. Frames really cross the bridge."""
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml",
+                               ("network.bridges[0].ipv4={dhcp: true}",)), options(tmp_path, tree.iso))
+    assert result.ok, (result.cause, result.report)
+    detail = details(result)
+    assert detail["address:br0"].endswith(" on br0 (DHCP)")
+    assert detail["default-route"] == "via 10.0.2.2 dev br0 (DHCP)"
+    assert detail["bridge-port:br0:enp2s0f0"] == "port of br0 (forwarding)"
+
+
 def test_stp_bridge_with_a_delay_the_kernel_will_not_take_fails_with_its_cause(
     booted: str, tree: TestInstallTree, tmp_path: Path
 ) -> None:

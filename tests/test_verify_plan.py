@@ -8,8 +8,10 @@ from pathlib import Path
 
 from builder.model.profile import InstallSource
 from builder.pipeline import BootTestVariant, build
+from builder.render.kickstart import render_kickstart
 from builder.render.verify_plan import AddressExpectation, RouteExpectation, VerifyPlan, verify_plan
 from builder.validate.kickstart import parse_kickstart
+from builder.validate.pipeline import validate_kickstart_text
 from tests.examples import EXAMPLES
 from tests.helpers import MINIMAL, SHIPPED_PROFILES, write
 
@@ -84,3 +86,21 @@ def test_dhcp_devices_expect_an_address_and_a_route_from_dhcp(tmp_path: Path) ->
 def test_no_network_no_network_checks() -> None:
     plan = plan_of(SHIPPED_PROFILES / "golden-image.yaml")
     assert (plan.nics, plan.addresses, plan.default_route, plan.kernel_args) == ((), (), None, ())
+
+
+def test_the_verify_script_for_dhcp_and_bonds_passes_shellcheck(tmp_path: Path) -> None:
+    """The network checks for a DHCP bridge and a bond with a primary, as rendered, pass bash -n and shellcheck."""
+    text = MINIMAL.replace("{address: 192.168.80.40/24, gateway: 192.168.80.1}", "{dhcp: true}").replace(
+        "nameservers: [114.114.114.114]", "nameservers: []").replace(
+        "    - {name: enp2s0f0, bridge: br0}\n",
+        "    - {name: enp2s0f0, bridge: br0}\n  bonds:\n"
+        "    - {name: bond1, members: [eno1, eno2], options: {primary: eno2}, ipv4: {address: 10.1.1.5/24}}\n")
+    path = write(tmp_path / "dhcp.yaml", text)
+    result = build(path, shell=False)
+    assert [f.format() for f in result.errors] == []
+    kickstart = render_kickstart(result.profile, "dhcp", verify=verify_plan(result.profile, "dhcp")).text
+    script = kickstart.split("cat > /usr/local/sbin/ksbuild-verify <<'KSBUILD_EOF'\n", 1)[1].split("KSBUILD_EOF")[0]
+    assert "report default-route pass \"via $via dev $dev (DHCP)\"" in script
+    assert "want eno2 active (primary)" in script
+    inner = validate_kickstart_text(f"%post --interpreter=/bin/bash\n{script}%end\n", "ksbuild-verify")
+    assert [f.format() for f in inner.findings if f.check in {"shellcheck", "bash"}] == []
