@@ -1,7 +1,6 @@
 """The install contract: what a rendered kickstart prints and leaves behind, and what the boot test reads back.
 
-Both sides take it from here: the templates receive `TEMPLATE_VALUES` as Jinja globals (`contract.*`, and the
-older names `success_marker`, `failure_marker`, `verify_script`, `verify_unit`, `seal_script`), and the parsers
+Both sides take it from here: the templates receive `TEMPLATE_VALUES` as the Jinja global `contract`, and the parsers
 (boot/verdict.py, boot/report.py, the pipeline's finding locator, the semantic checks) import the patterns.
 tests/test_contract.py renders a kickstart, runs its lines and parses them back.
 
@@ -95,13 +94,5 @@ TEMPLATE_VALUES = TemplateValues()
 
 
 def template_globals() -> dict[str, object]:
-    """What every template environment gets: `contract`, and the names templates used before it existed."""
-    values = TEMPLATE_VALUES
-    return {
-        "contract": values,
-        "success_marker": values.success_marker,
-        "failure_marker": values.failure_marker,
-        "verify_script": values.verify_script,
-        "verify_unit": values.verify_unit,
-        "seal_script": values.seal_script,
-    }
+    """What every template environment gets: the contract, as `contract.*` (one name for each value)."""
+    return {"contract": TEMPLATE_VALUES}

@@ -4,6 +4,7 @@ name them), each bridge's delay, bond members, the device holding each address a
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 from builder.model.profile import InstallSource
@@ -56,6 +57,21 @@ def test_the_boot_test_kickstart_names_each_nic_on_the_installed_kernel_command_
     # A plain render (what a user installs from) has no such arguments.
     plain = build(EXAMPLES / "bond-active-backup.yaml", shell=False)
     assert not parse_kickstart(plain.kickstart.text, "ks.cfg").handler.bootloader.appendLine
+
+
+def test_a_verified_host_gives_back_the_kernel_arguments_the_boot_test_added() -> None:
+    # The ifname= arguments exist for the verification VM only: once verification passes (and before a golden
+    # image is sealed and exported), the unit removes exactly those, and leaves the profile's own.
+    profile = EXAMPLES / "bond-active-backup.yaml"
+    own = "storage.bootloader.append=[intel_iommu=on]"
+    boot_test = build(profile, overrides=[own], variant=BootTestVariant(InstallSource(cdrom=True)), shell=False)
+    parsed = parse_kickstart(boot_test.kickstart.text, "ks.cfg")
+    added = parsed.handler.bootloader.appendLine.split()
+    assert added[0] == "intel_iommu=on"
+    verify = next(s for s in parsed.scripts if "# ksbuild post script: verify" in s.body)
+    removals = [shlex.split(line) for line in verify.body.splitlines() if "grubby --update-kernel=ALL" in line]
+    assert removals == [["grubby", "--update-kernel=ALL", f"--remove-args={' '.join(added[1:])}"]]
+    assert all(arg.startswith("ifname=") for arg in added[1:]) and len(added) == 3
 
 
 def test_bridges_bonds_addresses_and_the_default_route() -> None:
