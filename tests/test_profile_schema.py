@@ -107,6 +107,21 @@ def test_wrong_type_is_not_coerced(tmp_path: Path) -> None:
     assert "virtualization.nested: Input should be a valid boolean" in error
 
 
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"])
+def test_time_zones_of_the_tz_database_are_accepted(tmp_path: Path, zone: str) -> None:
+    text = MINIMAL.replace("  hostname: kvm01", f"  timezone: {zone}\n  hostname: kvm01")
+    result = build(write(tmp_path / "lab.yaml", text), shell=False)
+    assert result.profile.system.timezone == zone
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Mars/Olympus_Mons", "asia/shanghai"])
+def test_names_that_are_not_time_zones_are_refused_on_every_host(tmp_path: Path, zone: str) -> None:
+    # `localtime` is a file in Debian's /usr/share/zoneinfo, not a zone anaconda knows: whether a profile is valid
+    # must not depend on the machine that checks it.
+    (error,) = schema_errors(tmp_path, MINIMAL.replace("  hostname: kvm01", f"  timezone: {zone}\n  hostname: kvm01"))
+    assert f"system.timezone: {zone!r} is not a known time zone" in error, error
+
+
 def test_plaintext_password_is_refused_without_echoing_it(tmp_path: Path) -> None:
     text = MINIMAL.replace(ROOT_HASH, "hunter2-secret")
     (error,) = schema_errors(tmp_path, text)
