@@ -5,8 +5,9 @@ Modes (builder.rules): a kickstart that starts with ksbuild's generated header, 
 is checked as "rendered" (all policy an error); any other as a hand-written "kickstart".
 
 Speed, for one file: the shell checks start in the background on a quick scan of the scripts before pykickstart is
-imported, and pykickstart is imported without `requests` (builder.validate.pykickstart_offline). For many: one
-shellcheck process for all scripts (builder.validate.shell).
+imported, and pykickstart is imported without `requests` (builder.validate.pykickstart_offline). For many (the
+kickstarts rendered from profiles), the same head start, with one shellcheck process for all the scripts
+(builder.validate.shell).
 """
 
 from __future__ import annotations
@@ -176,10 +177,13 @@ def validate_kickstart_file(path: Path, *, settings: Settings | None = None, she
 def validate_many(items: Sequence[tuple[str, str]], *, mode: Mode | None = None,
                   settings: Settings | None = None) -> list[KickstartReport]:
     """Validate many (source, text) kickstarts, checking all their scripts with one shellcheck run."""
+    settings = settings or Settings()
+    # As for one file: the shell checks start on the scanned scripts before pykickstart is imported and parses.
+    pending = start_checks([script for source, text in items for script in scan_scripts(text, source)])
     from builder.validate.kickstart import parse_kickstart
 
-    settings = settings or Settings()
     parsed = [(source, text, parse_kickstart(text, source)) for source, text in items]
+    pending.wait()
     shell_findings = check_scripts_each([(source, one.scripts) for source, _, one in parsed])
     return [
         _report(source, one, found, mode or detect_mode(text), settings)
