@@ -26,7 +26,6 @@ from builder.model.build import build_profile
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
 from builder.render.secrets import resolve_secrets
-from builder.render.verify_plan import verify_plan
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
 
 if TYPE_CHECKING:
@@ -183,7 +182,11 @@ def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
     profile = modelled.profile
     if isinstance(variant, BootTestVariant):
         profile = for_boot_test(profile, variant.source)
-    plan = verify_plan(profile, modelled.name) if isinstance(variant, BootTestVariant) and variant.verify else None
+    plan = None
+    if isinstance(variant, BootTestVariant) and variant.verify:
+        from builder.render.verify_plan import verify_plan  # what a boot test checks: not needed otherwise
+
+        plan = verify_plan(profile, modelled.name)
     callback = variant.callback_url if isinstance(variant, FleetHostVariant) else None
     dirs = template_dirs(modelled, request.templates, request.roots)
     secrets = resolve_secrets(profile, modelled.loaded.locate, workdir=request.roots.workdir)

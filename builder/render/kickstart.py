@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -14,8 +15,10 @@ from builder.model.profile import Profile
 from builder.render.context import firewall_port, ifcfg_files, install_network, nested_modules
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
 from builder.render.secrets import NO_SECRETS, Secrets
-from builder.render.verify_plan import VerifyPlan
 from builder.render.views import install_repos, keyboard_view, repo_files
+
+if TYPE_CHECKING:  # only boot-test builds have a verification plan
+    from builder.render.verify_plan import VerifyPlan
 
 
 @dataclass(frozen=True)
