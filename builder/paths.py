@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -23,3 +24,14 @@ def templates_dir() -> Path:
 def shipped_profiles_dir() -> Path:
     """The profiles that ship with ksbuild."""
     return _data_dir("profiles")
+
+
+def user_cache_dir() -> Path | None:
+    """ksbuild's folder in the user's cache: $XDG_CACHE_HOME/ksbuild, else ~/.cache/ksbuild; None without a home."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(base):
+        return Path(base) / "ksbuild"
+    try:
+        return Path.home() / ".cache" / "ksbuild"
+    except RuntimeError:  # no $HOME and no password entry
+        return None

@@ -190,7 +190,8 @@ def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
     callback = variant.callback_url if isinstance(variant, FleetHostVariant) else None
     dirs = template_dirs(modelled, request.templates, request.roots)
     secrets = resolve_secrets(profile, modelled.loaded.locate, workdir=request.roots.workdir)
-    kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback, secrets=secrets)
+    kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback, secrets=secrets,
+                                 cache=request.roots.cache)
     return Prepared(modelled, profile, kickstart)
 
 

@@ -80,11 +80,13 @@ class Roots:
 
     `profile_dirs`: where bare profile names (`kvm-hypervisor`, `extends: base`) are looked up, in order.
     `output`: where `output/<profile>/` goes. `workdir`: paths in messages and manifests are shown relative
-    to it, and a relative `templates:` given with `--set` starts there (None: absolute paths)."""
+    to it, and a relative `templates:` given with `--set` starts there (None: absolute paths). `cache`: where
+    ksbuild keeps what it may compute again, compiled templates (None: nothing is kept between runs)."""
 
     profile_dirs: tuple[Path, ...] = (shipped_profiles_dir(),)
     output: Path | None = None
     workdir: Path | None = None
+    cache: Path | None = None
 
     @classmethod
     def under(cls, folder: Path) -> Roots:

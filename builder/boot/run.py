@@ -35,6 +35,7 @@ from builder.boot.verdict import BootProgress, InstallJudge, Verdict
 from builder.boot.watch import DomainState, Judge, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write
+from builder.paths import user_cache_dir
 from builder.pipeline import BootTestVariant, BuildRequest, BuildResult, model, run, vm_disk_names
 from builder.render.verify_plan import NicExpectation, verification_nics
 
@@ -42,8 +43,11 @@ RunPhase = Literal["preparing", "install", "verify", "export", "finished"]
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ksbuild" / "media"
+    """Downloaded and extracted install media: `media/` in ksbuild's folder of the user's cache."""
+    folder = user_cache_dir()
+    if folder is None:
+        raise BadInput("no home folder for the install media cache: set XDG_CACHE_HOME")
+    return folder / "media"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from builder.errors import Finding
-from builder.paths import shipped_profiles_dir
+from builder.paths import shipped_profiles_dir, user_cache_dir
 from builder.vocabulary import Roots
 
 FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
@@ -25,8 +25,8 @@ OUTPUT_ROOT = Path("output")
 
 def here(output_root: Path = OUTPUT_ROOT) -> Roots:
     """The roots of the current directory: ./profiles (then the shipped profiles), ./output, and file names in
-    messages relative to it."""
-    return Roots((Path("profiles"), shipped_profiles_dir()), output_root, Path.cwd())
+    messages relative to it; the user's cache folder."""
+    return Roots((Path("profiles"), shipped_profiles_dir()), output_root, Path.cwd(), user_cache_dir())
 
 
 def print_findings(findings: Sequence[Finding], *, err: bool = True) -> None:

@@ -10,6 +10,7 @@ import jinja2
 
 from builder.contract import template_globals
 from builder.paths import templates_dir
+from builder.render.compiled import compiled_templates
 from builder.render.quoting import HEREDOC_END, heredoc_body, ifcfg_value, kickstart_quote, shell_quote
 
 MAIN_TEMPLATE = "ks.cfg.j2"
@@ -21,7 +22,9 @@ def template_search_path(overrides: Sequence[Path] = ()) -> tuple[Path, ...]:
 
 
 @lru_cache(maxsize=16)
-def make_environment(search_path: tuple[Path, ...]) -> jinja2.Environment:
+def make_environment(search_path: tuple[Path, ...], cache: Path | None = None) -> jinja2.Environment:
+    """The environment for templates found along `search_path`; compiled templates are kept under the cache folder
+    `cache` between runs (builder.render.compiled; None: compiled in every process)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(p) for p in search_path]),
         undefined=jinja2.StrictUndefined,
@@ -36,6 +39,7 @@ def make_environment(search_path: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["heredoc"] = heredoc_body
     env.globals["HEREDOC_END"] = HEREDOC_END
     env.globals.update(template_globals())
+    env.bytecode_cache = compiled_templates(cache, env)
     return env
 
 

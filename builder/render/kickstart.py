@@ -35,12 +35,14 @@ def render_kickstart(
     verify: VerifyPlan | None = None,
     callback_url: str | None = None,
     secrets: Secrets = NO_SECRETS,
+    cache: Path | None = None,
 ) -> RenderedKickstart:
     """Render the kickstart; `verify` adds the boot-test verification unit (boot-test builds only);
     `callback_url` adds a last %post that reports the finished install there (fleet installs); `secrets` are the
-    passphrases and passwords the profile names (builder.render.secrets.resolve_secrets)."""
+    passphrases and passwords the profile names (builder.render.secrets.resolve_secrets); compiled templates are
+    kept under the cache folder `cache` (builder.render.compiled)."""
     search_path = template_search_path(tuple(template_overrides))
-    env = make_environment(search_path)
+    env = make_environment(search_path, cache)
     context = {
         "profile": profile,
         "name": name,
