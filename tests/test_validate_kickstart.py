@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pykickstart.version import RHEL7, makeVersion, returnClassForVersion
 from builder.errors import BadInput, Finding
 from builder.validate.kickstart import parse_kickstart, rhel7_handler
 from builder.validate.pipeline import validate_kickstart_file, validate_kickstart_text, validate_many
+from builder.validate.sections import header_words
 
 KICKSTARTS = Path(__file__).parent / "data" / "kickstarts"
 GOOD = KICKSTARTS / "good-hypervisor.ks"
@@ -245,6 +247,21 @@ def test_any_input_gives_findings_never_an_exception(lines: list[str]) -> None:
     for finding in parsed.findings:
         assert finding.location is not None
         assert finding.location.line is None or 1 <= finding.location.line <= max(len(lines), 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="%post-=/ab \t'\"\\#:.,@+\x0b\xa0\r\n", max_size=40))
+def test_the_quick_scan_reads_a_script_header_as_pykickstart_splits_it(header: str) -> None:
+    # The scan that starts the shell checks early takes words apart as pykickstart does (shlex, comments dropped).
+    try:
+        expected: list[str] | type[ValueError] = shlex.split(header, comments=True)
+    except ValueError:
+        expected = ValueError
+    try:
+        words: list[str] | type[ValueError] = header_words(header)
+    except ValueError:
+        words = ValueError
+    assert words == expected
 
 
 def test_validate_file_rejects_unreadable_and_non_utf8_files(tmp_path: Path) -> None:

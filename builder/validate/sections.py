@@ -8,12 +8,15 @@ the scan got differently are checked again (builder.validate.pipeline).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
 SCRIPT_KINDS = {"%pre": "pre", "%post": "post", "%traceback": "traceback", "%pre-install": "pre-install",
                 "%onerror": "onerror"}
 _OPTIONS = ("--interpreter", "--erroronfail", "--log", "--logfile", "--nochroot")
+# A line without any other character has no quote, escape or comment: split at whitespace, it gives shlex's words.
+_NOT_PLAIN = re.compile(r"[^A-Za-z0-9%=/._:,@+ \t\r\n-]")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,13 @@ def _header(words: list[str]) -> tuple[str, bool, bool, str | None] | None:
     return interpreter, error_on_fail, in_chroot, log
 
 
+def header_words(line: str) -> list[str]:
+    """The words of a header line as pykickstart splits it (shlex, comments dropped)."""
+    if not _NOT_PLAIN.search(line):
+        return line.split()  # nothing shlex would treat specially: the same words, without its per-character cost
+    return shlex.split(line, comments=True)
+
+
 def scan_scripts(text: str, source: str) -> tuple[ScriptSection, ...]:
     """The script sections of a kickstart as a quick line scan sees them (no pykickstart, no %include)."""
     found: list[ScriptSection] = []
@@ -89,7 +99,7 @@ def scan_scripts(text: str, source: str) -> tuple[ScriptSection, ...]:
         if kind is None or not body.strip():
             continue  # %packages, %addon, %anaconda ...; pykickstart drops empty scripts
         try:
-            header = _header(shlex.split(lines[header_line - 1], comments=True))
+            header = _header(header_words(lines[header_line - 1]))
         except ValueError:
             continue
         if header is None:
