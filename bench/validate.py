@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,6 +52,12 @@ def timed(argv: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=cwd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished programs this one waited for, theirs included."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def single_file(ksvalidator: str, runs: int) -> None:
@@ -90,18 +98,20 @@ def main() -> None:
                                text=True, check=False)
         if check.returncode != 0:
             sys.exit(f"ksbuild validate failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}")
+        cpu_before = children_cpu()
         ksbuild_time = timed([*KSBUILD, "validate", *map(str, profiles)], folder)
+        ksbuild_cpu = children_cpu() - cpu_before
 
         # The peer needs the kickstarts on disk: render them first (not timed).
         for profile in profiles:
             subprocess.run([*KSBUILD, "render", str(profile)], cwd=folder, check=True, capture_output=True)
         kickstarts = sorted(folder.glob("output/*/ks.cfg"))
         assert len(kickstarts) == args.n
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), children_cpu()
         for kickstart in kickstarts:
             subprocess.run([ksvalidator, "-v", "RHEL7", str(kickstart)], check=False, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-        peer_time = time.perf_counter() - start
+        peer_time, peer_cpu = time.perf_counter() - start, children_cpu() - cpu_before
 
     help_times = [timed([*KSBUILD_SCRIPT, "--help"], REPO) for _ in range(args.runs)]
     imports = subprocess.run(
@@ -114,6 +124,8 @@ def main() -> None:
     print(f"ksvalidator -v RHEL7, 1 process per kickstart (pykickstart only):                        "
           f"{peer_time:.2f} s")
     print(f"ratio: ksbuild is {peer_time / ksbuild_time:.1f}x faster (goal >= 15x at N=200)")
+    print(f"cpu (user + system, programs run included): ksbuild {ksbuild_cpu:.2f} s, ksvalidator {peer_cpu:.2f} s, "
+          f"ratio {peer_cpu / ksbuild_cpu:.1f}x; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"ksbuild --help start-up: median {statistics.median(help_times) * 1000:.0f} ms over {args.runs} runs")
     print(f"libvirt imported by render/validate code: {imports}")
 
