@@ -14,13 +14,13 @@ import jinja2
 import pytest
 from jinja2.bccache import bc_magic
 
-from builder.paths import templates_dir
+from builder.paths import templates_dir, user_cache_dir
 from builder.pipeline import build
 from builder.render import compiled
 from builder.render.compiled import compiled_templates, private_folder
 from builder.render.environment import make_environment
 from builder.vocabulary import Roots
-from tests.helpers import SHIPPED_PROFILES
+from tests.helpers import SHIPPED_PROFILES, run_cli
 
 GOLDEN = Path(__file__).parent / "golden" / "kickstarts"
 PROFILES = sorted(p.stem for p in SHIPPED_PROFILES.glob("*.yaml"))
@@ -157,3 +157,38 @@ def test_a_folder_of_another_owner_is_not_used(tmp_path: Path, monkeypatch: pyte
     folder.mkdir(mode=0o700)
     monkeypatch.setattr(os, "getuid", lambda: folder.stat().st_uid + 1)
     assert private_folder(folder) is None
+
+
+def test_the_boot_test_kickstart_from_kept_code_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from builder.render.kickstart import render_kickstart
+    from builder.render.verify_plan import verify_plan
+
+    profile = build(SHIPPED_PROFILES / "kvm-hypervisor.yaml", shell=False).profile
+    plan = verify_plan(profile, "kvm-hypervisor")
+    compiled_here = render_kickstart(profile, "kvm-hypervisor", verify=plan).text
+    render_kickstart(profile, "kvm-hypervisor", verify=plan, cache=tmp_path)
+    make_environment.cache_clear()
+    _no_compiling(monkeypatch)
+    assert render_kickstart(profile, "kvm-hypervisor", verify=plan, cache=tmp_path).text == compiled_here
+
+
+def test_the_cli_keeps_compiled_templates_in_the_users_cache_folder(tmp_path: Path) -> None:
+    xdg = tmp_path / "xdg"
+    for _ in range(2):
+        done = run_cli("render", str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"), "-o", str(tmp_path / "out"),
+                       cwd=tmp_path, env={"XDG_CACHE_HOME": str(xdg)})
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "out" / "ks.cfg").read_text() == (GOLDEN / "kvm-hypervisor.ks.cfg").read_text()
+    assert _entries(xdg / "ksbuild")
+    assert (xdg / "ksbuild" / "templates").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(("xdg", "expected"), [
+    ("/srv/cache", Path("/srv/cache/ksbuild")),
+    ("", Path("/home/ops/.cache/ksbuild")),
+    ("relative/cache", Path("/home/ops/.cache/ksbuild")),  # the XDG spec: a relative path is ignored
+])
+def test_the_users_cache_folder(monkeypatch: pytest.MonkeyPatch, xdg: str, expected: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    monkeypatch.setenv("HOME", "/home/ops")
+    assert user_cache_dir() == expected
