@@ -26,40 +26,12 @@ from builder.model.build import build_profile
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
 from builder.render.secrets import resolve_secrets
-from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
+from builder.vocabulary import DEFAULT_ROOTS, TEMPLATE_COMMANDS, KeyPath, Roots, format_key
 
 if TYPE_CHECKING:
     from builder.validate.kickstart import ScriptSection
     from builder.validate.pipeline import KickstartReport
 
-# The profile key behind each kickstart command, so a pykickstart error points into the profile too.
-_COMMAND_KEYS: dict[str, KeyPath] = {
-    "url": ("install", "source"),
-    "cdrom": ("install", "source"),
-    "repo": ("install", "repos"),
-    "lang": ("system", "lang"),
-    "keyboard": ("system", "keyboard"),
-    "timezone": ("system", "timezone"),
-    "network": ("network",),
-    "rootpw": ("users", "root"),
-    "user": ("users", "accounts"),
-    "sshkey": ("users",),
-    "selinux": ("system", "selinux"),
-    "firewall": ("system", "firewall"),
-    "services": ("system", "services"),
-    "ignoredisk": ("storage", "disks"),
-    "clearpart": ("storage", "clear"),
-    "part": ("storage", "partitions"),
-    "autopart": ("storage", "layout"),
-    "raid": ("storage", "raids"),
-    "volgroup": ("storage", "volume_groups"),
-    "logvol": ("storage", "volume_groups"),
-    "reqpart": ("storage", "firmware"),
-    "zerombr": ("storage", "clear"),
-    "bootloader": ("storage", "disks"),
-    "reboot": ("install", "finish"),
-    "poweroff": ("install", "finish"),
-}
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -302,11 +274,15 @@ def _profile_key_for_line(
                     return ("scripts", phase, index, "body")
             return None
     if 1 <= line <= len(lines):
-        words = lines[line - 1].split()
+        text = lines[line - 1].strip()
+        for index, extra in enumerate(profile.kickstart.extra_commands):
+            if text == extra.strip():
+                return ("kickstart", "extra_commands", index)
+        words = text.split()
         if words[:1] == ["%include"] and len(words) > 1:
             return _include_key(profile, words[1])
         if words:
-            return _COMMAND_KEYS.get(words[0])
+            return TEMPLATE_COMMANDS.get(words[0]) or None
     return None
 
 

@@ -32,6 +32,49 @@ Locate = Callable[[KeyPath], Location]
 Progress = Callable[[str], None]
 """Receives one-line progress messages for the person watching (the CLI prints them)."""
 
+# Every kickstart command ksbuild's templates write, with the profile key it comes from (() for the commands
+# always written the same way). A pykickstart finding on a rendered line points back at that key, and
+# `kickstart.extra_commands` may not repeat one of these (the kickstart would hold the setting twice).
+TEMPLATE_COMMANDS: dict[str, KeyPath] = {
+    "install": (),
+    "text": (),
+    "cmdline": (),
+    "graphical": (),
+    "skipx": (),
+    "firstboot": (),
+    "url": ("install", "source"),
+    "cdrom": ("install", "source"),
+    "nfs": ("install", "source"),
+    "harddrive": ("install", "source"),
+    "liveimg": ("install", "source"),
+    "repo": ("install", "repos"),
+    "lang": ("system", "lang"),
+    "keyboard": ("system", "keyboard"),
+    "timezone": ("system", "timezone"),
+    "network": ("network",),
+    "rootpw": ("users", "root"),
+    "user": ("users", "accounts"),
+    "sshkey": ("users",),
+    "selinux": ("system", "selinux"),
+    "firewall": ("system", "firewall"),
+    "services": ("system", "services"),
+    "ignoredisk": ("storage", "disks"),
+    "clearpart": ("storage", "clear"),
+    "part": ("storage", "partitions"),
+    "partition": ("storage", "partitions"),
+    "autopart": ("storage", "layout"),
+    "raid": ("storage", "raids"),
+    "volgroup": ("storage", "volume_groups"),
+    "logvol": ("storage", "volume_groups"),
+    "reqpart": ("storage", "firmware"),
+    "zerombr": ("storage", "clear"),
+    "bootloader": ("storage", "disks"),
+    "reboot": ("install", "finish"),
+    "poweroff": ("install", "finish"),
+    "shutdown": ("install", "finish"),
+    "halt": ("install", "finish"),
+}
+
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 

@@ -6,6 +6,7 @@ every problem is reported at once, each at the file:line the value came from.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from builder.contract import RESERVED_SCRIPT_NAMES
 from builder.errors import Finding, Severity
 from builder.model.profile import Profile
 from builder.rules import rule
-from builder.vocabulary import KeyPath, Locate, format_key
+from builder.vocabulary import TEMPLATE_COMMANDS, KeyPath, Locate, format_key
 
 Problem = tuple[KeyPath, str, Severity]
 
@@ -31,7 +32,7 @@ def check_profile(profile: Profile, locate: Locate, workdir: Path | None = None)
         for path, rule_id, message in layout_problems_of(profile)
     ]
     checks = (network_problems, storage_problems, storage_option_problems, include_problems, _check_services,
-              _check_users, _check_scripts, _check_repos, _check_liveimg, _check_addons)
+              _check_users, _check_scripts, _check_repos, _check_liveimg, _check_addons, _check_extra_commands)
     for check in checks:
         for path, message, severity in check(profile):
             findings.append(
@@ -183,3 +184,43 @@ def _check_repos(profile: Profile) -> Iterator[Problem]:
             yield (("install", "repos", index, "gpgkey"),
                    "gpgcheck is on but no gpgkey is given; yum will refuse unsigned or unknown-key packages",
                    "warning")
+
+
+# Commands the templates write that a profile may still add more of, each naming its own user.
+_MORE_ALLOWED = ("user", "sshkey")
+_SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
+
+
+def _option_value(words: list[str], name: str) -> str | None:
+    for index, word in enumerate(words):
+        if word == name and index + 1 < len(words):
+            return words[index + 1]
+        if word.startswith(f"{name}="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def _check_extra_commands(profile: Profile) -> Iterator[Problem]:
+    """kickstart.extra_commands: no second copy of a setting the profile writes, no plaintext secret."""
+    users = {"root", *(account.name for account in profile.users.accounts)}
+    for index, line in enumerate(profile.kickstart.extra_commands):
+        path: KeyPath = ("kickstart", "extra_commands", index)
+        words = shlex.split(line, comments=True)  # the model made sure this splits
+        name = words[0]
+        if name in TEMPLATE_COMMANDS and name not in _MORE_ALLOWED:
+            key = TEMPLATE_COMMANDS[name]
+            where = f"from {format_key(key)}" if key else "always"
+            yield path, (f"ksbuild writes `{name}` {where}; a second `{name}` line would replace it. "
+                         + (f"Set {format_key(key)} instead" if key else "Leave it out")), "error"
+        owner = _option_value(words, "--name" if name == "user" else "--username")
+        if name in _MORE_ALLOWED and owner in users:
+            yield path, (f"`{name}` for {owner}: that user is in users:, which writes its own `{name}` line; "
+                         "set it there"), "error"
+        plaintext = "--plaintext" in words or (
+            "--iscrypted" not in words
+            and any(word.split("=", 1)[0] in _SECRET_OPTIONS for word in words if word.startswith("--"))
+        )
+        if plaintext:
+            # Never repeat the value.
+            yield path, ("holds a plaintext password or passphrase; a profile holds hashes only "
+                         "(`openssl passwd -6` makes one)"), "error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -293,6 +294,43 @@ class Addons(Model):
     extra: tuple[Addon, ...] = Field((), description="Other %addon sections, in order.")
 
 
+# Kickstart command names are lowercase words (pykickstart's commandMap keys): `eula`, `auth`, `sshpw` ...
+_COMMAND_WORD = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+def _command_line(value: str) -> str:
+    """One kickstart command line, written as given: it must stay one command (no section, no %include, quotes
+    balanced so that no quote runs into the next line of the kickstart)."""
+    text = value.strip()
+    if not text:
+        raise ValueError("an empty line is not a kickstart command")
+    if text.startswith("%"):
+        raise ValueError("a line starting with '%' is a section header, %end or %include, not a command; "
+                         "sections have keys of their own (scripts.pre, scripts.post, packages)")
+    if text.startswith("#"):
+        raise ValueError("a comment is not a command; leave it out")
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError:
+        raise ValueError("unbalanced quote: pykickstart cannot split this line") from None
+    if not words or not _COMMAND_WORD.fullmatch(words[0]):
+        raise ValueError("must start with a kickstart command name (lowercase), such as eula or auth")
+    return text
+
+
+CommandLineText = Annotated[Line, AfterValidator(_command_line)]
+
+
+class Kickstart(Model):
+    """Kickstart commands the profile has no key for, written into the kickstart as given (`ksbuild import`
+    keeps what it cannot map here, visibly)."""
+
+    extra_commands: tuple[CommandLineText, ...] = Field(
+        (), description="Command lines written as given after the commands ksbuild writes, e.g. "
+        "['eula --agreed', 'auth --enableshadow --passalgo=sha512'].",
+    )
+
+
 class Profile(Model):
     """A CentOS 7 KVM hypervisor install, as one YAML profile describes it."""
 
@@ -310,3 +348,4 @@ class Profile(Model):
     network: Network = Network()
     scripts: Scripts = Scripts()
     addons: Addons = Addons()
+    kickstart: Kickstart = Kickstart()
