@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     # Validating a kickstart file must not import the profile model, pydantic or the pipeline: those are
     # imported where a profile is read.
     from builder.emit.output import EmittedFiles
+    from builder.importer.ledger import ImportReport
     from builder.pipeline import BuildRequest, BuildResult
     from builder.rules import Mode
     from builder.validate.config import RuleLayer, Settings
@@ -230,3 +232,87 @@ def profile_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ksbuild profile"
     return schema
+
+
+# -- import ---------------------------------------------------------------------------------------------------
+
+# What `import` writes: a profile file `render` can read back (its size limit, its name rules).
+_IMPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    kickstart: Path
+    output: Path | None   # None: written to standard output
+    text: str
+    report: ImportReport
+
+    def to_json(self) -> dict[str, object]:
+        return {"kickstart": str(self.kickstart), "profile": str(self.output) if self.output else None,
+                **self.report.to_json()}
+
+
+def default_import_path(kickstart: Path) -> Path:
+    """<kickstart name>.yaml in the current folder: ks/kvm01.cfg -> kvm01.yaml."""
+    return Path(f"{kickstart.stem}.yaml")
+
+
+def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots, extends: str | None = None,
+                          rootpw_hash: str | None = None, force: bool = False) -> ImportOutcome:
+    """Import `kickstart` into a profile written to `output` (None: only returned, for standard output).
+    Nothing is written when anything fails; an existing file is replaced only with `force`."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from builder.fsutil import atomic_create, atomic_write
+    from builder.importer import import_kickstart, profile_text
+    from builder.load.yaml_source import MAX_FILE_BYTES
+    from builder.model.types import CryptHash
+    from builder.validate.pipeline import read_kickstart
+
+    if output is not None and not _IMPORT_NAME.fullmatch(output.stem):
+        raise BadInput(f"{output}: a profile file name may only use letters, digits, '.', '_' and '-' (render "
+                       "names its output folder after it)")
+    if output is not None and output.suffix not in PROFILE_SUFFIXES:
+        raise BadInput(f"{output}: a profile file ends in .yaml or .yml")
+    if rootpw_hash is not None:
+        try:
+            TypeAdapter(CryptHash).validate_python(rootpw_hash)
+        except ValidationError:
+            raise BadInput("--rootpw-hash is not a crypt(3) hash ($6$salt$hash); make one with "
+                           "`openssl passwd -6`") from None
+    text = read_kickstart(kickstart)
+    source = roots.display(kickstart)
+    imported = import_kickstart(text, source, path=kickstart, rootpw_hash=rootpw_hash)
+    base = None
+    written_extends = None
+    if extends is not None:
+        base, written_extends = _import_base(extends, output, roots)
+    result = profile_text(imported, text, extends=written_extends, base=base)
+    data = result.text.encode()
+    if len(data) > MAX_FILE_BYTES:
+        raise BadInput(f"{source}: the profile would be {len(data)} bytes; profiles are limited to "
+                       f"{MAX_FILE_BYTES} (move large scripts to files the kickstart fetches)")
+    if output is not None:
+        # A profile with a password hash is readable by its owner only, as the kickstarts rendered from it.
+        mode = 0o600 if result.holds_hash else 0o644
+        if force:
+            atomic_write(output, data, mode)
+        elif not atomic_create(output, data, mode):
+            raise BadInput(f"{roots.display(output)} exists; nothing written (--force replaces it)")
+    return ImportOutcome(kickstart, output, result.text, result.report)
+
+
+def _import_base(ref: str, output: Path | None, roots: Roots) -> tuple[Any, str]:
+    """The base profile, modelled, and how the child names it: a bare name as given, a path relative to the
+    folder the child is written to."""
+    import os
+
+    from builder.load.profile_loader import load_profile
+    from builder.model.build import build_profile
+
+    loaded = load_profile(ref, roots=roots)
+    base = build_profile(loaded.data, loaded.locate)
+    if "/" not in ref and not ref.endswith(PROFILE_SUFFIXES):
+        return base, ref
+    folder = (output.parent if output is not None else Path()).absolute()
+    return base, os.path.relpath(loaded.path, folder)

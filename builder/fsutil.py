@@ -41,6 +41,27 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
         handle.write(data)
 
 
+def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    """Write `path` atomically only if it does not exist yet (the check and the write are one step: a link of a
+    complete temporary file, which fails when the name is taken). False when it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+
+
 def atomic_copy(path: Path, source: Path, mode: int = 0o644, *, durable: bool = True) -> None:
     """Copy `source` to `path` as `atomic_write` writes, without reading a (large) file into memory."""
     with source.open("rb") as original, atomic_output(path, mode, durable=durable) as handle:

@@ -136,6 +136,40 @@ def list_profiles(dirs: tuple[Path, ...]) -> None:
         click.echo(f"{entry.name:<24} {entry.origin:<8} {entry.description}")
 
 
+@cli.command(name="import")
+@click.argument("kickstart", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", default=None, metavar="PROFILE.yaml",
+              help="The profile to write (default: <kickstart name>.yaml here; '-' prints it).")
+@click.option("--extends", "extends", default=None, metavar="PROFILE",
+              help="Write only what differs from this profile (a name or a path), with `extends:` naming it.")
+@click.option("--rootpw-hash", "rootpw_hash", default=None, metavar="HASH",
+              help="crypt(3) hash for root (`openssl passwd -6`), instead of the kickstart's rootpw.")
+@click.option("--force", is_flag=True, help="Replace the profile if it exists.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="The report as text or JSON.")
+def import_command(kickstart: Path, output: str | None, extends: str | None, rootpw_hash: str | None, force: bool,
+                   output_format: str) -> None:
+    """Turn an existing KICKSTART into a profile: every command mapped to profile keys, what a %post does with
+    ifcfg files, repos, SELinux, nested virtualization and services turned into keys, the rest kept as written
+    (kickstart.extra_commands, scripts). Prints what was mapped, passed through and not carried, line by line.
+    Plaintext passwords are refused (give --rootpw-hash)."""
+    from builder.commands import default_import_path, import_kickstart_file
+
+    target = None if output == "-" else Path(output) if output else default_import_path(kickstart)
+    outcome = import_kickstart_file(kickstart, output=target, roots=here(), extends=extends, rootpw_hash=rootpw_hash,
+                                    force=force)
+    to_stdout = target is None
+    if output_format == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True), err=to_stdout)
+    else:
+        for line in outcome.report.format():
+            click.echo(line, err=to_stdout)
+    if to_stdout:
+        click.echo(outcome.text, nl=False)
+    elif output_format == "text":
+        click.echo(f"wrote {target}")
+
+
 @cli.command()
 def schema() -> None:
     """Print the profile JSON Schema (for editors: yaml-language-server, VS Code)."""

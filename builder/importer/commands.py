@@ -1,0 +1,340 @@
+"""Kickstart commands (everything but storage and network) → profile keys.
+
+Each mapper reads pykickstart's object for the line, sets keys with the line as their origin, and reports what it
+could not carry. Decisions:
+- Commands ksbuild always writes the same way (`install`, `text`, `skipx`, `firstboot --disabled`) are mapped;
+  what differs from them (`cmdline`, `graphical`, `firstboot --enable`) is reported as not carried, because a
+  second display-mode or firstboot line in `kickstart.extra_commands` would replace ksbuild's.
+- A command without a key is passed through as written (`kickstart.extra_commands`), unless it holds a plaintext
+  secret: then the import refuses it with the fix.
+- Plaintext root passwords are never carried: `--rootpw-hash` gives the hash, or the import fails with the fix.
+- `user` and `sshkey` lines with options the profile has no key for (--uid, --shell ...) are passed through
+  whole, so nothing of the account is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import TypeAdapter, ValidationError
+from pykickstart.constants import (
+    FIRSTBOOT_DEFAULT,
+    FIRSTBOOT_SKIP,
+    KS_REBOOT,
+    KS_SHUTDOWN,
+    SELINUX_DISABLED,
+    SELINUX_ENFORCING,
+    SELINUX_PERMISSIVE,
+)
+
+from builder.importer.context import ImportContext, given_options, line_text
+from builder.model.types import CryptHash
+from builder.validate.kickstart import CommandLine
+
+HASH_FIX = ("make a hash with `openssl passwd -6` and give it with --rootpw-hash (or put `rootpw --iscrypted "
+            "HASH` in the kickstart)")
+_ALWAYS = "ksbuild always writes it"
+
+
+def _crypt_ok(value: str) -> bool:
+    try:
+        TypeAdapter(CryptHash).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _install(ctx: ImportContext, command: CommandLine) -> None:
+    if command.name == "upgrade":
+        ctx.ledger.dropped(command.location, line_text(command), "ksbuild installs; it does not upgrade")
+        return
+    ctx.ledger.mapped(command.location, line_text(command), [])
+
+
+def _display(ctx: ImportContext, command: CommandLine) -> None:
+    if command.name == "text":
+        ctx.unhandled(command, set(), {"nonInteractive": "no profile key for text --non-interactive"})
+        ctx.ledger.mapped(command.location, "text", [])
+        return
+    ctx.ledger.dropped(command.location, line_text(command),
+                       "ksbuild always writes `text` (an unattended text install); a second display mode would "
+                       "replace it")
+
+
+def _always(ctx: ImportContext, command: CommandLine) -> None:
+    ctx.ledger.mapped(command.location, line_text(command), [])
+
+
+def _firstboot(ctx: ImportContext, command: CommandLine) -> None:
+    if command.data.firstboot in (FIRSTBOOT_SKIP,):
+        ctx.ledger.mapped(command.location, line_text(command), [])
+        return
+    default = command.data.firstboot == FIRSTBOOT_DEFAULT
+    same = " (the same on a text install)" if default else ""
+    ctx.ledger.dropped(command.location, line_text(command), f"ksbuild always writes `firstboot --disabled`{same}")
+
+
+def _url(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    if data.url:
+        ctx.draft.set(("install", "source", "url"), data.url, command.location)
+        ctx.ledger.mapped(command.location, line_text(command), [("install", "source", "url")])
+    else:
+        ctx.ledger.refuse(command.location, ("install", "source"), "url --mirrorlist: a profile takes an install "
+                          "tree URL (url --url=...); give the tree of one mirror")
+    ctx.unhandled(command, {"url", "mirrorlist"})
+
+
+def _cdrom(ctx: ImportContext, command: CommandLine) -> None:
+    ctx.draft.set(("install", "source", "cdrom"), True, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("install", "source", "cdrom")])
+
+
+def _other_source(ctx: ImportContext, command: CommandLine) -> None:
+    ctx.ledger.refuse(command.location, ("install", "source"),
+                      f"{command.name}: a profile installs from a URL tree (install.source.url: http/https/ftp), "
+                      "the boot media (cdrom: true) or a live image; give one of those")
+
+
+def _repo(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    if not data.baseurl:
+        ctx.pass_through(command, "repo --mirrorlist: install.repos takes a baseurl")
+        return
+    repo = {"name": data.name, "baseurl": data.baseurl}
+    index = ctx.draft.append(("install", "repos"), repo, command.location)
+    key = ("install", "repos", index)
+    ctx.ledger.mapped(command.location, line_text(command), [key])
+    ctx.unhandled(command, {"name", "baseurl", "install"})
+    if data.install:
+        # repo --install: anaconda also writes the repo to /etc/yum.repos.d on the installed system.
+        ctx.repo_files.add(data.name)
+
+
+def _lang(ctx: ImportContext, command: CommandLine) -> None:
+    ctx.draft.set(("system", "lang"), command.data.lang, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("system", "lang")])
+    ctx.unhandled(command, {"lang"})
+
+
+def _keyboard(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    keymap = data.vc_keymap or (data.x_layouts[0] if data.x_layouts else "") or data._keyboard
+    if not keymap:
+        ctx.ledger.dropped(command.location, line_text(command), "no layout given")
+        return
+    ctx.draft.set(("system", "keyboard"), keymap, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("system", "keyboard")])
+    layouts = [layout for layout in data.x_layouts if layout != keymap]
+    if layouts or data.switch_options:
+        ctx.ledger.dropped(command.location, line_text(command),
+                           "system.keyboard is one layout for the console and X; the other X layouts and "
+                           "--switch are not carried")
+
+
+def _timezone(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    keys = [("system", "timezone")]
+    ctx.draft.set(("system", "timezone"), data.timezone, command.location)
+    ctx.draft.set(("system", "utc"), bool(data.isUtc), command.location)
+    keys.append(("system", "utc"))
+    if data.ntpservers:
+        ctx.draft.set(("system", "ntp_servers"), sorted(data.ntpservers), command.location)
+        keys.append(("system", "ntp_servers"))
+    ctx.ledger.mapped(command.location, line_text(command), keys)
+    ctx.unhandled(command, {"timezone", "isUtc", "ntpservers"})
+
+
+def _rootpw(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    keys = []
+    if ctx.rootpw_hash is not None:
+        ctx.draft.set(("users", "root", "password_hash"), ctx.rootpw_hash, command.location)
+        keys.append(("users", "root", "password_hash"))
+        ctx.ledger.note(command.location, "rootpw", "the hash given with --rootpw-hash replaces this line's value",
+                        keys)
+    elif data.password and data.isCrypted:
+        if _crypt_ok(data.password):
+            ctx.draft.set(("users", "root", "password_hash"), data.password, command.location)
+            keys.append(("users", "root", "password_hash"))
+        else:
+            ctx.ledger.refuse(command.location, ("users", "root", "password_hash"),
+                              "rootpw --iscrypted: the value is not a crypt(3) hash ($6$salt$hash); " + HASH_FIX)
+    elif data.password:
+        # Never repeat the value.
+        ctx.ledger.refuse(command.location, ("users", "root", "password_hash"),
+                          "rootpw holds a plaintext password, which a profile never carries; " + HASH_FIX)
+    if data.lock:
+        ctx.draft.set(("users", "root", "lock"), True, command.location)
+        keys.append(("users", "root", "lock"))
+    ctx.ledger.mapped(command.location, _without_secret(command), keys)
+
+
+def _without_secret(command: CommandLine) -> str:
+    """The command for the report, with any password or hash value replaced by `***`."""
+    words = []
+    hide_next = False
+    for word in command.args:
+        if hide_next:
+            words.append("***")
+            hide_next = False
+            continue
+        name, equals, _ = word.partition("=")
+        if name in ("--password", "--passphrase", "--pass") and equals:
+            words.append(f"{name}=***")
+        elif name in ("--password", "--passphrase", "--pass"):
+            words.append(name)
+            hide_next = True
+        elif command.name == "rootpw" and not word.startswith("--") and word != "rootpw":
+            words.append("***")
+        else:
+            words.append(word)
+    return " ".join(words)
+
+
+def _user(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    if data.password and not data.isCrypted:
+        ctx.ledger.refuse(command.location, ("users", "accounts"),
+                          f"user {data.name}: --password is a plaintext password, which a profile never carries; "
+                          "make a hash with `openssl passwd -6` and write `--iscrypted --password=HASH` in the "
+                          "kickstart")
+        return
+    extra = [option for option, dest in given_options(command) if dest not in ("name", "groups", "gecos", "password",
+                                                                        "isCrypted", "lock")]
+    if extra or (data.password and not _crypt_ok(data.password)):
+        why = f"no profile key for {', '.join(extra)}" if extra else "the --password value is not a crypt hash"
+        ctx.pass_through(command, f"user {data.name}: {why}; the whole line is kept so the account stays as written")
+        ctx.passed_users.add(data.name)
+        return
+    account: dict[str, object] = {"name": data.name}
+    if data.gecos:
+        account["gecos"] = data.gecos
+    if data.groups:
+        account["groups"] = list(data.groups)
+    if data.password:
+        account["password_hash"] = data.password
+    index = ctx.draft.append(("users", "accounts"), account, command.location)
+    ctx.ledger.mapped(command.location, _without_secret(command), [("users", "accounts", index)])
+
+
+def _sshkey(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    user = data.username
+    if user == "root":
+        keys = list(ctx.draft.get(("users", "root", "ssh_keys"), []))
+        keys.append(data.key)
+        ctx.draft.set(("users", "root", "ssh_keys"), keys, command.location)
+        ctx.ledger.mapped(command.location, line_text(command), [("users", "root", "ssh_keys", len(keys) - 1)])
+        return
+    accounts = ctx.draft.get(("users", "accounts"), [])
+    for index, account in enumerate(accounts):
+        if account["name"] == user:
+            keys = account.setdefault("ssh_keys", [])
+            keys.append(data.key)
+            path = ("users", "accounts", index, "ssh_keys", len(keys) - 1)
+            ctx.draft.origins[path] = command.location
+            ctx.ledger.mapped(command.location, line_text(command), [path])
+            return
+    ctx.pass_through(command, f"the account {user} is not under users.accounts")
+
+
+def _selinux(ctx: ImportContext, command: CommandLine) -> None:
+    mode = {SELINUX_DISABLED: "disabled", SELINUX_ENFORCING: "enforcing", SELINUX_PERMISSIVE: "permissive"}.get(
+        command.data.selinux)
+    if mode is None:
+        ctx.ledger.dropped(command.location, line_text(command), "no SELinux mode given")
+        return
+    ctx.draft.set(("system", "selinux"), mode, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("system", "selinux")])
+
+
+def _firewall(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    ctx.draft.set(("system", "firewall", "enabled"), bool(data.enabled), command.location)
+    keys = [("system", "firewall", "enabled")]
+    if data.services:
+        ctx.draft.set(("system", "firewall", "services"), list(dict.fromkeys(data.services)), command.location)
+        keys.append(("system", "firewall", "services"))
+    if data.ports:
+        # firewall --port=16509:tcp; the profile writes ports as firewalld does, 16509/tcp.
+        ports = [port.replace(":", "/") for port in data.ports]
+        ctx.draft.set(("system", "firewall", "ports"), ports, command.location)
+        keys.append(("system", "firewall", "ports"))
+    ctx.ledger.mapped(command.location, line_text(command), keys)
+    flags = {dest: "" for dest in ("ssh", "smtp", "http", "ftp", "telnet")}
+    ctx.unhandled(command, {"enabled", "services", "ports", *flags})
+
+
+def _services(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    keys = []
+    for kind in ("enabled", "disabled"):
+        names = list(getattr(data, kind))
+        if names:
+            ctx.draft.set(("system", "services", kind), names, command.location)
+            keys.append(("system", "services", kind))
+    ctx.ledger.mapped(command.location, line_text(command), keys)
+
+
+def _ending(ctx: ImportContext, command: CommandLine) -> None:
+    action = command.data.action
+    if action == KS_REBOOT:
+        finish = "reboot"
+    elif action == KS_SHUTDOWN and command.name in ("poweroff", "shutdown"):
+        finish = "poweroff"
+    else:
+        ctx.draft.set(("install", "finish"), "poweroff", command.location)
+        ctx.ledger.dropped(command.location, line_text(command),
+                           f"{command.name} leaves the machine waiting for a key press; ksbuild ends an unattended "
+                           "install with reboot or poweroff (poweroff here)")
+        return
+    ctx.draft.set(("install", "finish"), finish, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("install", "finish")])
+    ctx.unhandled(command, {"action"})
+
+
+def _generic(ctx: ImportContext, command: CommandLine) -> None:
+    words = command.args
+    secret = "--plaintext" in words or (
+        "--iscrypted" not in words
+        and any(word.split("=", 1)[0] in ("--password", "--passphrase", "--pass") for word in words))
+    if secret or (command.name == "sshpw" and "--iscrypted" not in words):
+        ctx.ledger.refuse(command.location, ("kickstart", "extra_commands"),
+                          f"{command.name} holds a plaintext password, which a profile never carries; hash it "
+                          "(`openssl passwd -6`) and write it with --iscrypted in the kickstart")
+        return
+    ctx.pass_through(command, f"no profile key for `{command.name}`")
+
+
+MAPPERS: dict[str, Callable[[ImportContext, CommandLine], None]] = {
+    "install": _install,
+    "upgrade": _install,
+    "text": _display,
+    "cmdline": _display,
+    "graphical": _display,
+    "skipx": _always,
+    "firstboot": _firstboot,
+    "url": _url,
+    "cdrom": _cdrom,
+    "nfs": _other_source,
+    "harddrive": _other_source,
+    "repo": _repo,
+    "lang": _lang,
+    "keyboard": _keyboard,
+    "timezone": _timezone,
+    "rootpw": _rootpw,
+    "user": _user,
+    "sshkey": _sshkey,
+    "selinux": _selinux,
+    "firewall": _firewall,
+    "services": _services,
+    "reboot": _ending,
+    "poweroff": _ending,
+    "shutdown": _ending,
+    "halt": _ending,
+}
+
+
+def mapper_for(name: str) -> Callable[[ImportContext, CommandLine], None]:
+    return MAPPERS.get(name, _generic)

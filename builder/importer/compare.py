@@ -1,0 +1,282 @@
+"""The round trip: a kickstart rendered from an imported profile against the kickstart it was imported from.
+
+Equivalent means: the same pykickstart command set after normalisation (option order, quoting, defaults and
+names ksbuild chooses itself: pv.01, raid.01), the same packages, and the same files with the same contents and
+modes after both kickstarts' %post scripts ran (builder.importer.compare_files, given the trees). Every
+difference names what differs and why, or says that nothing explains it (a bug of the import).
+
+Reasons come from three places, in order: what the import report says it did not carry from that line; the
+import's notes (defaults it made explicit); and ksbuild's rendering conventions (`CONVENTIONS`), each a fixed
+fact of the templates.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from builder.importer.ledger import Entry, ImportReport
+from builder.validate.kickstart import CommandLine, ParsedKickstart
+
+_BOOKKEEPING = {"lineno", "seen", "op", "handler", "currentLine", "currentCmd", "writePriority", "mntpoint",
+                "partitions", "name_list", "exclusive_required_options"}
+# Commands that hold one setting under several names.
+_ALIASES = {"poweroff": "reboot", "shutdown": "reboot", "halt": "reboot", "cmdline": "text", "graphical": "text",
+            "authconfig": "auth", "partition": "part", "upgrade": "install"}
+# Compared as devices and files (network) or as scripts, not as commands.
+_ELSEWHERE = {"network"}
+
+@dataclass(frozen=True)
+class Reason:
+    """Why two kickstarts differ; `effect` says whether the installed host differs too (False: only the form
+    does, such as key order, a default written out, a log file's name)."""
+
+    text: str
+    effect: bool = True
+
+
+def form(text: str) -> Reason:
+    return Reason(text, effect=False)
+
+
+# (command, option destination or None for the whole command) -> why ksbuild writes it so. Those that change
+# nothing on the installed host are `form`.
+CONVENTIONS: dict[tuple[str, str | None], Reason | str] = {
+    ("install", None): form("ksbuild always writes `install`"),
+    ("text", None): "ksbuild always writes `text` (an unattended text install)",
+    ("text", "displayMode"): "ksbuild always writes `text` (an unattended text install)",
+    ("skipx", None): "ksbuild always writes `skipx`",
+    ("firstboot", None): "ksbuild always writes `firstboot --disabled`",
+    ("firstboot", "firstboot"): "ksbuild always writes `firstboot --disabled`",
+    ("selinux", None): form("anaconda's default (enforcing), written explicitly"),
+    ("firewall", None): form("anaconda's default (firewalld on, ssh allowed), written explicitly"),
+    ("lang", None): form("anaconda's default language, written explicitly"),
+    ("keyboard", None): form("ksbuild writes the keymap for the console and X"),
+    ("keyboard", "vc_keymap"): form("ksbuild writes the keymap for the console and X"),
+    ("keyboard", "x_layouts"): form("ksbuild writes the keymap for the console and X"),
+    ("keyboard", "_keyboard"): form("ksbuild writes --vckeymap/--xlayouts, not the older single argument"),
+    ("keyboard", "kbd"): form("ksbuild writes --vckeymap/--xlayouts, not the older single argument"),
+    ("timezone", None): "no timezone in the kickstart: UTC, written explicitly",
+    ("rootpw", None): "no rootpw in the kickstart: root locked, written explicitly",
+    ("reboot", None): "the kickstart does not say how the install ends; ksbuild reboots",
+    ("ignoredisk", None): "ksbuild restricts the install to storage.disks (`ignoredisk --only-use`)",
+    ("ignoredisk", "onlyuse"): "ksbuild restricts the install to storage.disks (`ignoredisk --only-use`)",
+    ("zerombr", None): "ksbuild writes zerombr whenever it clears disks",
+    ("clearpart", "initAll"): "ksbuild always writes --initlabel when it clears disks",
+    ("clearpart", "drives"): "ksbuild clears storage.disks (clearpart --drives)",
+    ("bootloader", None): "ksbuild always writes the boot loader line",
+    ("bootloader", "bootDrive"): "ksbuild names the boot disk, storage.disks[0] (bootloader --boot-drive)",
+    ("bootloader", "location"): form("ksbuild always writes --location"),
+    ("reqpart", None): "storage.firmware: auto lets the installer add the boot partitions the machine needs",
+    ("part", "disk"): "a partition without --ondisk goes on the boot disk (storage.partitions[].disk defaults to "
+                      "it)",
+    ("clearpart", "disklabel"): "storage.firmware: bios writes a GPT label for the BIOS boot partition",
+    ("services", None): form("%post systemctl/chkconfig lines became the `services` command"),
+    ("services", "enabled"): form("%post `systemctl enable`/`chkconfig on` lines joined the `services` command"),
+    ("services", "disabled"): form("%post `systemctl disable`/`chkconfig off` lines joined the `services` command"),
+    ("selinux", "selinux"): form("the %post edit of /etc/selinux/config became the `selinux` command"),
+    ("repo", None): "a .repo file written in %post became install.repos; ksbuild adds it as a `repo` line only "
+                    "when the kickstart had one",
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    area: str        # command, storage, packages, script, file, service, libvirt, calls
+    subject: str
+    original: str
+    rendered: str
+    reason: Reason | None
+
+    @property
+    def explained(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def effect(self) -> bool:
+        return self.reason is None or self.reason.effect
+
+    def format(self) -> str:
+        if self.reason is None:
+            why = "UNEXPLAINED"
+        else:
+            why = f"{'effect' if self.reason.effect else 'form'}: {self.reason.text}"
+        return f"{self.area} {self.subject}: original {self.original!s} / rendered {self.rendered!s}: {why}"
+
+
+@dataclass(frozen=True)
+class Explainer:
+    """Finds the reason for a difference: the report's entries at the original line, then the conventions."""
+
+    report: ImportReport
+
+    def __call__(self, command: str, dest: str | None, line: int | None, option: str = "") -> Reason | None:
+        if line is not None:
+            entries = [e for e in self.report.of("dropped") if e.span.first == line]
+            entries += [e for e in self.report.notes if e.span.first == line]
+            chosen = _best(entries, option)
+            if chosen is not None:
+                return Reason(chosen.reason)
+        for key in ((command, dest),):
+            if key in CONVENTIONS:
+                found = CONVENTIONS[key]
+                return found if isinstance(found, Reason) else Reason(found)
+        notes = [e for e in self.report.notes if e.text in (command, option.lstrip("-"))]
+        return Reason(notes[0].reason) if notes else None
+
+
+def _best(entries: list[Entry], option: str) -> Entry | None:
+    if not entries:
+        return None
+    if option:
+        for entry in entries:
+            if option in entry.text:
+                return entry
+    return entries[0]
+
+
+def _attributes(obj: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(obj).items() if k not in _BOOKKEEPING and not k.startswith("_abc")}
+
+
+def _option_name(command: CommandLine | None, dest: str) -> str:
+    parser = getattr(command.command, "op", None) if command is not None else None
+    if isinstance(parser, argparse.ArgumentParser):
+        for action in parser._actions:
+            if action.dest == dest and action.option_strings:
+                return action.option_strings[0]
+    return dest
+
+
+def _canonical(name: str) -> str:
+    return _ALIASES.get(name, name)
+
+
+def _single_commands(parsed: ParsedKickstart) -> dict[str, CommandLine]:
+    found: dict[str, CommandLine] = {}
+    for command in parsed.commands:
+        if command.single and command.name not in _ELSEWHERE:
+            found[_canonical(command.name)] = command
+    return found
+
+
+def _list_commands(parsed: ParsedKickstart, names: Iterable[str]) -> list[CommandLine]:
+    wanted = set(names)
+    return [c for c in parsed.commands if not c.single and _canonical(c.name) in wanted]
+
+
+def compare_single(original: ParsedKickstart, rendered: ParsedKickstart, explain: Explainer) -> list[Difference]:
+    """Commands that hold one setting, attribute by attribute."""
+    differences = []
+    ours, theirs = _single_commands(original), _single_commands(rendered)
+    for name in sorted(set(ours) | set(theirs)):
+        mine, other = ours.get(name), theirs.get(name)
+        if mine is None or other is None:
+            present = mine or other
+            assert present is not None
+            differences.append(Difference("command", name, mine.text.strip() if mine else "(none)",
+                                          other.text.strip() if other else "(none)",
+                                          explain(name, None, mine.location.line if mine else None)))
+            continue
+        left, right = _attributes(mine.data), _attributes(other.data)
+        for dest in sorted(set(left) | set(right)):
+            if _same(left.get(dest), right.get(dest)):
+                continue
+            option = _option_name(mine, dest)
+            differences.append(Difference("command", f"{name} {option}", _show(left.get(dest), dest),
+                                          _show(right.get(dest), dest),
+                                          explain(name, dest, mine.location.line, option)))
+    return differences
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, list | set | tuple) and isinstance(right, list | set | tuple):
+        return sorted(map(str, left)) == sorted(map(str, right))
+    return bool(left == right or (not left and not right))
+
+
+def _show(value: Any, dest: str) -> str:
+    if dest in ("password", "passphrase", "pw"):
+        return "***" if value else "(none)"
+    return repr(value)
+
+
+# -- list commands (repo, user, sshkey, extra ones) -----------------------------------------------------------
+
+_IDENTITY: dict[str, Callable[[Any], str]] = {
+    "repo": lambda d: d.name,
+    "user": lambda d: d.name,
+    "sshkey": lambda d: f"{d.username} {d.key[-20:]}",
+}
+
+
+def compare_lists(original: ParsedKickstart, rendered: ParsedKickstart, explain: Explainer,
+                  skip: Iterable[str]) -> list[Difference]:
+    """List commands other than disks and network: items matched by identity, then attribute by attribute."""
+    skipped = set(skip) | _ELSEWHERE
+    names = {_canonical(c.name) for c in (*original.commands, *rendered.commands) if not c.single} - skipped
+    differences = []
+    for name in sorted(names):
+        identity = _IDENTITY.get(name, lambda d: str(d).strip())
+        ours = {identity(c.data): c for c in _list_commands(original, [name])}
+        theirs = {identity(c.data): c for c in _list_commands(rendered, [name])}
+        for key in sorted(set(ours) | set(theirs)):
+            mine, other = ours.get(key), theirs.get(key)
+            if mine is None or other is None:
+                line = mine.location.line if mine else None
+                differences.append(Difference("command", f"{name} {key}", mine.text.strip() if mine else "(none)",
+                                              other.text.strip() if other else "(none)", explain(name, None, line)))
+                continue
+            left, right = _attributes(mine.data), _attributes(other.data)
+            for dest in sorted(set(left) | set(right)):
+                if not _same(left.get(dest), right.get(dest)):
+                    option = _option_name(mine, dest)
+                    differences.append(Difference("command", f"{name} {key} {option}", _show(left.get(dest), dest),
+                                                  _show(right.get(dest), dest),
+                                                  explain(name, dest, mine.location.line, option)))
+    return differences
+
+
+# -- packages -------------------------------------------------------------------------------------------------
+
+
+def package_set(parsed: ParsedKickstart) -> dict[str, Any]:
+    packages = parsed.handler.packages
+    return {
+        "groups": Counter(g.name.lower() for g in packages.groupList),
+        "packages": Counter(packages.packageList),
+        "excluded": Counter(packages.excludedList),
+        "excluded groups": Counter(g.name.lower() for g in packages.excludedGroupList),
+        "environment": packages.environment,
+        "options": {k: v for k, v in vars(packages).items() if k in (
+            "addBase", "nocore", "default", "excludeDocs", "handleMissing", "handleBroken", "instLangs", "multiLib",
+            "excludeWeakdeps", "timeout", "retries")},
+    }
+
+
+def compare_packages(original: ParsedKickstart, rendered: ParsedKickstart, report: ImportReport) -> list[Difference]:
+    ours, theirs = package_set(original), package_set(rendered)
+    differences = []
+    dropped = report.of("dropped")
+    for kind in ("groups", "packages", "excluded", "excluded groups"):
+        for name in sorted(set(ours[kind]) | set(theirs[kind])):
+            if ours[kind][name] != theirs[kind][name]:
+                entry = next((e for e in dropped if name in e.text), None)
+                core = kind == "groups" and name == "core"
+                reason = Reason(entry.reason) if entry else (
+                    form("anaconda installs @core whether listed or not") if core else None)
+                differences.append(Difference("packages", f"{kind} {name}", str(ours[kind][name]),
+                                              str(theirs[kind][name]), reason))
+    if ours["environment"] != theirs["environment"]:
+        differences.append(Difference("packages", "environment", str(ours["environment"]),
+                                      str(theirs["environment"]), None))
+    for option, value in ours["options"].items():
+        if theirs["options"].get(option) != value:
+            entry = next((e for e in dropped if e.text.startswith("%packages")), None)
+            differences.append(Difference("packages", f"option {option}", repr(value),
+                                          repr(theirs["options"].get(option)),
+                                          Reason(entry.reason) if entry else None))
+    return differences

@@ -1,0 +1,96 @@
+"""What every mapper of an import shares: the parsed kickstart, the draft profile, the ledger, and the helpers that
+read a command line's options and pass a line through unchanged."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.errors import Location
+from builder.importer.ledger import Draft, Ledger
+from builder.validate.kickstart import CommandLine, ParsedKickstart
+from builder.vocabulary import KeyPath
+
+EXTRA_COMMANDS: KeyPath = ("kickstart", "extra_commands")
+
+
+@dataclass
+class ImportContext:
+    parsed: ParsedKickstart
+    source: str
+    draft: Draft = field(default_factory=Draft)
+    ledger: Ledger = field(default_factory=Ledger)
+    rootpw_hash: str | None = None
+    # Lines a later line of the same single-setting command replaces (anaconda keeps the last).
+    replaced: set[int] = field(default_factory=set)
+    # Accounts whose `user` line was passed through whole: their `sshkey` lines go with them.
+    passed_users: set[str] = field(default_factory=set)
+    # Repos the installed system gets a .repo file for (repo --install, or a file a %post writes).
+    repo_files: set[str] = field(default_factory=set)
+    # The %pre that is ksbuild's own CPU check (virtualization.require_hardware), if any.
+    hardware_script: int | None = None
+
+    def pass_through(self, command: CommandLine, reason: str) -> None:
+        """Keep the command line as written in kickstart.extra_commands."""
+        index = self.draft.append(EXTRA_COMMANDS, line_text(command), command.location)
+        self.ledger.passed(command.location, line_text(command), (*EXTRA_COMMANDS, index), reason)
+
+    def unhandled(self, command: CommandLine, handled: set[str], reasons: dict[str, str] | None = None) -> None:
+        """Report each option given on `command` whose destination is not in `handled` as not carried."""
+        for option, dest in given_options(command):
+            if dest in handled:
+                continue
+            reason = (reasons or {}).get(dest) or f"no profile key for {command.name} {option}"
+            self.ledger.dropped(command.location, f"{command.name} {option}", reason)
+
+
+def line_text(command: CommandLine) -> str:
+    """The command as written, without a trailing comment or surrounding space."""
+    text = command.text.strip()
+    words_end = _comment_start(text)
+    return text[:words_end].rstrip() if words_end is not None else text
+
+
+def _comment_start(text: str) -> int | None:
+    """Where an unquoted `#` after whitespace starts a comment, as shlex (and so anaconda) reads the line."""
+    quote = ""
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"':
+                continue
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or text[index - 1].isspace()):
+            return index
+    return None
+
+
+def _action(parser: Any, name: str) -> argparse.Action | None:
+    actions: dict[str, argparse.Action] = parser._option_string_actions
+    if name in actions:
+        return actions[name]
+    # argparse (and anaconda) accept unique abbreviations.
+    candidates = {id(action): action for option, action in actions.items() if option.startswith(name)}
+    return next(iter(candidates.values())) if len(candidates) == 1 else None
+
+
+def given_options(command: CommandLine) -> list[tuple[str, str]]:
+    """(option as its full name, destination) of every option written on the line, in order."""
+    parser = getattr(command.command, "op", None)
+    if not isinstance(parser, argparse.ArgumentParser):
+        return []
+    found: list[tuple[str, str]] = []
+    for word in command.args[1:]:
+        if not word.startswith("--"):
+            continue
+        action = _action(parser, word.split("=", 1)[0])
+        if action is not None and action.dest != "help":
+            found.append((action.option_strings[0], action.dest))
+    return found
+
+
+def location(command: CommandLine) -> Location:
+    return command.location

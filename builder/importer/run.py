@@ -1,0 +1,154 @@
+"""`ksbuild import` as a library call: kickstart text → profile data, its origins, and the report.
+
+The stages: parse (the linter's parser, for the target's pykickstart version) → map the commands, the disks, the
+packages, the scripts' recognised statements and the network → defaults the kickstart leaves to anaconda made
+explicit → the profile model and its checks, each problem at the kickstart line behind the key. A value the
+import refuses (a plaintext password, a layout no profile can say) fails the import with every such line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from builder.errors import BadInput, ChecksFailed, Finding, Location
+from builder.importer import commands, network, packages, recognise, storage
+from builder.importer.context import ImportContext
+from builder.importer.ledger import ImportReport
+from builder.importer.scripts import Scripts
+from builder.validate.includes import IncludeReader
+from builder.validate.kickstart import RHEL7, CommandLine, parse_kickstart
+from builder.vocabulary import KeyPath, format_key, locate_in
+
+# Where the import looks when the kickstart does not say (anaconda's own defaults, made explicit).
+DEFAULT_HOSTNAME = "localhost.localdomain"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A kickstart as profile data: `data` (plain YAML-able), where each value came from, and the report."""
+
+    data: dict[str, Any]
+    origins: dict[KeyPath, Location]
+    report: ImportReport
+
+    def locate(self, path: KeyPath) -> Location:
+        return locate_in(self.origins, path, Location(self.report.source))
+
+
+def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path | None = None,
+                     rootpw_hash: str | None = None) -> Imported:
+    """Map a kickstart onto profile keys. Raises BadInput when the kickstart does not parse or holds values the
+    import refuses (each at its line), ChecksFailed when the profile it makes fails the profile's own checks."""
+    parsed = parse_kickstart(text, source, version=version, path=path, includes=IncludeReader(path))
+    errors = [f for f in parsed.findings if f.severity == "error"]
+    if errors:
+        raise BadInput(f"{source}: pykickstart cannot read this kickstart; fix these first (`ksbuild validate`)",
+                       errors)
+    ctx = ImportContext(parsed, source, rootpw_hash=rootpw_hash)
+    _includes(ctx)
+    storage_lines: list[CommandLine] = []
+    network_lines: list[CommandLine] = []
+    last: dict[int, CommandLine] = {}
+    for command in parsed.commands:
+        if command.single:
+            last[id(command.command)] = command
+    for command in parsed.commands:
+        if command.single and last[id(command.command)] is not command:
+            later = last[id(command.command)]
+            ctx.ledger.dropped(command.location, command.text.strip(),
+                               f"`{later.name}` is given again at {later.location}; anaconda uses the last")
+            continue
+        if command.name in storage.NAMES:
+            storage_lines.append(command)
+        elif command.name == "network":
+            network_lines.append(command)
+        else:
+            commands.mapper_for(command.name)(ctx, command)
+    storage.map_storage(ctx, storage_lines)
+    packages.map_packages(ctx)
+    scripts = Scripts(ctx)
+    recognise.hardware_check(ctx, scripts)
+    recognise.selinux(ctx, scripts)
+    recognise.nested(ctx, scripts)
+    recognise.repos(ctx, scripts)
+    recognise.services(ctx, scripts)
+    recognise.default_network(ctx, scripts)
+    network.map_network(ctx, network_lines, scripts)
+    scripts.finish()
+    _defaults(ctx)
+    if ctx.ledger.problems:
+        raise BadInput(f"{source}: {len(ctx.ledger.problems)} value(s) cannot be imported", ctx.ledger.problems)
+    imported = Imported(ctx.draft.data, dict(ctx.draft.origins), ctx.ledger.report(source))
+    check(imported)
+    return imported
+
+
+def _includes(ctx: ImportContext) -> None:
+    for include in ctx.parsed.includes:
+        if include.kind == "local":
+            continue  # read in place: its commands are mapped at their own lines
+        ctx.ledger.refuse(include.location, None,
+                          f"%include {include.target}: a file {'fetched' if include.kind == 'url' else 'written'} "
+                          "at install time decides these commands; no profile key can hold it yet")
+
+
+def _defaults(ctx: ImportContext) -> None:
+    """What anaconda decides when the kickstart is silent, and ksbuild needs said."""
+    draft = ctx.draft
+    origin = Location(ctx.source, 1)
+    if not draft.has(("system", "hostname")):
+        draft.set(("system", "hostname"), DEFAULT_HOSTNAME)
+        ctx.ledger.note(origin, "hostname", f"no `network --hostname`: {DEFAULT_HOSTNAME}, anaconda's default",
+                        [("system", "hostname")])
+    if not draft.has(("users", "root")):
+        if ctx.rootpw_hash is not None:
+            draft.set(("users", "root", "password_hash"), ctx.rootpw_hash)
+        else:
+            draft.set(("users", "root", "lock"), True)
+            ctx.ledger.note(origin, "rootpw", "no rootpw: root is locked (set users.root.password_hash to log in "
+                            "as root)", [("users", "root", "lock")])
+    if not draft.has(("install", "source")):
+        ctx.ledger.refuse(origin, ("install", "source"), "no install source (url, cdrom or liveimg) in the "
+                          "kickstart; a profile needs one")
+    if not draft.has(("install", "finish")):
+        draft.set(("install", "finish"), "reboot")
+        ctx.ledger.note(origin, "reboot", "the kickstart does not say how the install ends (anaconda would wait "
+                        "for a key press): ksbuild reboots", [("install", "finish")])
+    if not draft.has(("system", "firewall")):
+        # anaconda's default: firewalld on, with ssh.
+        draft.set(("system", "firewall", "enabled"), True)
+        draft.set(("system", "firewall", "services"), ["ssh"])
+    if not draft.has(("system", "timezone")):
+        ctx.ledger.note(origin, "timezone", "no timezone: UTC", [("system", "timezone")])
+    if not draft.has(("storage", "disks")):
+        draft.set(("storage", "disks"), ["sda"])
+    if not draft.has(("packages", "groups")):
+        draft.set(("packages", "groups"), [])
+    if not draft.has(("virtualization", "nested")):
+        draft.set(("virtualization", "nested"), False)
+    draft.set(("virtualization", "default_network"), draft.get(("virtualization", "default_network"), "keep"))
+
+
+def check(imported: Imported) -> None:
+    """The profile model and its semantic checks on the imported data; problems at the kickstart's lines."""
+    from builder.checks.semantic import check_profile
+    from builder.model.profile import Profile
+
+    try:
+        profile = Profile.model_validate(imported.data)
+    except ValidationError as exc:
+        findings = []
+        for error in exc.errors(include_url=False, include_input=False):
+            path: KeyPath = tuple(p for p in error["loc"] if isinstance(p, str | int))
+            message = str(error["msg"]).removeprefix("Value error, ")
+            findings.append(Finding("import", f"the profile refuses this value: {message}", imported.locate(path),
+                                    format_key(path)))
+        raise BadInput(f"{imported.report.source}: the imported values do not make a valid profile",
+                       findings) from None
+    errors = [f for f in check_profile(profile, imported.locate) if f.severity == "error"]
+    if errors:
+        raise ChecksFailed(f"{imported.report.source}: the imported profile fails its checks", errors)
