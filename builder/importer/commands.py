@@ -15,6 +15,7 @@ could not carry. Decisions:
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import TypeAdapter, ValidationError
 from pykickstart.constants import (
@@ -31,6 +32,9 @@ from builder.importer.context import ImportContext, given_options, line_text
 from builder.model.types import CryptHash
 from builder.validate.kickstart import CommandLine
 
+# Where a secret the kickstart held in plaintext is read at render time instead (the report says so).
+LUKS_PASSPHRASE_ENV = "KSBUILD_LUKS_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+PROXY_PASSWORD_ENV = "KSBUILD_PROXY_PASSWORD"  # noqa: S105 - a variable name, not a secret
 HASH_FIX = ("make a hash with `openssl passwd -6` and give it with --rootpw-hash (or put `rootpw --iscrypted "
             "HASH` in the kickstart)")
 _ALWAYS = "ksbuild always writes it"
@@ -90,6 +94,20 @@ def _cdrom(ctx: ImportContext, command: CommandLine) -> None:
     ctx.ledger.mapped(command.location, line_text(command), [("install", "source", "cdrom")])
 
 
+def _liveimg(ctx: ImportContext, command: CommandLine) -> None:
+    data = command.data
+    image: dict[str, object] = {"url": data.url}
+    if data.checksum:
+        image["checksum"] = data.checksum
+    if data.proxy:
+        image["proxy"] = data.proxy
+    if data.noverifyssl:
+        image["noverifyssl"] = True
+    ctx.draft.set(("install", "source", "liveimg"), image, command.location)
+    ctx.ledger.mapped(command.location, line_text(command), [("install", "source", "liveimg")])
+    ctx.unhandled(command, {"url", "checksum", "proxy", "noverifyssl"})
+
+
 def _other_source(ctx: ImportContext, command: CommandLine) -> None:
     ctx.ledger.refuse(command.location, ("install", "source"),
                       f"{command.name}: a profile installs from a URL tree (install.source.url: http/https/ftp), "
@@ -101,14 +119,32 @@ def _repo(ctx: ImportContext, command: CommandLine) -> None:
     if not data.baseurl:
         ctx.pass_through(command, "repo --mirrorlist: install.repos takes a baseurl")
         return
-    repo = {"name": data.name, "baseurl": data.baseurl}
+    repo: dict[str, object] = {"name": data.name, "baseurl": data.baseurl}
+    if data.cost is not None:
+        repo["cost"] = data.cost
+    if data.proxy:
+        proxy = urlsplit(data.proxy)
+        if proxy.username is not None:
+            # Never carry the password: the profile names where it is read at render time.
+            repo["proxy"] = urlunsplit(proxy._replace(netloc=proxy.netloc.rsplit("@", 1)[1]))
+            repo["proxy_username"] = unquote(proxy.username)
+            if proxy.password is not None:
+                repo["proxy_password_env"] = PROXY_PASSWORD_ENV
+                ctx.ledger.note(command.location, "repo --proxy", f"the proxy password is not carried: set "
+                                f"{PROXY_PASSWORD_ENV} when rendering", [("install", "repos")])
+        else:
+            repo["proxy"] = data.proxy
+    if data.includepkgs:
+        repo["includepkgs"] = list(data.includepkgs)
+    if data.excludepkgs:
+        repo["excludepkgs"] = list(data.excludepkgs)
+    if not data.install:
+        # Without --install anaconda uses the repo during the install only (a %post .repo file sets it back).
+        repo["file"] = False
     index = ctx.draft.append(("install", "repos"), repo, command.location)
     key = ("install", "repos", index)
     ctx.ledger.mapped(command.location, line_text(command), [key])
-    ctx.unhandled(command, {"name", "baseurl", "install"})
-    if data.install:
-        # repo --install: anaconda also writes the repo to /etc/yum.repos.d on the installed system.
-        ctx.repo_files.add(data.name)
+    ctx.unhandled(command, {"name", "baseurl", "install", "cost", "proxy", "includepkgs", "excludepkgs"})
 
 
 def _lang(ctx: ImportContext, command: CommandLine) -> None:
@@ -123,13 +159,15 @@ def _keyboard(ctx: ImportContext, command: CommandLine) -> None:
     if not keymap:
         ctx.ledger.dropped(command.location, line_text(command), "no layout given")
         return
-    ctx.draft.set(("system", "keyboard"), keymap, command.location)
+    layouts = list(data.x_layouts)
+    switch = list(data.switch_options)
+    if layouts in ([], [keymap]) and not switch:
+        value: object = keymap  # one layout for the console and X: the shorthand
+    else:
+        value = {"vckeymap": keymap, **({"xlayouts": layouts} if layouts else {}),
+                 **({"switch": switch} if switch else {})}
+    ctx.draft.set(("system", "keyboard"), value, command.location)
     ctx.ledger.mapped(command.location, line_text(command), [("system", "keyboard")])
-    layouts = [layout for layout in data.x_layouts if layout != keymap]
-    if layouts or data.switch_options:
-        ctx.ledger.dropped(command.location, line_text(command),
-                           "system.keyboard is one layout for the console and X; the other X layouts and "
-                           "--switch are not carried")
 
 
 def _timezone(ctx: ImportContext, command: CommandLine) -> None:
@@ -167,29 +205,7 @@ def _rootpw(ctx: ImportContext, command: CommandLine) -> None:
     if data.lock:
         ctx.draft.set(("users", "root", "lock"), True, command.location)
         keys.append(("users", "root", "lock"))
-    ctx.ledger.mapped(command.location, _without_secret(command), keys)
-
-
-def _without_secret(command: CommandLine) -> str:
-    """The command for the report, with any password or hash value replaced by `***`."""
-    words = []
-    hide_next = False
-    for word in command.args:
-        if hide_next:
-            words.append("***")
-            hide_next = False
-            continue
-        name, equals, _ = word.partition("=")
-        if name in ("--password", "--passphrase", "--pass") and equals:
-            words.append(f"{name}=***")
-        elif name in ("--password", "--passphrase", "--pass"):
-            words.append(name)
-            hide_next = True
-        elif command.name == "rootpw" and not word.startswith("--") and word != "rootpw":
-            words.append("***")
-        else:
-            words.append(word)
-    return " ".join(words)
+    ctx.ledger.mapped(command.location, line_text(command), keys)
 
 
 def _user(ctx: ImportContext, command: CommandLine) -> None:
@@ -215,7 +231,7 @@ def _user(ctx: ImportContext, command: CommandLine) -> None:
     if data.password:
         account["password_hash"] = data.password
     index = ctx.draft.append(("users", "accounts"), account, command.location)
-    ctx.ledger.mapped(command.location, _without_secret(command), [("users", "accounts", index)])
+    ctx.ledger.mapped(command.location, line_text(command), [("users", "accounts", index)])
 
 
 def _sshkey(ctx: ImportContext, command: CommandLine) -> None:
@@ -317,6 +333,7 @@ MAPPERS: dict[str, Callable[[ImportContext, CommandLine], None]] = {
     "firstboot": _firstboot,
     "url": _url,
     "cdrom": _cdrom,
+    "liveimg": _liveimg,
     "nfs": _other_source,
     "harddrive": _other_source,
     "repo": _repo,

@@ -30,10 +30,12 @@ class ImportContext:
     repo_files: set[str] = field(default_factory=set)
     # The %pre that is ksbuild's own CPU check (virtualization.require_hardware), if any.
     hardware_script: int | None = None
+    # The kickstart has %addon com_redhat_kdump (it sets crashkernel= itself).
+    kdump: bool = False
 
     def pass_through(self, command: CommandLine, reason: str) -> None:
-        """Keep the command line as written in kickstart.extra_commands."""
-        index = self.draft.append(EXTRA_COMMANDS, line_text(command), command.location)
+        """Keep the command line as written in kickstart.extra_commands (callers refuse lines with secrets)."""
+        index = self.draft.append(EXTRA_COMMANDS, as_written(command), command.location)
         self.ledger.passed(command.location, line_text(command), (*EXTRA_COMMANDS, index), reason)
 
     def unhandled(self, command: CommandLine, handled: set[str], reasons: dict[str, str] | None = None) -> None:
@@ -45,11 +47,40 @@ class ImportContext:
             self.ledger.dropped(command.location, f"{command.name} {option}", reason)
 
 
-def line_text(command: CommandLine) -> str:
+def as_written(command: CommandLine) -> str:
     """The command as written, without a trailing comment or surrounding space."""
     text = command.text.strip()
     words_end = _comment_start(text)
     return text[:words_end].rstrip() if words_end is not None else text
+
+
+_SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
+
+
+def line_text(command: CommandLine) -> str:
+    """The command for the report: its words, with every password, passphrase or hash value shown as ***."""
+    words = []
+    hide_next = False
+    for word in command.args:
+        if hide_next:
+            words.append("***")
+            hide_next = False
+            continue
+        name, equals, value = word.partition("=")
+        if name in _SECRET_OPTIONS:
+            words.append(f"{name}=***" if equals else name)
+            hide_next = not equals
+        elif command.name in ("rootpw", "sshpw") and not word.startswith("--") and word != command.name:
+            words.append("***")
+        elif name == "--proxy" and "@" in value:
+            words.append(f"--proxy=***@{value.rsplit('@', 1)[1]}")
+        else:
+            words.append(word if _plain(word) else repr(word))
+    return " ".join(words)
+
+
+def _plain(word: str) -> bool:
+    return bool(word) and not any(ch.isspace() or ch in "'\"#" for ch in word)
 
 
 def _comment_start(text: str) -> int | None:

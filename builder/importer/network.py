@@ -34,10 +34,12 @@ from builder.importer.ifcfg import (
 )
 from builder.importer.scripts import Scripts, StatementRef
 from builder.importer.shell import is_literal, resolve, words_of
-from builder.model.network import KNOWN_IFCFG_KEYS, MANAGED_IFCFG_KEYS
+from builder.model.network import MANAGED_IFCFG_KEYS
 from builder.validate.kickstart import CommandLine
 from builder.vocabulary import KeyPath
 
+# Any key a shell can assign goes to extra_ifcfg (the profile warns about keys initscripts does not document).
+_IFCFG_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 _YES = {"yes", "y", "on", "1", "true"}
 _NO = {"no", "n", "off", "0", "false"}
 _BOND_FIELDS = ("miimon", "lacp_rate", "primary", "xmit_hash_policy")
@@ -99,7 +101,7 @@ class _Mapping:
             self.fields["bridge"] = e["BRIDGE"]
         extra = {k: v for k, v in e.items() if k not in _HANDLED}
         for key, value in extra.items():
-            if key in KNOWN_IFCFG_KEYS and key not in MANAGED_IFCFG_KEYS and re.fullmatch(r"[A-Za-z0-9 _.,:/=+@%-]*",
+            if _IFCFG_KEY.fullmatch(key) and key not in MANAGED_IFCFG_KEYS and re.fullmatch(r"[A-Za-z0-9 _.,:/=+@%-]*",
                                                                                            value):
                 self.fields.setdefault("extra_ifcfg", {})[key] = value
             else:
@@ -341,10 +343,18 @@ class _Network:
         if chosen is None:
             return
         device = chosen.data.device
-        if not is_named(device):
+        if device in ("link", "ibft"):
             self.ctx.ledger.dropped(chosen.location, f"network --device={device}",
-                                    "no profile key for naming the installer's NIC by MAC, bootif or link; "
-                                    "network.install_device takes a device name")
+                                    "network.install_device takes a NIC's name, its MAC or bootif, not "
+                                    f"{device}")
+            return
+        if not is_named(device):
+            # A MAC or bootif: anaconda finds the NIC at install time.
+            self.ctx.draft.set(("network", "install_device"), device.lower(), chosen.location)
+            if chosen.data.bootProto not in ("dhcp", "") or chosen.data.ip:
+                self.ctx.ledger.dropped(chosen.location, f"network --device={device} --bootproto="
+                                        f"{chosen.data.bootProto}", "a NIC named by MAC or bootif gets DHCP; a "
+                                        "static address needs the NIC's name under network.interfaces")
             return
         known = self.devices.get(device)
         if known is not None and known.kind() == "bridge":

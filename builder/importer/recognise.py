@@ -28,7 +28,9 @@ _SELINUX_PATHS = (SELINUX_CONFIG_PATH, SELINUX_CONFIG_LINK)
 _NESTED = re.compile(r"^options\s+(kvm_intel|kvm_amd)\s+nested=(1|Y|y)\s*$")
 _MODPROBE_DIR = "/etc/modprobe.d"
 _REPO_DIR = "/etc/yum.repos.d"
-_REPO_KEYS = {"name", "baseurl", "enabled", "gpgcheck", "gpgkey"}
+# .repo keys install.repos writes (builder.render.views.repo_files); a file with any other key stays in the script.
+_REPO_KEYS = {"name", "baseurl", "enabled", "gpgcheck", "gpgkey", "cost", "proxy", "proxy_username", "includepkgs",
+              "exclude"}
 _LIBVIRT_NET = "/etc/libvirt/qemu/networks"
 
 
@@ -166,12 +168,28 @@ def _merge_repo(ctx: ImportContext, values: dict[str, str], ref: StatementRef) -
     if enabled is None or gpgcheck is None or " " in values["baseurl"].strip():
         return None
     index = next((n for n, repo in enumerate(repos) if repo["name"] == values["id"]), None)
-    if index is not None and repos[index]["baseurl"] != values["baseurl"]:
-        return None
-    if index is None:
+    options: dict[str, object] = {}
+    if values.get("cost"):
+        if not values["cost"].isdigit():
+            return None
+        options["cost"] = int(values["cost"])
+    for key, field in (("proxy", "proxy"), ("proxy_username", "proxy_username")):
+        if values.get(key):
+            options[field] = values[key]
+    for key, field in (("includepkgs", "includepkgs"), ("exclude", "excludepkgs")):
+        if values.get(key):
+            options[field] = values[key].replace(",", " ").split()
+    if index is not None:
+        line = repos[index]
+        # The `repo` line and the file must agree on what both say.
+        if line["baseurl"] != values["baseurl"] or any(line.get(k) not in (None, v) for k, v in options.items()):
+            return None
+        line.pop("file", None)  # the file is written after all
+    else:
         index = ctx.draft.append(("install", "repos"), {"name": values["id"], "baseurl": values["baseurl"],
                                                         "install": False}, ref.location)
-    repo = repos[index] if index < len(repos) else ctx.draft.get(("install", "repos"))[index]
+    repo = ctx.draft.get(("install", "repos"))[index]
+    repo.update(options)
     if not gpgcheck:
         repo["gpgcheck"] = False
     if not enabled:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from builder.errors import BadInput, ChecksFailed, Finding, Location
-from builder.importer import commands, network, packages, recognise, storage
+from builder.importer import addons, commands, network, packages, recognise, storage
 from builder.importer.context import ImportContext
 from builder.importer.ledger import ImportReport
 from builder.importer.scripts import Scripts
@@ -68,6 +68,7 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
             network_lines.append(command)
         else:
             commands.mapper_for(command.name)(ctx, command)
+    addons.map_addons(ctx)
     storage.map_storage(ctx, storage_lines)
     packages.map_packages(ctx)
     scripts = Scripts(ctx)
@@ -88,12 +89,38 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
 
 
 def _includes(ctx: ImportContext) -> None:
-    for include in ctx.parsed.includes:
+    """%include of a file a %pre writes: the disk layout (storage.layout: include) or the installer's network
+    (network.install: include), or both from one file. Local files were read in place."""
+    from builder.validate.facts import STORAGE_COMMANDS, includes
+
+    layout_lines = {"autopart", "part", "partition", "raid", "volgroup", "logvol"}
+    has_layout = any(command.name in layout_lines for command in ctx.parsed.commands)
+    for item in includes(ctx.parsed):
+        include = item.include
         if include.kind == "local":
-            continue  # read in place: its commands are mapped at their own lines
-        ctx.ledger.refuse(include.location, None,
-                          f"%include {include.target}: a file {'fetched' if include.kind == 'url' else 'written'} "
-                          "at install time decides these commands; no profile key can hold it yet")
+            continue
+        if include.kind != "install-time":
+            ctx.ledger.refuse(include.location, None, f"%include {include.target}: "
+                              + ("a file fetched from a server at install time decides these commands; no profile "
+                                 "key can hold that" if include.kind == "url" else
+                                 "no %pre of this kickstart writes it, and it is not a file next to the kickstart"))
+            continue
+        keys: list[KeyPath] = []
+        holds = item.commands
+        if not has_layout and (holds is None or holds & set(STORAGE_COMMANDS)):
+            ctx.draft.set(("storage", "layout"), "include", include.location)
+            ctx.draft.set(("storage", "include"), include.target, include.location)
+            keys.append(("storage", "layout"))
+        if holds is None or "network" in holds:
+            ctx.draft.set(("network", "install"), "include", include.location)
+            ctx.draft.set(("network", "include"), include.target, include.location)
+            keys.append(("network", "install"))
+        if not keys:
+            ctx.ledger.refuse(include.location, None, f"%include {include.target}: the %pre writes "
+                              f"{', '.join(sorted(holds or ()))} there; a profile reads disk or network commands "
+                              "from an install-time include only")
+            continue
+        ctx.ledger.mapped(include.location, f"%include {include.target}", keys)
 
 
 def _defaults(ctx: ImportContext) -> None:

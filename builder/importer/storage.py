@@ -23,10 +23,12 @@ from pykickstart.constants import (
     AUTOPART_TYPE_PLAIN,
     CLEARPART_TYPE_ALL,
     CLEARPART_TYPE_LINUX,
+    CLEARPART_TYPE_LIST,
     CLEARPART_TYPE_NONE,
 )
 
 from builder.errors import Location
+from builder.importer.commands import LUKS_PASSPHRASE_ENV
 from builder.importer.context import ImportContext, line_text
 from builder.validate.kickstart import CommandLine
 from builder.vocabulary import KeyPath
@@ -36,6 +38,7 @@ NAMES = ("ignoredisk", "clearpart", "zerombr", "bootloader", "autopart", "reqpar
 _AUTOPART = {AUTOPART_TYPE_LVM: "lvm", AUTOPART_TYPE_PLAIN: "plain", AUTOPART_TYPE_LVM_THINP: "thinp"}
 _CLEAR = {CLEARPART_TYPE_ALL: "all", CLEARPART_TYPE_LINUX: "linux", CLEARPART_TYPE_NONE: "none"}
 _FS_OPTIONS = {"fstype", "fsopts", "mountpoint", "size", "grow", "recommended"}
+_LUKS = {"encrypted", "passphrase", "cipher", "escrowcert", "backuppassphrase"}
 
 
 def _disk(name: str | None) -> str | None:
@@ -103,11 +106,17 @@ class _Storage:
                                         "storage.clear: none writes no zerombr")
             return
         data = clearpart.data
+        if data.type == CLEARPART_TYPE_LIST:
+            self.put(("clear",), "list", clearpart.location)
+            self.put(("clear_list",), [d.removeprefix("/dev/") for d in data.devices], clearpart.location)
+            self.ctx.ledger.mapped(clearpart.location, line_text(clearpart), [("storage", "clear_list")])
+            self.ctx.unhandled(clearpart, {"type", "devices", "initAll"})
+            if zerombr is not None:
+                self.ctx.ledger.dropped(zerombr.location, "zerombr", "storage.clear: list writes no zerombr")
+            return
         clear = _CLEAR.get(data.type)
         if clear is None:
-            self.ctx.ledger.refuse(clearpart.location, ("storage", "clear"),
-                                   "clearpart --list: a profile clears all disks, Linux partitions or nothing "
-                                   "(storage.clear: all, linux, none)")
+            self.ctx.ledger.refuse(clearpart.location, ("storage", "clear"), "clearpart without a kind to clear")
             return
         self.put(("clear",), clear, clearpart.location)
         self.ctx.ledger.mapped(clearpart.location, line_text(clearpart), [("storage", "clear")])
@@ -115,9 +124,8 @@ class _Storage:
             self.ctx.ledger.mapped(zerombr.location, "zerombr", [("storage", "clear")])
         disks = self.ctx.draft.get(("storage", "disks"), [])
         drives = [d for d in (_disk(n) for n in data.drives) if d]
-        if drives and sorted(drives) != sorted(disks):
-            self.ctx.ledger.dropped(clearpart.location, f"clearpart --drives={','.join(drives)}",
-                                    f"ksbuild clears storage.disks ({','.join(disks)})")
+        if drives and sorted(drives) != sorted(disks) and clear in ("all", "linux"):
+            self.put(("clear_drives",), drives, clearpart.location)
         reasons = {"disklabel": "storage.firmware: bios writes --disklabel=gpt; other labels have no key"}
         self.ctx.unhandled(clearpart, {"type", "drives", "initAll", "disklabel" if data.disklabel == "gpt" else ""},
                            reasons)
@@ -127,21 +135,40 @@ class _Storage:
         if bootloader is None:
             return
         data = bootloader.data
-        self.ctx.ledger.mapped(bootloader.location, _bootloader_text(bootloader), [("storage", "disks", 0)])
+        keys: list[KeyPath] = [("storage", "disks", 0)]
         if data.location not in ("mbr", None, ""):
-            self.ctx.ledger.dropped(bootloader.location, f"bootloader --location={data.location}",
-                                    "ksbuild installs the boot loader in the boot disk's MBR")
-        if data.password:
-            self.ctx.ledger.dropped(bootloader.location, "bootloader --password", "no profile key for a boot loader "
-                                    "password (the value is not carried)")
-        self.ctx.unhandled(bootloader, {"bootDrive", "location", "password", "isCrypted"})
+            self.put(("bootloader", "location"), data.location, bootloader.location)
+            keys.append(("storage", "bootloader", "location"))
+        append = data.appendLine.split() if data.appendLine else []
+        if self.ctx.kdump and any(arg.startswith("crashkernel=") for arg in append):
+            append = [arg for arg in append if not arg.startswith("crashkernel=")]
+            self.ctx.ledger.note(bootloader.location, "crashkernel=", "crashkernel= is left to the kdump addon "
+                                 "(addons.kdump), which replaces it on the installed kernel command line",
+                                 [("addons", "kdump")])
+        if append:
+            self.put(("bootloader", "append"), append, bootloader.location)
+            keys.append(("storage", "bootloader", "append"))
+        if data.timeout is not None:
+            self.put(("bootloader", "timeout"), data.timeout, bootloader.location)
+            keys.append(("storage", "bootloader", "timeout"))
+        if data.password and data.isCrypted:
+            self.put(("bootloader", "password_hash"), data.password, bootloader.location)
+            keys.append(("storage", "bootloader", "password_hash"))
+        elif data.password:
+            self.ctx.ledger.refuse(bootloader.location, ("storage", "bootloader", "password_hash"),
+                                   "bootloader --password holds a plaintext password, which a profile never "
+                                   "carries; make a hash with `grub2-mkpasswd-pbkdf2` and write `--iscrypted "
+                                   "--password=HASH` in the kickstart")
+        self.ctx.ledger.mapped(bootloader.location, line_text(bootloader), keys)
+        self.ctx.unhandled(bootloader, {"bootDrive", "location", "password", "isCrypted", "appendLine", "timeout"})
 
     # -- layouts --------------------------------------------------------------------------------------------
 
     def map_layout(self) -> None:
         autopart = self.last("autopart")
         if autopart is not None:
-            kind = _AUTOPART.get(autopart.data.type)
+            # Without --type, EL7's autopart makes LVM.
+            kind = _AUTOPART.get(autopart.data.type if autopart.data.type is not None else AUTOPART_TYPE_LVM)
             if kind is None:
                 self.ctx.ledger.refuse(autopart.location, ("storage", "layout"),
                                        "autopart --type=btrfs: EL7 hypervisor profiles take lvm, plain or thinp")
@@ -194,12 +221,15 @@ class _Storage:
             entry.update(_volume(data, entry.get("mount")))
             if data.recommended:
                 entry["recommended"] = True
+            if data.maxSizeMB:
+                entry["max_size"] = data.maxSizeMB
+            self.luks(command, entry)
             disk = _disk(data.disk)
             if disk and disk != boot_disk:
                 entry["disk"] = disk
             index = self.ctx.draft.append(("storage", "partitions"), entry, command.location)
             self.ctx.ledger.mapped(command.location, line_text(command), [("storage", "partitions", index)])
-            self._volume_options(command, {"disk", "format"})
+            self._volume_options(command, {"disk", "format", "maxSizeMB", *_LUKS})
         for command in raids:
             self._raid(command, parts, pv_group)
         self._groups(groups)
@@ -236,11 +266,30 @@ class _Storage:
                                    f"{command.name} on an existing device (--onpart, --noformat, --useexisting): "
                                    "a profile lays out new partitions only")
             return False
-        if getattr(data, "encrypted", False):
+        if getattr(data, "encrypted", False) and command.name == "logvol":
             self.ctx.ledger.refuse(command.location, ("storage",),
-                                   f"{command.name} --encrypted: no profile key for LUKS yet")
+                                   "logvol --encrypted: a profile encrypts partitions and RAID devices (LUKS under "
+                                   "LVM: encrypted: true on the physical volume)")
             return False
         return True
+
+    def luks(self, command: CommandLine, entry: dict[str, Any]) -> None:
+        """encrypted and its options; the passphrase is never carried: it is read at render time instead."""
+        data = command.data
+        if not data.encrypted:
+            return
+        entry["encrypted"] = True
+        entry["passphrase_env"] = LUKS_PASSPHRASE_ENV
+        if data.cipher:
+            entry["cipher"] = data.cipher
+        if data.escrowcert:
+            entry["escrow_cert"] = data.escrowcert
+        if data.backuppassphrase:
+            entry["backup_passphrase"] = True
+        said = "the passphrase is not carried" if data.passphrase else "the kickstart gave no passphrase (anaconda " \
+            "would ask)"
+        self.ctx.ledger.note(command.location, f"{command.name} --encrypted",
+                             f"{said}: set {LUKS_PASSPHRASE_ENV} when rendering (storage: passphrase_env)", [])
 
     def _volume_options(self, command: CommandLine, handled: set[str]) -> None:
         self.ctx.unhandled(command, _FS_OPTIONS | handled | {"vgname", "name", "percent", "thin_pool",
@@ -258,7 +307,11 @@ class _Storage:
             return
         member_lines = [m for m in members if m is not None]
         disks = [_disk(m.data.disk) for m in member_lines]
-        sizes = {(m.data.size, bool(m.data.grow), m.data.maxSizeMB) for m in member_lines}
+        sizes = {(m.data.size, bool(m.data.grow)) for m in member_lines}
+        if any(m.data.maxSizeMB for m in member_lines):
+            self.ctx.ledger.refuse(command.location, ("storage", "raids"), "RAID members with --maxsize: a profile "
+                                   "RAID has no max_size")
+            return
         if any(d is None for d in disks) or len(set(disks)) != len(disks) or len(sizes) != 1:
             self.ctx.ledger.refuse(command.location, ("storage", "raids"),
                                    "a profile RAID has one member partition of one size on each of its disks: give "
@@ -286,10 +339,11 @@ class _Storage:
             entry["size"] = int(size)
         if grow:
             entry["grow"] = True
+        self.luks(command, entry)
         index = self.ctx.draft.append(("storage", "raids"), entry, command.location)
         key = ("storage", "raids", index)
         self.ctx.ledger.mapped(command.location, line_text(command), [key])
-        self._volume_options(command, {"format", "preexist"})
+        self._volume_options(command, {"format", "preexist", *_LUKS})
         for member in member_lines:
             self.ctx.ledger.mapped(member.location, line_text(member), [(*key, "disks")])
             self.ctx.unhandled(member, _FS_OPTIONS | {"disk", "format"})
@@ -303,10 +357,12 @@ class _Storage:
                                        "volgroup --useexisting/--noformat: a profile creates new volume groups only")
                 continue
             entry: dict[str, Any] = {"name": data.vgname}
+            if data.reserved_percent:
+                entry["reserved_percent"] = data.reserved_percent
             index = self.ctx.draft.append(("storage", "volume_groups"), entry, command.location)
             key: KeyPath = ("storage", "volume_groups", index)
             self.ctx.ledger.mapped(command.location, line_text(command), [key])
-            self.ctx.unhandled(command, {"vgname", "physvols", "format", "preexist"})
+            self.ctx.unhandled(command, {"vgname", "physvols", "format", "preexist", "reserved_percent"})
             for lv in (v for v in volumes if v.data.vgname == data.vgname):
                 self._logvol(lv, key, entry)
         known = {g.data.vgname for g in groups}
@@ -333,6 +389,8 @@ class _Storage:
             entry.update(_volume(data, mount))
         if data.recommended:
             entry["recommended"] = True
+        if data.maxSizeMB:
+            entry["max_size"] = data.maxSizeMB
         if data.thin_pool:
             entry["thin_pool"] = True
         if data.thin_volume:
@@ -342,15 +400,16 @@ class _Storage:
         key = (*group_key, "logical_volumes", len(items) - 1)
         self.ctx.draft.origins[key] = command.location
         self.ctx.ledger.mapped(command.location, line_text(command), [key])
-        self._volume_options(command, {"format", "preexist"})
+        self._volume_options(command, {"format", "preexist", "maxSizeMB"})
 
 
 def _volume(data: Any, mount: str | None) -> dict[str, Any]:
     """size, grow, fstype, fsoptions of a part, raid or logvol line, leaving out what ksbuild writes by default."""
     entry: dict[str, Any] = {}
-    if isinstance(data.size, int) and data.size > 0:
-        entry["size"] = data.size
-    if data.grow:
+    size = getattr(data, "size", None)
+    if isinstance(size, int) and size > 0:
+        entry["size"] = size
+    if getattr(data, "grow", False):
         entry["grow"] = True
     fstype = str(data.fstype or "")
     default = "swap" if mount == "swap" else "xfs"
@@ -361,14 +420,16 @@ def _volume(data: Any, mount: str | None) -> dict[str, Any]:
     return entry
 
 
-def _bootloader_text(command: CommandLine) -> str:
-    words = [w if not w.startswith("--password") else "--password=***" for w in command.args]
-    return " ".join(words)
-
-
 def map_storage(ctx: ImportContext, lines: list[CommandLine]) -> None:
     """Map every disk command; `lines` are the kickstart's disk command lines in file order."""
     storage = _Storage(ctx, lines)
+    if ctx.draft.get(("storage", "layout")) == "include":
+        storage.map_bootloader()
+        for command in lines:
+            if command.name != "bootloader":
+                ctx.ledger.dropped(command.location, line_text(command), "storage.layout: include: the %pre's "
+                                   "include decides the disks; ksbuild writes only the boot loader line")
+        return
     storage.map_disks()
     storage.map_clear()
     storage.map_bootloader()
