@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.importer import Imported, import_kickstart
-from builder.importer.ifcfg import IFCFG_DIR, anaconda_ifcfg, render_ifcfg
+from builder.importer.anaconda import installed_files
 from builder.importer.roundtrip import RoundTrip, compare_kickstarts
 from builder.importer.scripts import SHELLS
-from builder.importer.system_files import SYSTEM_FILES
 from builder.importer.yaml_out import ordered
 from builder.validate.kickstart import ParsedKickstart, parse_kickstart
-from tests.sandbox import ScriptRun, console, make_root, run_post_scripts
+from tests.sandbox import STANDIN, ScriptRun, _copy_with_libs, console, make_root, run_post_scripts
 
+# Tools the corpus's scripts call that the sandbox does not have (tests/sandbox.py has systemctl, yum, virsh ...).
+STANDINS = ("chkconfig", "imgbase", "setenforce")
 # Sandbox content that is the same in both roots and no script of a kickstart writes.
 _STATIC = ("bin/", "sbin/", "usr/", "lib/", "lib64/", "dev/", "proc/", "etc/ld.so")
 
@@ -35,14 +36,19 @@ class Trip:
 
 def _root(path: Path, parsed: ParsedKickstart) -> Path:
     root = make_root(path)
-    for file, text in SYSTEM_FILES.items():
+    # CentOS's sed (GNU: --follow-symlinks), /etc/sysctl.d, and recording stand-ins for more CentOS tools.
+    (root / "bin/sed").unlink()
+    _copy_with_libs(Path("/bin/sed"), root)
+    for name in STANDINS:
+        standin = root / "usr/sbin" / name
+        standin.write_text(STANDIN.format(name=name))
+        standin.chmod(0o755)
+    (root / "etc/sysctl.d").mkdir(parents=True, exist_ok=True)
+    (root / "etc/sysconfig/selinux").symlink_to("../selinux/config")
+    for file, text in installed_files(parsed).items():
         target = root / file.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-    (root / "etc/sysconfig").mkdir(parents=True, exist_ok=True)
-    (root / "etc/sysconfig/selinux").symlink_to("../selinux/config")
-    for device, entries in anaconda_ifcfg([c.data for c in parsed.lines("network")]).items():
-        (root / IFCFG_DIR.lstrip("/") / f"ifcfg-{device}").write_text(render_ifcfg(entries))
     return root
 
 

@@ -41,7 +41,7 @@ def map_addons(ctx: ImportContext) -> None:
         for header_line, _end, words, body in _sections(text):
             location = Location(file, header_line)
             if not words:
-                ctx.ledger.dropped(location, "%addon", "an %addon without a name")
+                ctx.ledger.dropped(location, "%addon", "an %addon without a name", lines=1)
                 continue
             name, args = words[0], words[1:]
             if name == KDUMP:

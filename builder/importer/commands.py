@@ -50,7 +50,7 @@ def _crypt_ok(value: str) -> bool:
 
 def _install(ctx: ImportContext, command: CommandLine) -> None:
     if command.name == "upgrade":
-        ctx.ledger.dropped(command.location, line_text(command), "ksbuild installs; it does not upgrade")
+        ctx.ledger.dropped(command.location, line_text(command), "ksbuild installs; it does not upgrade", lines=1)
         return
     ctx.ledger.mapped(command.location, line_text(command), [])
 
@@ -62,7 +62,7 @@ def _display(ctx: ImportContext, command: CommandLine) -> None:
         return
     ctx.ledger.dropped(command.location, line_text(command),
                        "ksbuild always writes `text` (an unattended text install); a second display mode would "
-                       "replace it")
+                       "replace it", lines=1)
 
 
 def _always(ctx: ImportContext, command: CommandLine) -> None:
@@ -75,7 +75,8 @@ def _firstboot(ctx: ImportContext, command: CommandLine) -> None:
         return
     default = command.data.firstboot == FIRSTBOOT_DEFAULT
     same = " (the same on a text install)" if default else ""
-    ctx.ledger.dropped(command.location, line_text(command), f"ksbuild always writes `firstboot --disabled`{same}")
+    ctx.ledger.dropped(command.location, line_text(command), f"ksbuild always writes `firstboot --disabled`{same}",
+                       lines=1)
 
 
 def _url(ctx: ImportContext, command: CommandLine) -> None:
@@ -157,7 +158,7 @@ def _keyboard(ctx: ImportContext, command: CommandLine) -> None:
     data = command.data
     keymap = data.vc_keymap or (data.x_layouts[0] if data.x_layouts else "") or data._keyboard
     if not keymap:
-        ctx.ledger.dropped(command.location, line_text(command), "no layout given")
+        ctx.ledger.dropped(command.location, line_text(command), "no layout given", lines=1)
         return
     layouts = list(data.x_layouts)
     switch = list(data.switch_options)
@@ -259,7 +260,7 @@ def _selinux(ctx: ImportContext, command: CommandLine) -> None:
     mode = {SELINUX_DISABLED: "disabled", SELINUX_ENFORCING: "enforcing", SELINUX_PERMISSIVE: "permissive"}.get(
         command.data.selinux)
     if mode is None:
-        ctx.ledger.dropped(command.location, line_text(command), "no SELinux mode given")
+        ctx.ledger.dropped(command.location, line_text(command), "no SELinux mode given", lines=1)
         return
     ctx.draft.set(("system", "selinux"), mode, command.location)
     ctx.ledger.mapped(command.location, line_text(command), [("system", "selinux")])
@@ -303,7 +304,7 @@ def _ending(ctx: ImportContext, command: CommandLine) -> None:
         ctx.draft.set(("install", "finish"), "poweroff", command.location)
         ctx.ledger.dropped(command.location, line_text(command),
                            f"{command.name} leaves the machine waiting for a key press; ksbuild ends an unattended "
-                           "install with reboot or poweroff (poweroff here)")
+                           "install with reboot or poweroff (poweroff here)", lines=1)
         return
     ctx.draft.set(("install", "finish"), finish, command.location)
     ctx.ledger.mapped(command.location, line_text(command), [("install", "finish")])

@@ -67,7 +67,8 @@ CONVENTIONS: dict[tuple[str, str | None], Reason | str] = {
     ("zerombr", None): "ksbuild writes zerombr whenever it clears disks",
     ("clearpart", "initAll"): "ksbuild always writes --initlabel when it clears disks",
     ("clearpart", "drives"): "ksbuild clears storage.disks (clearpart --drives)",
-    ("bootloader", None): "ksbuild always writes the boot loader line",
+    ("bootloader", None): form("anaconda's default (GRUB 2 in the first disk's MBR), written explicitly"),
+    ("autopart", "type"): form("autopart without --type makes LVM on EL7, written explicitly"),
     ("bootloader", "bootDrive"): "ksbuild names the boot disk, storage.disks[0] (bootloader --boot-drive)",
     ("bootloader", "location"): form("ksbuild always writes --location"),
     ("reqpart", None): "storage.firmware: auto lets the installer add the boot partitions the machine needs",
@@ -78,6 +79,8 @@ CONVENTIONS: dict[tuple[str, str | None], Reason | str] = {
     ("services", "enabled"): form("%post `systemctl enable`/`chkconfig on` lines joined the `services` command"),
     ("services", "disabled"): form("%post `systemctl disable`/`chkconfig off` lines joined the `services` command"),
     ("selinux", "selinux"): form("the %post edit of /etc/selinux/config became the `selinux` command"),
+    ("repo", "install"): form("ksbuild writes the .repo file in %post (install.repos[].file) rather than with "
+                              "`repo --install` (compared as files)"),
     ("repo", None): "a .repo file written in %post became install.repos; ksbuild adds it as a `repo` line only "
                     "when the kickstart had one",
 }
@@ -117,15 +120,18 @@ class Explainer:
         if line is not None:
             entries = [e for e in self.report.of("dropped") if e.span.first == line]
             entries += [e for e in self.report.notes if e.span.first == line]
+            if option:
+                # An option's difference is explained by what the report says about that option.
+                entries = [e for e in entries if option in e.text]
             chosen = _best(entries, option)
             if chosen is not None:
-                return Reason(chosen.reason)
+                return Reason(chosen.reason, chosen.effect)
         for key in ((command, dest),):
             if key in CONVENTIONS:
                 found = CONVENTIONS[key]
                 return found if isinstance(found, Reason) else Reason(found)
         notes = [e for e in self.report.notes if e.text in (command, option.lstrip("-"))]
-        return Reason(notes[0].reason) if notes else None
+        return Reason(notes[0].reason, notes[0].effect) if notes else None
 
 
 def _best(entries: list[Entry], option: str) -> Entry | None:
@@ -186,10 +192,20 @@ def compare_single(original: ParsedKickstart, rendered: ParsedKickstart, explain
             if _same(left.get(dest), right.get(dest)):
                 continue
             option = _option_name(mine, dest)
+            reason = _same_effect(name, dest, original, rendered) or explain(name, dest, mine.location.line, option)
             differences.append(Difference("command", f"{name} {option}", _show(left.get(dest), dest),
-                                          _show(right.get(dest), dest),
-                                          explain(name, dest, mine.location.line, option)))
+                                          _show(right.get(dest), dest), reason))
     return differences
+
+
+def _same_effect(name: str, dest: str, original: ParsedKickstart, rendered: ParsedKickstart) -> Reason | None:
+    """Differences in the words that anaconda reads to the same effect."""
+    if (name, dest) == ("clearpart", "drives"):
+        only = sorted(d.removeprefix("/dev/") for d in original.handler.ignoredisk.onlyuse)
+        drives = sorted(d.removeprefix("/dev/") for d in rendered.handler.clearpart.drives)
+        if not original.handler.clearpart.drives and only and only == drives:
+            return form("the same disks: `ignoredisk --only-use` already limits the original's clearpart to them")
+    return None
 
 
 def _same(left: Any, right: Any) -> bool:
@@ -279,4 +295,69 @@ def compare_packages(original: ParsedKickstart, rendered: ParsedKickstart, repor
             differences.append(Difference("packages", f"option {option}", repr(value),
                                           repr(theirs["options"].get(option)),
                                           Reason(entry.reason) if entry else None))
+    return differences
+
+
+# -- network lines --------------------------------------------------------------------------------------------
+
+_INSTALL_FIELDS = ("bootProto", "ip", "netmask", "gateway", "noipv6", "vlanid", "mtu")
+
+
+def _installer_line(parsed: ParsedKickstart) -> CommandLine | None:
+    lines = [c for c in parsed.lines("network") if c.data.device]
+    return next((c for c in lines if c.data.activate), lines[0] if lines else None)
+
+
+def _hostname(parsed: ParsedKickstart) -> str:
+    return next((c.data.hostname for c in reversed(parsed.lines("network")) if c.data.hostname), "")
+
+
+def _servers(data: Any) -> list[str]:
+    return sorted(s for s in str(data.nameserver or "").replace(",", " ").split() if s)
+
+
+def compare_network_lines(original: ParsedKickstart, rendered: ParsedKickstart, explain: Explainer) -> list[Difference]:
+    """The installer's network line and the host name; every other `network` line's device is an ifcfg file
+    ksbuild writes in %post, compared as files."""
+    differences = []
+    if _hostname(original) != _hostname(rendered):
+        differences.append(Difference("network", "--hostname", _hostname(original) or "(none)",
+                                      _hostname(rendered) or "(none)", explain("hostname", None, None)))
+    mine, theirs = _installer_line(original), _installer_line(rendered)
+    installer = form("ksbuild writes one `network` line, for the installer's device; this line's devices are ifcfg "
+                     "files in %post (compared as files)")
+    for command in original.lines("network"):
+        if command is not mine and command.data.device:
+            differences.append(Difference("network", f"line {command.location.line}", command.text.strip(),
+                                          "(ifcfg files)", installer))
+    if mine is None or theirs is None:
+        if mine is not theirs:
+            differences.append(Difference("network", "installer's line", mine.text.strip() if mine else "(none)",
+                                          theirs.text.strip() if theirs else "(none)",
+                                          explain("network", None, mine.location.line if mine else None)))
+        return differences
+    address = Reason("ksbuild configures the installer with the address the host will have on that device "
+                     "(network.install_device); the original used another for the install")
+    for field in _INSTALL_FIELDS:
+        left, right = getattr(mine.data, field), getattr(theirs.data, field)
+        if field == "bootProto":
+            left, right = left or "dhcp", right or "dhcp"
+        if not _same(left, right):
+            option = _option_name(mine, field)
+            reason = explain("network", field, mine.location.line, option) or (
+                Reason("ksbuild's installer line follows the IPv6 setting of the host's device (IPV6INIT=); the "
+                       "original installed with IPv6 on") if field == "noipv6" else address)
+            differences.append(Difference("network", f"installer's line {option}", repr(left), repr(right), reason))
+    if _servers(mine.data) != _servers(theirs.data):
+        differences.append(Difference("network", "installer's line --nameserver", repr(_servers(mine.data)),
+                                      repr(_servers(theirs.data)), address))
+    bonds = [(sorted(str(d.bondslaves).replace(",", " ").split()), str(d.device)) for d in (mine.data, theirs.data)]
+    if bonds[0][0] != bonds[1][0]:
+        differences.append(Difference("network", "installer's line --bondslaves", repr(bonds[0][0]),
+                                      repr(bonds[1][0]), address))
+    if mine.data.device.lower() != theirs.data.device.lower():
+        differences.append(Difference("network", "installer's line --device", mine.data.device, theirs.data.device,
+                                      form("ksbuild names the installer's device by the NIC, bond or VLAN parent "
+                                           "the host's address is on") if mine.data.device in
+                                      {str(c.data.device) for c in original.lines("network")} else address))
     return differences

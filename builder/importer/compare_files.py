@@ -64,6 +64,8 @@ def _normal(entries: dict[str, str]) -> dict[str, str]:
         prefix = prefix_of(values.pop("NETMASK"))
         if prefix is not None:
             values.setdefault("PREFIX", prefix)
+    if "HWADDR" in values:
+        values["HWADDR"] = values["HWADDR"].lower()  # initscripts compares MACs without case
     if "BONDING_OPTS" in values:
         options = bond_options(values["BONDING_OPTS"])
         values["BONDING_OPTS"] = " ".join(f"{k}={v}" for k, v in sorted(options.items()))
@@ -80,9 +82,10 @@ def _ifcfg_reason(key: str, mine: str | None, theirs: str | None, rendered: dict
         return form("ksbuild writes NAME=<device> (initscripts does not read it)")
     if key == "UUID" and theirs is None:
         return form("NetworkManager's connection id, which anaconda writes and ksbuild does not")
-    if key in _IFCFG_DEFAULTS and mine is None and theirs == _IFCFG_DEFAULTS[key].lower():
+    default = _IFCFG_DEFAULTS.get(key, "").lower()
+    if key in _IFCFG_DEFAULTS and mine is None and (theirs or "").lower() == default:
         return form(_DEFAULT_WHY.get(key, f"{key}={theirs} is the default, written explicitly"))
-    if key in _IFCFG_DEFAULTS and theirs is None and mine == _IFCFG_DEFAULTS[key].lower():
+    if key in _IFCFG_DEFAULTS and theirs is None and (mine or "").lower() == default:
         return form(f"{key}={mine} is the default; ksbuild leaves it out")
     if key == "NM_CONTROLLED" and theirs == "no" and nm_disabled:
         return form("NetworkManager is in system.services.disabled: ksbuild writes NM_CONTROLLED=no on every device")

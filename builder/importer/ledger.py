@@ -50,6 +50,8 @@ class Entry:
     keys: tuple[str, ...] = ()
     reason: str = ""
     lines: int = 1
+    # Notes only: whether what the note says changes the installed host (False: only how it is written).
+    effect: bool = True
 
     def format(self) -> str:
         where = f" -> {', '.join(self.keys)}" if self.keys else ""
@@ -160,11 +162,13 @@ class Ledger:
     def passed(self, span: Span | Location, text: str, key: KeyPath, reason: str, lines: int = 1) -> None:
         self.entries.append(Entry("passed", _span(span), text, (format_key(key),), reason, lines))
 
-    def dropped(self, span: Span | Location, text: str, reason: str) -> None:
-        self.entries.append(Entry("dropped", _span(span), text, (), reason, lines=0))
+    def dropped(self, span: Span | Location, text: str, reason: str, lines: int = 0) -> None:
+        """Something not carried: a whole line (`lines` 1, or a section's count), or a part of a mapped one (0)."""
+        self.entries.append(Entry("dropped", _span(span), text, (), reason, lines=lines))
 
-    def note(self, span: Span | Location, text: str, reason: str, keys: Iterable[KeyPath] = ()) -> None:
-        self.notes.append(Entry("mapped", _span(span), text, tuple(format_key(k) for k in keys), reason, 0))
+    def note(self, span: Span | Location, text: str, reason: str, keys: Iterable[KeyPath] = (), *,
+             effect: bool = True) -> None:
+        self.notes.append(Entry("mapped", _span(span), text, tuple(format_key(k) for k in keys), reason, 0, effect))
 
     def refuse(self, location: Location, key: KeyPath | None, message: str) -> None:
         self.problems.append(Finding("import", message, location, format_key(key) if key else None))

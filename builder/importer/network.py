@@ -229,6 +229,7 @@ class _Network:
         self.scripts = scripts
         self.devices: dict[str, _Device] = {}
         self.servers: list[str] = []
+        self.refused_lines: set[Location] = set()
 
     def collect(self) -> None:
         named = [line for line in self.lines if is_named(line.data.device)]
@@ -301,14 +302,22 @@ class _Network:
         for name in refused:
             device = self.devices[name]
             problems = ", ".join(mappings[name].unmappable) or "a device joined to it cannot be mapped"
-            if device.line is not None and not device.writes:
+            if device.line is not None and not device.writes and device.line.location not in self.refused_lines:
+                self.refused_lines.add(device.line.location)
                 self.ctx.ledger.dropped(device.line.location, line_text(device.line),
-                                        f"{name}: no profile key for {problems}")
+                                        f"{name}: no profile key for {problems}", lines=1)
         if self.servers:
             origin = next(iter(self.devices.values())).origin if self.devices else self.ctx.parsed.commands[0].location
             self.ctx.draft.set(("network", "nameservers"), self.servers[:3], origin)
             for server in self.servers[3:]:
                 self.ctx.ledger.dropped(origin, f"DNS {server}", "at most 3 name servers (DNS1..DNS3)")
+            static = any(isinstance(entry.get("ipv4"), dict) and entry["ipv4"].get("address")
+                         for kind in ("interfaces", "bonds", "vlans", "bridges")
+                         for entry in self.ctx.draft.get(("network", kind), []))
+            if not static:
+                self.ctx.ledger.dropped(origin, f"DNS1={self.servers[0]}", "ksbuild writes DNS1.. on the device with "
+                                        "a static address, and this host has none (DHCP only): the servers are in "
+                                        "network.nameservers but in no ifcfg file")
 
     def _groups_with_problems(self, mappings: dict[str, _Mapping]) -> set[str]:
         """Devices left out: those that cannot be mapped, and every device joined to one of them."""
@@ -334,6 +343,15 @@ class _Network:
         key: KeyPath = ("network", kind, index)
         for ref in device.writes:
             self.scripts.consume(ref, [key])
+        if kind == "bonds":
+            # The files anaconda writes for an install-time bond's members: ksbuild moves them aside itself.
+            pattern = f"ifcfg-{name}_slave_*"
+            for ref in self.scripts.statements():
+                words = words_of(ref.statement.command) if not ref.statement.compound else None
+                if words and words[0] == "rm" and [w for w in words[1:] if not w.startswith("-")] in (
+                        [pattern], [f"{ref.read.cwd[ref.position]}/{pattern}"], [f"/etc/sysconfig/network-scripts/"
+                                                                                 f"{pattern}"]):
+                    self.scripts.consume(ref, [key])
         for text, reason in mapping.dropped:
             self.ctx.ledger.dropped(device.origin, text, reason)
 
@@ -371,6 +389,8 @@ class _Network:
                    "hostname", "activate", "bondslaves", "bondopts", "vlanid", "interfacename", "bridgeslaves",
                    "bridgeopts", "ethtool"}
         for line in self.lines:
+            if line.location in self.refused_lines:
+                continue
             data = line.data
             keys: list[KeyPath] = []
             if data.hostname:

@@ -78,7 +78,7 @@ def map_packages(ctx: ImportContext) -> None:
                     key = ("packages", "environment")
                     problem = _valid(_GROUP, environment)
                 elif name.startswith("-@"):
-                    ctx.ledger.dropped(location, entry, "no profile key for excluding a group")
+                    ctx.ledger.dropped(location, entry, "no profile key for excluding a group", lines=1)
                     continue
                 elif name.startswith("@"):
                     problem = _valid(_GROUP, name[1:])
@@ -96,7 +96,7 @@ def map_packages(ctx: ImportContext) -> None:
                         install.append(name)
                     key = ("packages", "install", len(install) - 1)
                 if problem is not None:
-                    ctx.ledger.dropped(location, entry, f"the profile refuses it: {problem}")
+                    ctx.ledger.dropped(location, entry, f"the profile refuses it: {problem}", lines=1)
                     continue
                 ctx.draft.origins[key] = location
                 ctx.ledger.mapped(location, entry, [key])

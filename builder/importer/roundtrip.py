@@ -16,6 +16,7 @@ from builder.importer.compare import (
     Explainer,
     Reason,
     compare_lists,
+    compare_network_lines,
     compare_packages,
     compare_single,
     form,
@@ -160,6 +161,7 @@ def compare_kickstarts(original: ParsedKickstart, rendered: ParsedKickstart, imp
         *compare_lists(original, rendered, explain, STORAGE_NAMES),
         *compare_storage(original, rendered, explain),
         *compare_packages(original, rendered, imported.report),
+        *compare_network_lines(original, rendered, explain),
         *compare_scripts(original, rendered, imported),
     ]
     if trees is not None:

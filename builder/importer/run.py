@@ -60,7 +60,7 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
         if command.single and last[id(command.command)] is not command:
             later = last[id(command.command)]
             ctx.ledger.dropped(command.location, command.text.strip(),
-                               f"`{later.name}` is given again at {later.location}; anaconda uses the last")
+                               f"`{later.name}` is given again at {later.location}; anaconda uses the last", lines=1)
             continue
         if command.name in storage.NAMES:
             storage_lines.append(command)
@@ -129,8 +129,13 @@ def _defaults(ctx: ImportContext) -> None:
     origin = Location(ctx.source, 1)
     if not draft.has(("system", "hostname")):
         draft.set(("system", "hostname"), DEFAULT_HOSTNAME)
-        ctx.ledger.note(origin, "hostname", f"no `network --hostname`: {DEFAULT_HOSTNAME}, anaconda's default",
-                        [("system", "hostname")])
+        if draft.get(("network", "install")) == "include":
+            ctx.ledger.note(origin, "hostname", f"the host name comes from the network include at install time; "
+                            f"ksbuild writes `network --hostname={DEFAULT_HOSTNAME}` before it, which the include's "
+                            "line replaces", [("system", "hostname")], effect=False)
+        else:
+            ctx.ledger.note(origin, "hostname", f"no `network --hostname`: {DEFAULT_HOSTNAME}, anaconda's default",
+                            [("system", "hostname")], effect=False)
     if not draft.has(("users", "root")):
         if ctx.rootpw_hash is not None:
             draft.set(("users", "root", "password_hash"), ctx.rootpw_hash)
@@ -157,7 +162,6 @@ def _defaults(ctx: ImportContext) -> None:
         draft.set(("packages", "groups"), [])
     if not draft.has(("virtualization", "nested")):
         draft.set(("virtualization", "nested"), False)
-    draft.set(("virtualization", "default_network"), draft.get(("virtualization", "default_network"), "keep"))
 
 
 def check(imported: Imported) -> None:

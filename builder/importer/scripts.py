@@ -112,18 +112,24 @@ class Scripts:
         """Whether a statement other than `mine` (script index, position) mentions the file: it could read, edit,
         move or remove it, so the file's writes must stay with it."""
         base = posixpath.basename(path)
+        # The name as a path component: `config` in /etc/selinux/config, not in /etc/sysconfig.
+        named = re.compile(rf"(?<![\w.-]){re.escape(base)}(?![\w.-])")
+        # A name made at run time that could be this one: `ifcfg-$nic`, `/etc/yum.repos.d/${name}.repo`.
+        prefixes = [posixpath.dirname(path) + "/"] + [base[:n + 1] for n, ch in enumerate(base) if ch in "-._"]
+        dynamic = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}[\"']?[$`*?]" for p in prefixes))
         for read in self.read:
             body_statements = read.statements if read.readable else None
             if body_statements is None:
-                if base in read.script.body:
+                if named.search(read.script.body) or dynamic.search(read.script.body):
                     return True
                 continue
             for position, statement in enumerate(body_statements):
                 if (read.index, position) in mine:
                     continue
                 text = read.text_of(statement)
-                if base in text or any(fnmatch.fnmatch(base, posixpath.basename(word)) for word in
-                                       re.findall(r"[^\s'\"<>;|&]*[*?][^\s'\"<>;|&]*", text)):
+                globs = re.findall(r"[^\s'\"<>;|&]*[*?][^\s'\"<>;|&]*", text)
+                if named.search(text) or dynamic.search(text) or any(
+                        fnmatch.fnmatch(base, posixpath.basename(word)) for word in globs):
                     return True
         return False
 
@@ -144,7 +150,8 @@ class Scripts:
             script = read.script
             if script.kind not in ("pre", "post"):
                 self.ctx.ledger.dropped(Span(script.source, script.header_line), f"%{script.kind}",
-                                        f"no profile key for %{script.kind} scripts")
+                                        f"no profile key for %{script.kind} scripts",
+                                        lines=_counted(script.body.splitlines()))
                 continue
             if read.index == self.ctx.hardware_script:
                 end = script.body_first_line + len(script.body.splitlines())
@@ -184,7 +191,16 @@ class Scripts:
             statement = read.statements[position]
             dropped.update(statement.line_range)
             dropped.update(statement.comments)
-        return "".join(f"{line}\n" for number, line in enumerate(lines) if number not in dropped)
+        kept = [line for number, line in enumerate(lines) if number not in dropped]
+        # Blank lines the removed statements leave behind: one at most in a row, none at the ends.
+        tidy: list[str] = []
+        for line in kept:
+            if not line.strip() and (not tidy or not tidy[-1].strip()):
+                continue
+            tidy.append(line)
+        while tidy and not tidy[-1].strip():
+            tidy.pop()
+        return "".join(f"{line}\n" for line in tidy)
 
     def _keep(self, read: ReadScript, body: str, names: set[str]) -> None:
         script = read.script

@@ -94,7 +94,7 @@ class _Storage:
                 self.ctx.ledger.mapped(ignoredisk.location, line_text(ignoredisk), [("storage", "disks")])
             else:
                 self.ctx.ledger.dropped(ignoredisk.location, line_text(ignoredisk),
-                                        "no profile key for disks to ignore; storage.disks lists those to use")
+                                        "no profile key for disks to ignore; storage.disks lists those to use", lines=1)
 
     def map_clear(self) -> None:
         clearpart = self.last("clearpart")
@@ -103,7 +103,7 @@ class _Storage:
             self.put(("clear",), "none", zerombr.location if zerombr else Location(self.ctx.source))
             if zerombr is not None:
                 self.ctx.ledger.dropped(zerombr.location, "zerombr", "without clearpart nothing is cleared; "
-                                        "storage.clear: none writes no zerombr")
+                                        "storage.clear: none writes no zerombr", lines=1)
             return
         data = clearpart.data
         if data.type == CLEARPART_TYPE_LIST:
@@ -112,7 +112,7 @@ class _Storage:
             self.ctx.ledger.mapped(clearpart.location, line_text(clearpart), [("storage", "clear_list")])
             self.ctx.unhandled(clearpart, {"type", "devices", "initAll"})
             if zerombr is not None:
-                self.ctx.ledger.dropped(zerombr.location, "zerombr", "storage.clear: list writes no zerombr")
+                self.ctx.ledger.dropped(zerombr.location, "zerombr", "storage.clear: list writes no zerombr", lines=1)
             return
         clear = _CLEAR.get(data.type)
         if clear is None:
@@ -142,9 +142,9 @@ class _Storage:
         append = data.appendLine.split() if data.appendLine else []
         if self.ctx.kdump and any(arg.startswith("crashkernel=") for arg in append):
             append = [arg for arg in append if not arg.startswith("crashkernel=")]
-            self.ctx.ledger.note(bootloader.location, "crashkernel=", "crashkernel= is left to the kdump addon "
-                                 "(addons.kdump), which replaces it on the installed kernel command line",
-                                 [("addons", "kdump")])
+            self.ctx.ledger.note(bootloader.location, "bootloader --append crashkernel=", "crashkernel= is left to "
+                                 "the kdump addon (addons.kdump), which replaces it on the installed kernel command "
+                                 "line with its own", [("addons", "kdump")], effect=False)
         if append:
             self.put(("bootloader", "append"), append, bootloader.location)
             keys.append(("storage", "bootloader", "append"))
@@ -288,7 +288,7 @@ class _Storage:
             entry["backup_passphrase"] = True
         said = "the passphrase is not carried" if data.passphrase else "the kickstart gave no passphrase (anaconda " \
             "would ask)"
-        self.ctx.ledger.note(command.location, f"{command.name} --encrypted",
+        self.ctx.ledger.note(command.location, f"{command.name} --encrypted --passphrase",
                              f"{said}: set {LUKS_PASSPHRASE_ENV} when rendering (storage: passphrase_env)", [])
 
     def _volume_options(self, command: CommandLine, handled: set[str]) -> None:
@@ -428,7 +428,7 @@ def map_storage(ctx: ImportContext, lines: list[CommandLine]) -> None:
         for command in lines:
             if command.name != "bootloader":
                 ctx.ledger.dropped(command.location, line_text(command), "storage.layout: include: the %pre's "
-                                   "include decides the disks; ksbuild writes only the boot loader line")
+                                   "include decides the disks; ksbuild writes only the boot loader line", lines=1)
         return
     storage.map_disks()
     storage.map_clear()

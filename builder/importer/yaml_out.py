@@ -18,22 +18,35 @@ from builder.vocabulary import KeyPath, models_in
 _INDENT = "  "
 
 
-def ordered(data: Any, model: Any) -> Any:
-    """`data` with mapping keys in the order of the model's fields (others first, in their own order)."""
+# Keys that say which item of a list this is: written first, whatever the model's order.
+_IDENTITY = ("name", "id", "parent", "mount", "volume_group")
+
+
+def ordered(data: Any, model: Any, *, item: bool = False) -> Any:
+    """`data` with mapping keys in the order of the model's fields (others first, in their own order); list items
+    start with the keys that identify them."""
     if isinstance(data, list):
-        return [ordered(item, model) for item in data]
+        return [ordered(entry, model, item=True) for entry in data]
     if not isinstance(data, dict):
         return data
     models = models_in(model) if model is not None else []
     fields = models[0].model_fields if models else {}
     first = [key for key in data if key not in fields]
-    keys = first + [key for key in fields if key in data]
+    if item:
+        first += [key for key in _IDENTITY if key in data and key in fields]
+    keys = first + [key for key in fields if key in data and key not in first]
     return {key: ordered(data[key], fields[key].annotation if key in fields else None) for key in keys}
 
 
 def _scalar(value: Any) -> str:
-    text: str = yaml.safe_dump([value], default_flow_style=True, width=1 << 30, allow_unicode=True)
-    return text.strip()[1:-1]
+    """A scalar as it reads after `key: ` in block style (quoted only where YAML needs it)."""
+    text: str = yaml.safe_dump({"k": value}, default_flow_style=False, width=1 << 30, allow_unicode=True)
+    body = text.removeprefix("k: ").removesuffix("\n")
+    if "\n" in body:
+        # A string YAML would fold over lines: one double-quoted line instead.
+        text = yaml.safe_dump({"k": value}, default_style='"', width=1 << 30, allow_unicode=True)
+        body = text.removeprefix('"k": ').removesuffix("\n")
+    return body
 
 
 def _literal_ok(text: str) -> bool:
