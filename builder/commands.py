@@ -246,10 +246,11 @@ class ImportOutcome:
     output: Path | None   # None: written to standard output
     text: str
     report: ImportReport
+    findings: tuple[Finding, ...] = ()  # warnings of the imported profile's validation
 
     def to_json(self) -> dict[str, object]:
         return {"kickstart": str(self.kickstart), "profile": str(self.output) if self.output else None,
-                **self.report.to_json()}
+                **self.report.to_json(), "findings": [f.to_json() for f in self.findings]}
 
 
 def default_import_path(kickstart: Path) -> Path:
@@ -283,6 +284,7 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
     text = read_kickstart(kickstart)
     source = roots.display(kickstart)
     imported = import_kickstart(text, source, path=kickstart, rootpw_hash=rootpw_hash)
+    findings = _validate_imported(imported, output.stem if output is not None else "imported", kickstart, roots)
     base = None
     written_extends = None
     if extends is not None:
@@ -299,7 +301,26 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
             atomic_write(output, data, mode)
         elif not atomic_create(output, data, mode):
             raise BadInput(f"{roots.display(output)} exists; nothing written (--force replaces it)")
-    return ImportOutcome(kickstart, output, result.text, result.report)
+    return ImportOutcome(kickstart, output, result.text, result.report, findings)
+
+
+def _validate_imported(imported: Any, name: str, kickstart: Path, roots: Roots) -> tuple[Finding, ...]:
+    """Render and validate the imported profile as `render` would, each finding at the kickstart line behind its
+    key; errors fail the import. A profile that reads a secret at render time is not rendered here (the import
+    never needs the secret); the report's notes say which variable to set."""
+    from builder.load.profile_loader import LoadedProfile
+    from builder.pipeline import BuildRequest, model, prepare, validate
+
+    if "passphrase_env" in json.dumps(imported.data) or "proxy_password_env" in json.dumps(imported.data):
+        return ()
+    loaded = LoadedProfile(name, kickstart, imported.data, imported.origins, (kickstart,),
+                           Location(imported.report.source))
+    request = BuildRequest(loaded, roots=roots)
+    result = validate([prepare(model(request), request)])[0]
+    if not result.ok:
+        raise ChecksFailed(f"{imported.report.source}: the imported profile does not validate; nothing written",
+                           result.findings)
+    return result.findings
 
 
 def _import_base(ref: str, output: Path | None, roots: Roots) -> tuple[Any, str]:

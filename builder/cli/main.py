@@ -164,6 +164,7 @@ def import_command(kickstart: Path, output: str | None, extends: str | None, roo
     else:
         for line in outcome.report.format():
             click.echo(line, err=to_stdout)
+        print_findings(outcome.findings)
     if to_stdout:
         click.echo(outcome.text, nl=False)
     elif output_format == "text":

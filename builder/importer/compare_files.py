@@ -13,7 +13,7 @@ import configparser
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from builder.contract import INSTALLED_FILE
 from builder.importer.compare import Difference, Reason, form
@@ -43,6 +43,7 @@ class Sides:
     original: ParsedKickstart
     rendered: ParsedKickstart
     report: ImportReport
+    same_dns: bool = True  # the host's name servers are the same, whichever devices' files hold them
 
 
 def _ifcfg_devices(tree: Tree) -> dict[str, tuple[str, dict[str, str] | None]]:
@@ -103,7 +104,9 @@ def _ifcfg_reason(key: str, mine: str | None, theirs: str | None, rendered: dict
     if key == "VLAN_ID" and theirs is None:
         return form("initscripts reads the VLAN id from the device name")
     if key.startswith("DNS"):
-        return form("ksbuild writes DNS1.. on the device with the gateway (network.nameservers are host-wide)")
+        if sides.same_dns:
+            return form("ksbuild writes DNS1.. on the device with the gateway (network.nameservers are host-wide)")
+        return _dropped(sides.report, "DNS")
     if key == "BOOTPROTO" and {mine, theirs} <= {"none", None}:
         return form("BOOTPROTO=none is what a missing BOOTPROTO means")
     if key == "TYPE" and theirs is None and (mine or "").lower() == "vlan":
@@ -111,6 +114,16 @@ def _ifcfg_reason(key: str, mine: str | None, theirs: str | None, rendered: dict
     if key == "IPV6INIT" and mine == "yes" and theirs == "no":
         return _dropped(sides.report, "noipv6")
     return _dropped(sides.report, f"{key}=")
+
+
+def _dns(devices: dict[str, tuple[str, dict[str, str] | None]]) -> list[str]:
+    servers: list[str] = []
+    for _, entries in sorted(devices.values()):
+        for key in ("DNS1", "DNS2", "DNS3"):
+            value = (entries or {}).get(key)
+            if value and value not in servers:
+                servers.append(value)
+    return servers
 
 
 def _dropped(report: ImportReport, text: str) -> Reason | None:
@@ -175,8 +188,9 @@ def compare_trees(original: Tree, rendered: Tree, sides: Sides) -> list[Differen
     differences: list[Difference] = []
     done: set[str] = {STANDINS_LOG}
     nm_disabled = "NetworkManager" in sides.rendered.handler.services.disabled
-    # ifcfg files, device by device.
+    # ifcfg files, device by device; the name servers of the host as a whole.
     ours, theirs = _ifcfg_devices(original), _ifcfg_devices(rendered)
+    sides = replace(sides, same_dns=_dns(ours) == _dns(theirs))
     for device in sorted(set(ours) | set(theirs)):
         mine, other = ours.get(device), theirs.get(device)
         done |= {x[0] for x in (mine, other) if x}

@@ -49,6 +49,7 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
         raise BadInput(f"{source}: pykickstart cannot read this kickstart; fix these first (`ksbuild validate`)",
                        errors)
     ctx = ImportContext(parsed, source, rootpw_hash=rootpw_hash)
+    ctx.draft.set(("description",), f"imported from {source.rsplit('/', 1)[-1]}")
     _includes(ctx)
     storage_lines: list[CommandLine] = []
     network_lines: list[CommandLine] = []

@@ -399,6 +399,22 @@ def _split_s(expression: str) -> tuple[str, str, str] | None:
     return parts[0], parts[1], parts[2]
 
 
+def _replacement(text: str) -> str:
+    """A sed replacement as Python's: & is the match, \\N a group, \\& a literal &; Python's own escapes quoted."""
+    out = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            nxt = text[index + 1]
+            out.append(f"\\g<{nxt}>" if nxt.isdigit() else "\\n" if nxt == "n" else nxt.replace("\\", "\\\\"))
+            index += 2
+            continue
+        out.append("\\g<0>" if char == "&" else char.replace("\\", "\\\\"))
+        index += 1
+    return "".join(out)
+
+
 def apply_sed(expressions: tuple[str, ...], text: str) -> str | None:
     """`text` after the expressions (s/RE/REPL/[g], /RE/s/.../, /RE/d); None for anything else."""
     lines = text.splitlines()
@@ -422,7 +438,7 @@ def apply_sed(expressions: tuple[str, ...], text: str) -> str | None:
             regex = re.compile(_bre_to_python(pattern, False), re.IGNORECASE if "I" in flags else 0)
         except re.error:
             return None
-        python_repl = re.sub(r"\\(\d)", r"\\g<\1>", replacement).replace("&", r"\g<0>")
+        python_repl = _replacement(replacement)
         count = 0 if "g" in flags else 1
         new = []
         for line in lines:
