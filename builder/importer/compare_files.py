@@ -99,6 +99,13 @@ def _ifcfg_reason(key: str, mine: str | None, theirs: str | None, rendered: dict
         return Reason("ksbuild derives DEFROUTE from the gateway (yes on the device with it, no on the others)")
     if key == "STP" and mine is None and theirs == "no":
         return form("STP off is the kernel's default for a bridge, written explicitly")
+    if key == "DELAY":
+        stp = rendered.get("STP") == "yes"
+        if mine is None and theirs == ("15" if stp else "0"):
+            return form("the kernel's forward delay for this bridge, written explicitly")
+        if stp and mine is not None and mine.isdigit() and int(mine) < 2 and theirs == "2":
+            return form("with STP on the kernel keeps the forward delay within 2-30 s: DELAY=" + mine +
+                        " gave the host 2 s, which ksbuild writes")
     if key == "PHYSDEV" and mine is None:
         return form("ksbuild names a VLAN's parent (PHYSDEV=) as well as its name")
     if key == "VLAN_ID" and theirs is None:

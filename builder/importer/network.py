@@ -34,7 +34,7 @@ from builder.importer.ifcfg import (
 )
 from builder.importer.scripts import Scripts, StatementRef
 from builder.importer.shell import is_literal, resolve, words_of
-from builder.model.network import MANAGED_IFCFG_KEYS
+from builder.model.network import KERNEL_FORWARD_DELAY, MANAGED_IFCFG_KEYS, STP_FORWARD_DELAY
 from builder.validate.kickstart import CommandLine
 from builder.vocabulary import KeyPath
 
@@ -78,6 +78,7 @@ class _Mapping:
         self.fields: dict[str, Any] = {}
         self.unmappable: list[str] = []
         self.dropped: list[tuple[str, str]] = []
+        self.noted: list[tuple[str, str]] = []  # values changed to what the host really has
 
     def run(self, nameservers_out: list[str]) -> None:
         e = self.device.entries
@@ -150,13 +151,18 @@ class _Mapping:
         if "HWADDR" in e:
             self.unmappable.append("HWADDR on a bridge")
         entry: dict[str, Any] = {"name": self.device.name}
-        stp = e.get("STP", "no").lower()
-        entry["stp"] = stp in _YES
-        if e.get("DELAY"):
-            if e["DELAY"].isdigit():
-                entry["delay"] = int(e["DELAY"])
-            else:
-                self.unmappable.append(f"DELAY={e['DELAY']}")
+        stp = e.get("STP", "no").lower() in _YES
+        entry["stp"] = stp
+        delay = e.get("DELAY")
+        if delay is not None and not delay.isdigit():
+            self.unmappable.append(f"DELAY={delay}")
+        elif delay is not None and stp and int(delay) < min(STP_FORWARD_DELAY):
+            # facts.md: with STP on, the kernel keeps forward_delay within 2-30 s; DELAY=0 leaves the host with 2.
+            entry["delay"] = min(STP_FORWARD_DELAY)
+            self.noted.append((f"DELAY={delay}", "with STP on the kernel raises the forward delay to 2 s (its STP "
+                                                  "minimum), so the host had 2: written as delay: 2"))
+        elif delay is not None and int(delay) != (KERNEL_FORWARD_DELAY if stp else 0):
+            entry["delay"] = int(delay)
         fields = {k: v for k, v in self.fields.items() if k != "bridge"}
         if "bridge" in self.fields:
             self.unmappable.append("a bridge that is a port of another bridge")
@@ -354,6 +360,8 @@ class _Network:
                     self.scripts.consume(ref, [key])
         for text, reason in mapping.dropped:
             self.ctx.ledger.dropped(device.origin, text, reason)
+        for text, reason in mapping.noted:
+            self.ctx.ledger.note(device.origin, text, reason, [(*key, "delay")], effect=False)
 
     def install_device(self) -> None:
         named = [line for line in self.lines if line.data.device]
