@@ -133,3 +133,10 @@ def test_a_luks_passphrase_is_read_at_render_time_instead() -> None:
     partition = result.data["storage"]["partitions"][1]
     assert partition["encrypted"] is True and partition["passphrase_env"] == "KSBUILD_LUKS_PASSPHRASE"
     assert "t0psecret" not in repr(result.data) + "\n".join(result.report.format())
+
+
+def test_windows_line_ends_are_read_as_lines() -> None:
+    text = (HEAD + "%post\necho done > /etc/motd\n%end\n").replace("\n", "\r\n")
+    result = import_kickstart(text, "host.ks")
+    assert kept(result) == ["echo done > /etc/motd\n"]
+    assert [note.text for note in result.report.notes] == ["CRLF", "hostname"]

@@ -35,6 +35,8 @@ class Span:
         return Location(self.file, self.first)
 
     def __str__(self) -> str:
+        if not self.first:
+            return self.file  # not one line: the kickstart as a whole
         if self.last is not None and self.last != self.first:
             return f"{self.file}:{self.first}-{self.last}"
         return f"{self.file}:{self.first}"

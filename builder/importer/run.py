@@ -43,6 +43,10 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
                      rootpw_hash: str | None = None) -> Imported:
     """Map a kickstart onto profile keys. Raises BadInput when the kickstart does not parse or holds values the
     import refuses (each at its line), ChecksFailed when the profile it makes fails the profile's own checks."""
+    crlf = "\r\n" in text
+    if crlf:
+        # Saved on Windows: the carriage returns would end up in values and script bodies.
+        text = text.replace("\r\n", "\n")
     parsed = parse_kickstart(text, source, version=version, path=path, includes=IncludeReader(path))
     errors = [f for f in parsed.findings if f.severity == "error"]
     if errors:
@@ -50,6 +54,9 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
                        errors)
     ctx = ImportContext(parsed, source, rootpw_hash=rootpw_hash)
     ctx.draft.set(("description",), f"imported from {source.rsplit('/', 1)[-1]}")
+    if crlf:
+        ctx.ledger.note(Location(source, 1), "CRLF", "the kickstart has Windows line ends (CRLF); read as LF",
+                        effect=False)
     _includes(ctx)
     storage_lines: list[CommandLine] = []
     network_lines: list[CommandLine] = []
