@@ -311,7 +311,7 @@ def _validate_imported(imported: Any, name: str, kickstart: Path, roots: Roots) 
     from builder.load.profile_loader import LoadedProfile
     from builder.pipeline import BuildRequest, model, prepare, validate
 
-    if "passphrase_env" in json.dumps(imported.data) or "proxy_password_env" in json.dumps(imported.data):
+    if _names_a_secret(imported.data):
         return ()
     loaded = LoadedProfile(name, kickstart, imported.data, imported.origins, (kickstart,),
                            Location(imported.report.source))
@@ -321,6 +321,16 @@ def _validate_imported(imported: Any, name: str, kickstart: Path, roots: Roots) 
         raise ChecksFailed(f"{imported.report.source}: the imported profile does not validate; nothing written",
                            result.findings)
     return result.findings
+
+
+def _names_a_secret(data: object) -> bool:
+    """Whether profile data names a secret read at render time (a LUKS passphrase, a proxy password)."""
+    if isinstance(data, dict):
+        return any(key in ("passphrase_env", "proxy_password_env") or _names_a_secret(value)
+                   for key, value in data.items())
+    if isinstance(data, list):
+        return any(_names_a_secret(item) for item in data)
+    return False
 
 
 def _import_base(ref: str, output: Path | None, roots: Roots) -> tuple[Any, str]:

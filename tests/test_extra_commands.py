@@ -63,6 +63,24 @@ def test_commands_the_profile_writes_point_at_their_key(tmp_path: Path) -> None:
     ]
 
 
+def test_a_repo_of_its_own_is_allowed_but_not_one_install_repos_writes(tmp_path: Path) -> None:
+    text = MINIMAL.replace("install:\n", "install:\n  repos: [{name: site, baseurl: \"http://10.0.0.1/site\"}]\n")
+    write(tmp_path / "host.yaml", text + """\
+kickstart:
+  extra_commands:
+    - "repo --name=epel --mirrorlist=http://mirrors.example/epel7"
+    - "repo --name=site --baseurl=http://10.0.0.1/other"
+""")
+    result = build(tmp_path / "host.yaml", shell=False)
+    errors = [f.format() for f in result.errors]
+    assert errors[0] == at(tmp_path, 19, "kickstart.extra_commands[1]") + "`repo` site: that repo is in " \
+        "install.repos, which writes its own `repo` line; set it there"
+    # pykickstart says it too, at the same key; the mirrorlist repo is fine.
+    assert errors[1].startswith(at(tmp_path, 19, "kickstart.extra_commands[1]") + "KS102 error: A repo with the "
+                                "name site has already been defined")
+    assert len(errors) == 2
+
+
 def test_users_of_their_own_are_allowed_but_not_twice(tmp_path: Path) -> None:
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJKRlvWlBd+E7sdUk7c4dBj45bbU3trTAODPEOtpGFFv ops@lab"
     result = build(_profile(tmp_path, "'user --name=ops --uid=2000 --lock'", f"'sshkey --username=ops \"{key}\"'",

@@ -186,8 +186,9 @@ def _check_repos(profile: Profile) -> Iterator[Problem]:
                    "warning")
 
 
-# Commands the templates write that a profile may still add more of, each naming its own user.
-_MORE_ALLOWED = ("user", "sshkey")
+# Commands the templates write that a profile may still add more of, each naming its own user or repo (the
+# option that names it): a `repo --mirrorlist` that install.repos cannot say, a user with --uid or --shell.
+_MORE_ALLOWED = {"user": "--name", "sshkey": "--username", "repo": "--name"}
 _SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
 
 
@@ -203,6 +204,7 @@ def _option_value(words: list[str], name: str) -> str | None:
 def _check_extra_commands(profile: Profile) -> Iterator[Problem]:
     """kickstart.extra_commands: no second copy of a setting the profile writes, no plaintext secret."""
     users = {"root", *(account.name for account in profile.users.accounts)}
+    repos = {repo.name for repo in profile.install.repos}
     for index, line in enumerate(profile.kickstart.extra_commands):
         path: KeyPath = ("kickstart", "extra_commands", index)
         words = shlex.split(line, comments=True)  # the model made sure this splits
@@ -212,8 +214,11 @@ def _check_extra_commands(profile: Profile) -> Iterator[Problem]:
             where = f"from {format_key(key)}" if key else "always"
             yield path, (f"ksbuild writes `{name}` {where}; a second `{name}` line would replace it. "
                          + (f"Set {format_key(key)} instead" if key else "Leave it out")), "error"
-        owner = _option_value(words, "--name" if name == "user" else "--username")
-        if name in _MORE_ALLOWED and owner in users:
+        owner = _option_value(words, _MORE_ALLOWED[name]) if name in _MORE_ALLOWED else None
+        if name == "repo" and owner in repos:
+            yield path, (f"`repo` {owner}: that repo is in install.repos, which writes its own `repo` line; set it "
+                         "there"), "error"
+        elif name in _MORE_ALLOWED and name != "repo" and owner in users:
             yield path, (f"`{name}` for {owner}: that user is in users:, which writes its own `{name}` line; "
                          "set it there"), "error"
         plaintext = "--plaintext" in words or (

@@ -13,7 +13,7 @@ import posixpath
 import re
 
 from builder.importer.context import ImportContext
-from builder.importer.scripts import Scripts, StatementRef
+from builder.importer.scripts import SHELLS, Scripts, StatementRef
 from builder.importer.shell import SedEdit, Write, apply_sed, file_write, is_literal, sed_edit, words_of
 from builder.importer.system_files import (
     KVM_CONF,
@@ -288,7 +288,7 @@ def hardware_check(ctx: ImportContext, scripts: Scripts) -> None:
     """A %pre that only stops the install when /proc/cpuinfo has no vmx/svm is what require_hardware writes."""
     for read in scripts.read:
         script = read.script
-        if script.kind != "pre" or script.interpreter not in ("/bin/sh", "/bin/bash"):
+        if script.kind != "pre" or script.interpreter not in SHELLS:
             continue
         lines = [line.strip() for line in script.body.splitlines() if line.strip() and
                  not line.strip().startswith("#")]
