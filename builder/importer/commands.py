@@ -222,7 +222,6 @@ def _user(ctx: ImportContext, command: CommandLine) -> None:
     if extra or (data.password and not _crypt_ok(data.password)):
         why = f"no profile key for {', '.join(extra)}" if extra else "the --password value is not a crypt hash"
         ctx.pass_through(command, f"user {data.name}: {why}; the whole line is kept so the account stays as written")
-        ctx.passed_users.add(data.name)
         return
     account: dict[str, object] = {"name": data.name}
     if data.gecos:

@@ -7,7 +7,6 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from builder.errors import Location
 from builder.importer.ledger import Draft, Ledger
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 from builder.vocabulary import KeyPath
@@ -22,12 +21,6 @@ class ImportContext:
     draft: Draft = field(default_factory=Draft)
     ledger: Ledger = field(default_factory=Ledger)
     rootpw_hash: str | None = None
-    # Lines a later line of the same single-setting command replaces (anaconda keeps the last).
-    replaced: set[int] = field(default_factory=set)
-    # Accounts whose `user` line was passed through whole: their `sshkey` lines go with them.
-    passed_users: set[str] = field(default_factory=set)
-    # Repos the installed system gets a .repo file for (repo --install, or a file a %post writes).
-    repo_files: set[str] = field(default_factory=set)
     # The %pre that is ksbuild's own CPU check (virtualization.require_hardware), if any.
     hardware_script: int | None = None
     # The kickstart has %addon com_redhat_kdump (it sets crashkernel= itself).
@@ -121,7 +114,3 @@ def given_options(command: CommandLine) -> list[tuple[str, str]]:
         if action is not None and action.dest != "help":
             found.append((action.option_strings[0], action.dest))
     return found
-
-
-def location(command: CommandLine) -> Location:
-    return command.location

@@ -196,7 +196,6 @@ def _merge_repo(ctx: ImportContext, values: dict[str, str], ref: StatementRef) -
         repo["enabled"] = False
     if values.get("gpgkey"):
         repo["gpgkey"] = values["gpgkey"]
-    ctx.repo_files.add(values["id"])
     if values.get("name", values["id"]) != values["id"]:
         ctx.ledger.dropped(ref.location, f"name={values['name']}",
                            f"ksbuild writes name={values['id']} (the repo id) in the .repo file")
