@@ -140,3 +140,15 @@ def test_windows_line_ends_are_read_as_lines() -> None:
     result = import_kickstart(text, "host.ks")
     assert kept(result) == ["echo done > /etc/motd\n"]
     assert [note.text for note in result.report.notes] == ["CRLF", "hostname"]
+
+
+def test_past_the_statement_budget_a_script_is_kept_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from builder.importer import scripts
+
+    body = "systemctl enable libvirtd\nsystemctl enable ksm\nsystemctl enable ksmtuned\nsystemctl enable tuned\n"
+    monkeypatch.setattr(scripts, "MAX_STATEMENTS", 3)
+    result = imported(f"%post\n{body}%end\n")
+    assert kept(result) == [body]
+    assert "more than 3 statements" in result.report.notes[0].reason
+    monkeypatch.setattr(scripts, "MAX_STATEMENTS", 4)
+    assert kept(imported(f"%post\n{body}%end\n")) == []

@@ -30,6 +30,13 @@ from builder.validate.sections import ScriptSection
 from builder.vocabulary import KeyPath
 
 SHELLS = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash")
+# Statements read one by one in a kickstart, at most: a script past this is kept whole. Deciding whether a file's
+# writes can become keys compares every write with the statements that could touch it (bounded work).
+MAX_STATEMENTS = 2000
+# The words of a statement that can name a file (what `touched_by_others` looks up), and what makes a name at run
+# time or matches many (an expansion, a glob).
+_TOKEN = re.compile(r"[\w.+-]+")
+_PATTERNED = re.compile(r"[$`*?]")
 _TRIVIAL = {"set", "exit", "true", ":", "sync", "logger", "echo", "printf"}
 _NAME = re.compile(r"[^a-z0-9_-]+")
 
@@ -45,13 +52,17 @@ class ReadScript:
     readable: bool  # read statement by statement (chroot shell %post)
     consumed: dict[int, list[KeyPath]] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lines = self.script.body.splitlines()
 
     def location(self, statement: Statement) -> Span:
         first = self.script.body_first_line + statement.first
         return Span(self.script.source, first, self.script.body_first_line + statement.last)
 
     def lines_of(self, statement: Statement) -> list[str]:
-        return self.script.body.splitlines()[statement.first:statement.last + 1]
+        return self.lines[statement.first:statement.last + 1]
 
     def text_of(self, statement: Statement) -> str:
         return "\n".join(self.lines_of(statement)) + ("\n" + statement.heredoc if statement.heredoc else "")
@@ -81,9 +92,16 @@ class Scripts:
     def __init__(self, ctx: ImportContext) -> None:
         self.ctx = ctx
         self.read: list[ReadScript] = []
+        budget = MAX_STATEMENTS
         for index, script in enumerate(ctx.parsed.scripts):
             readable = script.kind == "post" and script.in_chroot and script.interpreter in SHELLS
             statements = split_statements(script.body) if readable else []
+            if len(statements) > budget:
+                readable, statements = False, []
+                ctx.ledger.note(Span(script.source, script.header_line), f"%{script.kind}",
+                                f"more than {MAX_STATEMENTS} statements to read in this kickstart: this script is "
+                                "kept as written", effect=False)
+            budget -= len(statements)
             cwd: list[str | None] = []
             current: str | None = "/"
             for statement in statements:
@@ -93,6 +111,22 @@ class Scripts:
                     target = words[1] if len(words) == 2 and is_literal(statement.command) else None
                     current = posixpath.normpath(posixpath.join(current, target)) if target and current else None
             self.read.append(ReadScript(index, script, statements, cwd, readable))
+        self._index()
+
+    def _index(self) -> None:
+        """Which statements name which file names, and which could name any (expansions, globs), once."""
+        self.naming: dict[str, set[tuple[int, int]]] = {}
+        self.patterned: list[tuple[tuple[int, int], str]] = []
+        self.writes_cache: list[tuple[StatementRef, Write]] | None = None
+        for read in self.read:
+            texts = ([(position, read.text_of(s)) for position, s in enumerate(read.statements)] if read.readable
+                     else [(-1, read.script.body)])
+            for position, text in texts:
+                owner = (read.index, position)
+                for token in set(_TOKEN.findall(text)):
+                    self.naming.setdefault(token, set()).add(owner)
+                if _PATTERNED.search(text):
+                    self.patterned.append((owner, text))
 
     # -- what the recognisers read ---------------------------------------------------------------------------
 
@@ -101,36 +135,31 @@ class Scripts:
         return [StatementRef(read, n) for read in self.read if read.readable for n in range(len(read.statements))]
 
     def writes(self) -> list[tuple[StatementRef, Write]]:
-        found = []
-        for ref in self.statements():
-            write = file_write(ref.statement, ref.read.cwd[ref.position])
-            if write is not None:
-                found.append((ref, write))
-        return found
+        if self.writes_cache is None:
+            found = []
+            for ref in self.statements():
+                write = file_write(ref.statement, ref.read.cwd[ref.position])
+                if write is not None:
+                    found.append((ref, write))
+            self.writes_cache = found
+        return self.writes_cache
 
     def touched_by_others(self, path: str, mine: set[tuple[int, int]]) -> bool:
         """Whether a statement other than `mine` (script index, position) mentions the file: it could read, edit,
         move or remove it, so the file's writes must stay with it."""
         base = posixpath.basename(path)
-        # The name as a path component: `config` in /etc/selinux/config, not in /etc/sysconfig.
-        named = re.compile(rf"(?<![\w.-]){re.escape(base)}(?![\w.-])")
-        # A name made at run time that could be this one: `ifcfg-$nic`, `/etc/yum.repos.d/${name}.repo`.
+        # The name as a path component: `config` in /etc/selinux/config, not in /etc/sysconfig (an index lookup).
+        if self.naming.get(base, set()) - mine:
+            return True
+        # A name made at run time that could be this one: `ifcfg-$nic`, `/etc/yum.repos.d/${name}.repo`, or a glob.
         prefixes = [posixpath.dirname(path) + "/"] + [base[:n + 1] for n, ch in enumerate(base) if ch in "-._"]
         dynamic = re.compile("|".join(rf"(?<![\w.-]){re.escape(p)}[\"']?[$`*?]" for p in prefixes))
-        for read in self.read:
-            body_statements = read.statements if read.readable else None
-            if body_statements is None:
-                if named.search(read.script.body) or dynamic.search(read.script.body):
-                    return True
+        for owner, text in self.patterned:
+            if owner in mine:
                 continue
-            for position, statement in enumerate(body_statements):
-                if (read.index, position) in mine:
-                    continue
-                text = read.text_of(statement)
-                globs = re.findall(r"[^\s'\"<>;|&]*[*?][^\s'\"<>;|&]*", text)
-                if named.search(text) or dynamic.search(text) or any(
-                        fnmatch.fnmatch(base, posixpath.basename(word)) for word in globs):
-                    return True
+            globs = re.findall(r"[^\s'\"<>;|&]*[*?][^\s'\"<>;|&]*", text)
+            if dynamic.search(text) or any(fnmatch.fnmatch(base, posixpath.basename(word)) for word in globs):
+                return True
         return False
 
     def consume(self, ref: StatementRef, keys: list[KeyPath], reason: str = "") -> None:
