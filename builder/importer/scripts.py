@@ -51,7 +51,6 @@ class ReadScript:
     cwd: list[str | None]
     readable: bool  # read statement by statement (chroot shell %post)
     consumed: dict[int, list[KeyPath]] = field(default_factory=dict)
-    reasons: dict[int, str] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -162,13 +161,9 @@ class Scripts:
                 return True
         return False
 
-    def consume(self, ref: StatementRef, keys: list[KeyPath], reason: str = "") -> None:
+    def consume(self, ref: StatementRef, keys: list[KeyPath]) -> None:
+        """The statement became these keys: it leaves the script."""
         ref.read.consumed[ref.position] = keys
-        if reason:
-            ref.read.reasons[ref.position] = reason
-
-    def is_consumed(self, ref: StatementRef) -> bool:
-        return ref.position in ref.read.consumed
 
     # -- what is left ----------------------------------------------------------------------------------------
 
