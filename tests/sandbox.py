@@ -101,13 +101,17 @@ def console(root: Path) -> Iterator[list[str]]:
     chunks: list[bytes] = []
 
     def reader() -> None:
-        while True:
-            with fifo.open("rb") as handle:
-                data = handle.read()
-            if data.endswith(_STOP):
-                chunks.append(data[: -len(_STOP)])
-                return
-            chunks.append(data)
+        # Opened read-write, the reader holds a write end itself: the FIFO never reaches end-of-file between two
+        # `>/dev/console` writers, so no writer can open it in the moment a reader is about to close it and have
+        # its line thrown away with the pipe. Everything up to the stop word is collected.
+        handle = os.open(fifo, os.O_RDWR)
+        try:
+            while not b"".join(chunks).endswith(_STOP):
+                chunks.append(os.read(handle, 65536))
+        finally:
+            os.close(handle)
+        data = b"".join(chunks)
+        chunks[:] = [data[: -len(_STOP)]]
 
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
