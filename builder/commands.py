@@ -133,9 +133,11 @@ def validate_paths(
     rules: RuleLayer | None = None,
     strict: bool = False,
     mode: Mode | None = None,
+    target: str | None = None,
 ) -> ValidateOutcome:
     """Validate profiles and kickstart files. Kickstarts get the settings of their nearest configuration file, then
-    `rules` (the command line's select/ignore) and `strict`; `mode` None detects rendered kickstarts."""
+    `rules` (the command line's select/ignore) and `strict`; `mode` None detects rendered kickstarts. `target`: the
+    kickstarts' syntax (None: each file's #version= line, else centos7); for profiles, `--set target=`."""
     from builder.validate.config import RuleLayer, Settings, settings_for
     from builder.validate.pipeline import validate_kickstart_file
 
@@ -148,12 +150,13 @@ def validate_paths(
             continue
         try:
             settings = settings_for(Path(ref)).with_command_line(layer, strict=strict)
-            report = validate_kickstart_file(Path(ref), settings=settings, shell=shell, mode=mode)
+            report = validate_kickstart_file(Path(ref), settings=settings, shell=shell, mode=mode, target=target)
             items[index] = ValidatedItem(ref, "kickstart", report.findings, mode=report.mode)
         except BadInput as exc:
             items[index] = _unreadable(ref, "kickstart", exc)
     if profiles:
-        items.update(_validate_profiles(profiles, overrides, templates, roots, shell, Settings((layer,), strict)))
+        sets = (*overrides, f"target={target}") if target is not None else tuple(overrides)
+        items.update(_validate_profiles(profiles, sets, templates, roots, shell, Settings((layer,), strict)))
     return ValidateOutcome(tuple(items[i] for i in range(len(refs))))
 
 
@@ -226,9 +229,18 @@ def list_available(roots: Roots, extra_dirs: Sequence[Path] = ()) -> list[Profil
 
 
 def profile_schema() -> dict[str, Any]:
+    from builder.load.when_target import WHEN_TARGET_KEY
     from builder.model.profile import Profile
+    from builder.targets import ALIASES
 
     schema = Profile.model_json_schema()
+    # Read by the loader, not the model: per-target values, each profile-shaped (builder.load.when_target).
+    schema["properties"][WHEN_TARGET_KEY] = {
+        "type": "object",
+        "description": "Values for some targets only, laid over this file's own: {el9: {install: {...}}}.",
+        "propertyNames": {"enum": sorted(ALIASES)},
+        "additionalProperties": {"type": "object"},
+    }
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ksbuild profile"
     return schema

@@ -180,11 +180,14 @@ def validate(preps: Sequence[Prepared], *, sources: Sequence[str] | None = None,
     settings = Settings((RuleLayer(ignore=("KS2",)),))
     names = sources if sources is not None else [f"{p.modelled.name}/ks.cfg" for p in preps]
     items = list(zip(names, (p.kickstart.text for p in preps), strict=True))
+    # Each kickstart with its profile's target's syntax (pykickstart handler).
+    target_names = [p.profile.target for p in preps]
     if shell:
-        reports = validate_many(items, mode="rendered", settings=settings)
+        reports = validate_many(items, mode="rendered", settings=settings, target_names=target_names)
     else:
-        reports = [validate_kickstart_text(text, source, shell=False, mode="rendered", settings=settings)
-                   for source, text in items]
+        reports = [validate_kickstart_text(text, source, shell=False, mode="rendered", settings=settings,
+                                           target=name)
+                   for (source, text), name in zip(items, target_names, strict=True)]
     return [_result(p, r) for p, r in zip(preps, reports, strict=True)]
 
 

@@ -59,7 +59,8 @@ CATALOGUE: tuple[Rule, ...] = (
     # -- KS1xx: syntax and structure ------------------------------------------------------------------------------
     _rule("KS101", "parse-error", "error", "error",
           "pykickstart rejects the line: anaconda would stop with the same error.",
-          "The kickstart is parsed with pykickstart for the target's syntax (RHEL7 plus `sshkey`), the parser "
+          "The kickstart is parsed with pykickstart for the target's syntax (RHEL7 plus `sshkey`, RHEL8 or RHEL9, "
+          "from `#version=` or `--target`), the parser "
           "anaconda itself uses. An unknown command, an unknown option, a bad value, a section without %end or "
           "an unbalanced quote stops the install before anything is written.",
           "network --device=eth0 --bridge-slaves=eth1   # the option is --bridgeslaves",
@@ -96,6 +97,13 @@ CATALOGUE: tuple[Rule, ...] = (
           "second one and anaconda uses only that, so the first line does nothing.",
           "rootpw --iscrypted $6$...\nrootpw --iscrypted $6$...",
           "Keep one line, with every option on it."),
+    _rule("KS107", "unknown-version-line", "info", "info",
+          "The `#version=` line names a syntax ksbuild does not validate against: it uses RHEL7's.",
+          "`#version=RHEL8` (what anaconda writes at the top of anaconda-ks.cfg) or `ksbuild validate --target el9` "
+          "picks the pykickstart handler of that target: RHEL7 (CentOS 7, the default), RHEL8 or RHEL9. Another "
+          "version (a Fedora one, DEVEL) is not a ksbuild target, so the file is checked as a CentOS 7 kickstart.",
+          "#version=F38",
+          "Give `--target centos7|el8|el9` (or an alias such as rocky9), or write #version=RHEL7/RHEL8/RHEL9."),
     _rule("KS110", "include-at-install-time", "info", "info",
           "An %include names a file that exists only at install time (written by %pre, or a URL).",
           "A %pre script often writes partitioning or network commands to /tmp and the kickstart %includes them. "

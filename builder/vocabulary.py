@@ -51,6 +51,7 @@ TEMPLATE_COMMANDS: dict[str, KeyPath] = {
     "lang": ("system", "lang"),
     "keyboard": ("system", "keyboard"),
     "timezone": ("system", "timezone"),
+    "timesource": ("system", "ntp_servers"),
     "network": ("network",),
     "rootpw": ("users", "root"),
     "user": ("users", "accounts"),

@@ -93,7 +93,7 @@ def test_list_shows_shipped_profiles(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = {line.split()[0] for line in result.stdout.splitlines()}
     assert {"base", "kvm-hypervisor", "golden-image"} <= names
-    assert "CentOS 7 KVM hypervisor, bridged, nested virtualization" in result.stdout
+    assert "KVM hypervisor (CentOS 7, EL8, EL9), bridged, nested virtualization" in result.stdout
 
 
 def test_schema_describes_profiles(tmp_path: Path) -> None:

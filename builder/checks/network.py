@@ -75,10 +75,6 @@ def network_problems(profile: Profile) -> Iterator[Problem]:
     yield from _extra_ifcfg(entries)
     if net.nameservers and not any(e.device.ipv4 for e in entries):
         yield ("network", "nameservers"), "name servers given but no device has an address", "warning"
-    if "NetworkManager" not in profile.system.services.disabled and entries:
-        yield (("system", "services", "disabled"),
-               "NetworkManager stays on while ksbuild writes ifcfg files; add NetworkManager to "
-               "services.disabled so the network service alone manages them", "warning")
 
 
 def _check_ipv4(config: IPv4Config, path: KeyPath) -> Iterator[Problem]:

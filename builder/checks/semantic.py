@@ -14,6 +14,7 @@ from builder.checks.includes import include_problems
 from builder.checks.network import network_problems
 from builder.checks.storage import layout_problems_of, storage_problems
 from builder.checks.storage_options import storage_option_problems
+from builder.checks.targets import default_tree_hint, target_problems
 from builder.contract import RESERVED_SCRIPT_NAMES
 from builder.errors import Finding, Severity
 from builder.model.profile import Profile
@@ -32,7 +33,8 @@ def check_profile(profile: Profile, locate: Locate, workdir: Path | None = None)
         for path, rule_id, message in layout_problems_of(profile)
     ]
     checks = (network_problems, storage_problems, storage_option_problems, include_problems, _check_services,
-              _check_users, _check_scripts, _check_repos, _check_liveimg, _check_addons, _check_extra_commands)
+              _check_users, _check_scripts, _check_repos, _check_liveimg, _check_addons, _check_extra_commands,
+              target_problems)
     for check in checks:
         for path, message, severity in check(profile):
             findings.append(
@@ -52,8 +54,11 @@ def _check_source(profile: Profile, locate: Locate) -> list[Finding]:
     if len(kinds) == 1:
         return []
     if not kinds:
+        hint = default_tree_hint(profile)
+        if hint is None:
+            return []  # the alias's public mirror is the source
         where = locate(("install", "source"))
-        message = "no install source: give url:, cdrom: true or liveimg: {url: ...}"
+        message = "no install source: give url:, cdrom: true or liveimg: {url: ...}" + hint
         return [Finding("semantic", message, where, "install.source")]
     top = locate(()).file
     placed = {kind: locate(("install", "source", kind)) for kind in kinds}

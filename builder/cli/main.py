@@ -54,11 +54,14 @@ def render(profile: str, overrides: tuple[str, ...], templates: tuple[Path, ...]
               help="Skip these rules (ids or prefixes; shellcheck codes such as SC2154 too).")
 @click.option("--strict", is_flag=True, help="Warnings are errors (exit 1).")
 @click.option("--no-shellcheck", is_flag=True, help="Skip shellcheck and bash -n on the scripts.")
+@click.option("--target", "target", metavar="TARGET", default=None,
+              help="Kickstart syntax of this target (centos7, el8, el9 or an alias such as rocky9); default: the "
+              "file's #version= line, else centos7. For profiles the same as --set target=TARGET.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
               show_default=True, help="Findings as text, JSON, or SARIF 2.1.0 (GitHub code scanning).")
 def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tuple[Path, ...], select: tuple[str, ...],
              extend_select: tuple[str, ...], ignore: tuple[str, ...], strict: bool, no_shellcheck: bool,
-             output_format: str) -> None:
+             target: str | None, output_format: str) -> None:
     """Check profiles (YAML) or kickstart files: schema, semantics, pykickstart, storage, secrets, shellcheck,
     policy. Exit 1 when a finding is an error."""
     from builder.commands import validate_paths
@@ -69,8 +72,15 @@ def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tupl
         extend_select=check_selectors(split_selectors(extend_select), "--extend-select"),
         ignore=check_selectors(split_selectors(ignore), "--ignore"),
     )
+    if target is not None:
+        from builder.targets import UnknownTarget, alias
+
+        try:
+            alias(target)
+        except UnknownTarget as exc:
+            raise BadInput(f"--target: {exc}") from None
     outcome = validate_paths(paths, overrides=overrides, templates=templates, roots=here(), shell=not no_shellcheck,
-                             rules=layer, strict=strict)
+                             rules=layer, strict=strict, target=target)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
     elif output_format == "sarif":

@@ -110,7 +110,7 @@ def _network_install_source(inventory: Inventory, hosts: Sequence[ModelledHost])
     if inventory.model.pxe.repo is not None:
         return
     for modelled in hosts:
-        if modelled.profile.install.source.url is None:
+        if modelled.profile.install.source.cdrom:
             message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
             yield _finding(inventory, modelled.host, ("install", "source"), message)
 

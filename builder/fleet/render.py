@@ -35,6 +35,7 @@ from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inven
 from builder.fsutil import atomic_write, sha256_file
 from builder.pipeline import BuildRequest, FleetHostVariant, Modelled, template_dirs
 from builder.render.environment import effective_templates, make_environment, template_search_path
+from builder.render.target_plan import install_tree
 from builder.vocabulary import DEFAULT_ROOTS, Progress, Roots
 
 _HOSTS_PER_TASK = 50
@@ -272,7 +273,7 @@ def _plan(
         hostname=host.hostname,
         macs=host.macs,
         firmware=host.firmware,
-        repo=settings.repo or modelled.profile.install.source.url or "",
+        repo=settings.repo or install_tree(modelled.profile).url or "",
         address=modelled.install_address,
         gateway=modelled.install_gateway,
         token=token,

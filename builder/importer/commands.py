@@ -206,6 +206,12 @@ def _rootpw(ctx: ImportContext, command: CommandLine) -> None:
     if data.lock:
         ctx.draft.set(("users", "root", "lock"), True, command.location)
         keys.append(("users", "root", "lock"))
+    # Root logging in over SSH with this password: what sshd allows by default before EL9 (whose handler has
+    # --allow-ssh, and only with it). Kept explicit so that the profile keeps it on any target (builder.targets).
+    allowed = data.allow_ssh if hasattr(data, "allow_ssh") else True
+    if ("users", "root", "password_hash") in keys and not data.lock and allowed:
+        ctx.draft.set(("users", "root", "ssh_password"), True, command.location)
+        keys.append(("users", "root", "ssh_password"))
     ctx.ledger.mapped(command.location, line_text(command), keys)
 
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import BadInput, Finding, Location
-from builder.load.merge import Layer, merge_layers
+from builder.load.merge import Layer
 from builder.load.overrides import apply_overrides, parse_override
+from builder.load.when_target import ChainLink, has_overlays, merge_chain, split_overlays, target_of
 from builder.load.yaml_source import CHECK, YamlDocument, parse_yaml_text, read_text_file
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, locate_in
 
@@ -38,6 +39,9 @@ class LoadedProfile:
     locations: Mapping[KeyPath, Location]
     sources: tuple[Path, ...]
     origin: Location  # where a value without a location of its own is reported: the top file
+    # The files of the chain (top first) with their `when_target` overlays, for callers that lay more values
+    # over the profile that may change its target (a fleet host's): builder.load.when_target.merge_chain.
+    chain: tuple[ChainLink, ...] = ()
 
     def locate(self, path: KeyPath) -> Location:
         """Where the value at `path` came from, or its nearest located ancestor, or `origin`."""
@@ -65,10 +69,10 @@ def load_profile(ref: str | Path, *, overrides: Sequence[str] = (), roots: Roots
         count = len(findings)
         raise BadInput(f"cannot load profile {roots.display(top)}: {count} problem(s)", findings)
 
-    merged = Layer({}, {})
-    for layer in reversed(layers):
-        merged = merge_layers(merged, layer)
-    merged = apply_overrides(merged, overrides)
+    merged = apply_overrides(merge_chain(layers, None), overrides)
+    if has_overlays(layers):
+        # The overlays of the target the chain and --set end up with, each laid over its own file.
+        merged = apply_overrides(merge_chain(layers, target_of(merged.data)), overrides)
     return LoadedProfile(
         name=top.stem,
         path=top,
@@ -76,6 +80,7 @@ def load_profile(ref: str | Path, *, overrides: Sequence[str] = (), roots: Roots
         locations=dict(merged.locations),
         sources=tuple(reversed(sources)),
         origin=Location(roots.display(top)),
+        chain=tuple(layers),
     )
 
 
@@ -128,9 +133,9 @@ def _parse_cached(text: str, display: str) -> YamlDocument:
     return copy.deepcopy(document)
 
 
-def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[Layer], list[Path]]:
+def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[ChainLink], list[Path]]:
     """Read `top` and the files it extends, top first; problems go to `findings`."""
-    layers: list[Layer] = []
+    layers: list[ChainLink] = []
     sources: list[Path] = []
     chain: list[tuple[Path, str]] = []  # (real path, display name) of each file read
     current: Path | None = top
@@ -150,7 +155,7 @@ def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[
         data: dict[str, Any] = dict(document.data)
         extends = data.pop(EXTENDS_KEY, None)
         locations = {p: loc for p, loc in document.locations.items() if p[:1] != (EXTENDS_KEY,)}
-        layers.append(Layer(data, locations))
+        layers.append(split_overlays(Layer(data, locations), display, findings))
         if extends is None:
             break
         where = document.locations.get((EXTENDS_KEY,), Location(display))

@@ -10,12 +10,14 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    JsonValue,
     PlainValidator,
     StrictStr,
     field_validator,
     model_validator,
 )
 
+from builder import targets
 from builder.model.network import Network
 from builder.model.storage import Storage
 from builder.model.types import (
@@ -47,7 +49,17 @@ from builder.model.types import (
     matching,
 )
 
-Target = Literal["centos7"]
+
+def _known_target(value: str) -> str:
+    try:
+        targets.alias(value)
+    except targets.UnknownTarget as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+# A target name or an alias (builder.targets): what the user typed is kept, for messages and `show`.
+TargetRef = Annotated[Line, AfterValidator(_known_target)]
 
 
 class LiveImage(Model):
@@ -60,12 +72,17 @@ class LiveImage(Model):
 
 
 class InstallSource(Model):
-    """Where the installer takes the system from: a URL tree, the boot media, or a live image. Exactly one; the
-    check that says so (builder.checks.semantic) knows which file set each, so it can say what a child inherits."""
+    """Where the installer takes the system from: a URL tree, the boot media, or a live image. At most one; the
+    check that says so (builder.checks.semantic) knows which file set each, so it can say what a child inherits.
+    None: the public mirror of the target's distribution, when it has one (builder.checks.targets)."""
 
-    url: Url | None = Field(None, description="Install tree URL (kickstart `url`).")
+    url: Url | None = Field(None, description="Install tree URL (kickstart `url`); on EL8/EL9 the BaseOS tree.")
     cdrom: Bool = Field(False, description="Install from the boot DVD/ISO (kickstart `cdrom`).")
     liveimg: LiveImage | None = Field(None, description="Install a root image instead of packages (`liveimg`).")
+    appstream: Url | None = Field(
+        None, description="EL8/EL9: the AppStream tree (kickstart `repo --name=AppStream`); default: derived from "
+        "a url naming BaseOS."
+    )
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -115,7 +132,7 @@ class Repo(Model):
 
 
 class Install(Model):
-    source: InstallSource
+    source: InstallSource = InstallSource()
     repos: tuple[Repo, ...] = ()
     finish: Literal["reboot", "poweroff"] = Field("reboot", description="What the installer does at the end.")
 
@@ -169,6 +186,10 @@ class RootUser(Model):
     password_hash: CryptHash | None = Field(None, description="crypt(3) hash; plaintext is refused.")
     lock: Bool = Field(False, description="Lock root's password (log in with SSH keys only).")
     ssh_keys: tuple[SshPublicKey, ...] = ()
+    ssh_password: Bool = Field(
+        False, description="Root may log in over SSH with its password: EL9 refuses that unless asked "
+        "(rootpw --allow-ssh); CentOS 7 and EL8 allow it anyway."
+    )
 
     @model_validator(mode="after")
     def _has_login(self) -> Self:
@@ -199,6 +220,13 @@ class Packages(Model):
     groups: tuple[GroupName, ...] = ("core",)
     install: tuple[PackageName, ...] = ()
     exclude: tuple[PackageName, ...] = ()
+    weak_dependencies: Bool = Field(
+        True, description="false: leave out packages only recommended by others (EL8/EL9 %packages "
+        "--excludeWeakdeps / --exclude-weakdeps; CentOS 7's yum never installs them)."
+    )
+    languages: tuple[Lang, ...] = Field(
+        (), description="Install translations for these languages only (%packages --instLangs / --inst-langs)."
+    )
 
 
 class Virtualization(Model):
@@ -332,14 +360,15 @@ class Kickstart(Model):
 
 
 class Profile(Model):
-    """A CentOS 7 KVM hypervisor install, as one YAML profile describes it."""
+    """A KVM hypervisor install for one target (CentOS 7, EL8, EL9), as one YAML profile describes it."""
 
     extends: Line | None = Field(None, description="Base profile: a name in the same folder or a relative path.")
     description: Line = ""
-    target: Target = "centos7"
+    target: TargetRef = Field(targets.DEFAULT_TARGET, description="centos7, el8 or el9, or an alias such as rocky9.",
+                              json_schema_extra={"enum": list[JsonValue](sorted(targets.ALIASES))})
     templates: Line | None = Field(None, description="Folder of template overrides, relative to this profile.")
     seal: Bool = Field(False, description="Remove host identity at the end of the install (golden images).")
-    install: Install
+    install: Install = Install()
     system: System
     users: Users
     storage: Storage = Storage()

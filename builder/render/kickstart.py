@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from builder import __version__
+from builder import __version__, targets
 from builder.errors import BadInput
 from builder.model.profile import Profile
 from builder.render.context import firewall_port, ifcfg_files, install_network, nested_modules
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
 from builder.render.secrets import NO_SECRETS, Secrets
+from builder.render.target_plan import install_tree, packages_options, target_of
 from builder.render.views import install_repos, keyboard_view, repo_files
 
 if TYPE_CHECKING:  # only boot-test builds have a verification plan
@@ -43,10 +44,18 @@ def render_kickstart(
     kept under the cache folder `cache` (builder.render.compiled)."""
     search_path = template_search_path(tuple(template_overrides))
     env = make_environment(search_path, cache)
+    target = target_of(profile)
     context = {
         "profile": profile,
         "name": name,
         "ksbuild_version": __version__,
+        "target": target,
+        # What anaconda writes into anaconda-ks.cfg, and what `ksbuild validate` reads to pick the handler; the
+        # default target needs none (it is the validator's default too), so its kickstarts stay as they were.
+        "kickstart_version": None if target.name == targets.DEFAULT_TARGET else target.pykickstart_version,
+        "install_tree": install_tree(profile),
+        "appstream_repo": targets.APPSTREAM_REPO,
+        "packages_options": packages_options(profile),
         "ifcfg": ifcfg_files(profile),
         "install_network": install_network(profile),
         "nested_modules": nested_modules(profile),

@@ -37,14 +37,14 @@ from pykickstart.errors import (
     KickstartWarning,
 )
 from pykickstart.parser import STATE_COMMANDS, KickstartParser, PutBackIterator
-from pykickstart.version import RHEL7, returnClassForVersion
+from pykickstart.version import RHEL7, returnClassForVersion, stringToVersion
 
 from builder.errors import Finding, Location
 from builder.validate.includes import Include, IncludeReader
 from builder.validate.sections import ScriptSection
 
-__all__ = ["RHEL7", "CommandLine", "ParsedKickstart", "ScriptSection", "handler_for", "parse_kickstart",
-           "rhel7_handler"]
+__all__ = ["RHEL7", "CommandLine", "ParsedKickstart", "ScriptSection", "handler_for", "handler_version",
+           "parse_kickstart", "rhel7_handler"]
 
 CHECK = "pykickstart"
 
@@ -171,6 +171,11 @@ def handler_for(version: int = RHEL7, used: frozenset[str] | None = None) -> Any
         return _new_handler(version, used)
     prototype, parsers = _prototype_handler(version)
     return copy.deepcopy(prototype, dict(parsers))
+
+
+def handler_version(name: str) -> int:
+    """pykickstart's version number for a handler name such as RHEL8 (builder.targets names them)."""
+    return int(stringToVersion(name))
 
 
 def rhel7_handler() -> Any:

@@ -1,0 +1,52 @@
+"""What a profile becomes on its target, where the answer is more than a template condition: the install tree
+(BaseOS `url` plus the AppStream `repo` on EL8/EL9), the %packages options as the target spells them.
+
+The facts come from builder.targets; this module only applies them to a profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from builder import targets
+from builder.model.profile import Profile
+
+
+def target_of(profile: Profile) -> targets.Target:
+    return targets.target(profile.target)
+
+
+@dataclass(frozen=True)
+class InstallTree:
+    """Where the installer takes packages from: `url` (or the boot media when None), and on EL8/EL9 the AppStream
+    tree when it is known (None: a tree root whose .treeinfo anaconda reads for it, or CentOS 7)."""
+
+    url: str | None
+    appstream: str | None = None
+
+
+def install_tree(profile: Profile) -> InstallTree:
+    """The install tree of the profile on its target: its own url (or cdrom), else its alias's public mirror."""
+    source = profile.install.source
+    target = target_of(profile)
+    url = source.url
+    appstream = source.appstream
+    if not source.kinds:
+        tree = targets.alias(profile.target).tree
+        if tree is not None:
+            url, appstream = tree.baseos, appstream or tree.appstream
+    if not target.appstream or url is None:
+        return InstallTree(url)
+    return InstallTree(url, appstream or targets.appstream_beside(url))
+
+
+def packages_options(profile: Profile) -> str:
+    """The %packages header options, spelled as the target's pykickstart handler wants them ("" for none)."""
+    target = target_of(profile)
+    packages = profile.packages
+    options = []
+    if not packages.weak_dependencies and target.exclude_weakdeps_option is not None:
+        options.append(target.exclude_weakdeps_option)
+    if packages.languages:
+        options.append(f"{target.inst_langs_option}={','.join(packages.languages)}")
+    return "".join(f" {option}" for option in options)
