@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -60,6 +60,10 @@ class FactNote:
     reason: str
     source: str
     shapes: tuple[str, ...] = ()
+    # Words of the kickstart that show the fact at work (an option, a package): `ksbuild diff` gives the reason for
+    # a changed line only when the line has one of them (a fact's mapping keys count too). None: any change of
+    # the part it shapes.
+    words: tuple[str, ...] | None = None
 
 
 _BRIDGE_UTILS = ("not in EL8/EL9's BaseOS or AppStream: RHEL 8 and 9 make bridges with NetworkManager only, "
@@ -95,37 +99,40 @@ NOTES: Mapping[str, FactNote] = {
         "pykickstart version.py; anaconda 21.48 / 33.16 / 34.25 parse with those [S: docs/targets.md §1]"),
     "install_command": FactNote(
         "`install` is deprecated on EL8 (ignored, a warning) and removed on EL9 (an error)", _PK,
-        ("command:install",)),
+        ("command:install",), ("install",)),
     "timesource_command": FactNote(
         "EL9 deprecates `timezone --ntpservers` for one `timesource --ntp-server` per server", _PK,
-        ("command:timezone", "command:timesource")),
+        ("command:timezone", "command:timesource"), ("--ntpservers", "timesource")),
     "rootpw_allow_ssh": FactNote(
-        "only EL9's `rootpw` has --allow-ssh (F37_RootPw)", _PK, ("command:rootpw",)),
+        "only EL9's `rootpw` has --allow-ssh (F37_RootPw)", _PK, ("command:rootpw",), ("--allow-ssh",)),
     "exclude_weakdeps_option": FactNote(
         "%packages spells it --excludeWeakdeps on EL8 and --exclude-weakdeps on EL9; EL7's yum installs no weak "
-        "dependencies", _PK, ("%packages",)),
+        "dependencies", _PK, ("%packages",), ("--excludeWeakdeps", "--exclude-weakdeps")),
     "inst_langs_option": FactNote(
-        "%packages spells it --instLangs on CentOS 7 and EL8, --inst-langs on EL9", _PK, ("%packages",)),
+        "%packages spells it --instLangs on CentOS 7 and EL8, --inst-langs on EL9", _PK, ("%packages",),
+        ("--instLangs", "--inst-langs")),
     "auth_command": FactNote(
         "authconfig is deprecated on EL8/EL9 (authselect); ksbuild writes neither: the installer's defaults are "
         "shadow passwords and SHA-512 on every target",
         _PK + "; RHEL 9 kickstart reference B.1.1 [D]"),
     "root_ssh_password_default": FactNote(
         "EL9's sshd refuses root password logins (PermitRootLogin prohibit-password); CentOS 7 and EL8 allow them",
-        "anaconda docs/commonbugs.rst, pykickstart F37_RootPw help [S: docs/targets.md §7]", ("command:rootpw",)),
+        "anaconda docs/commonbugs.rst, pykickstart F37_RootPw help [S: docs/targets.md §7]", ("command:rootpw",),
+        ("--allow-ssh",)),
     "appstream": FactNote(
         "EL8/EL9 split the tree into BaseOS (`url`) and AppStream (`repo --name=AppStream`)",
         "RHEL 8 'Considerations in adopting' [D]; anaconda replaces a treeinfo repo by the kickstart's of the same "
-        "name or URL (payload.py _add_repo, _load_treeinfo_repositories) [S]", ("command:url", "command:repo")),
+        "name or URL (payload.py _add_repo, _load_treeinfo_repositories) [S]", ("command:url", "command:repo"),
+        ("BaseOS", "AppStream")),
     "missing_packages": FactNote(
         "bridge-utils (brctl) is not in EL8/EL9's repositories; NetworkManager makes the bridges",
         "RHEL 8/9 networking guides configure bridges with nmcli only [D]; no package list was read [N]",
-        ("%packages",)),
+        ("%packages",), ()),
     "network_scripts": FactNote(
         "EL8 ships ifup/ifdown that call NetworkManager (network-scripts is an optional package); EL9 has no "
         "network-scripts, so NetworkManager is the only thing that brings devices up",
         "RHEL 8 'Considerations in adopting', networking [D]; RHEL 9 keyfile blog [D: docs/targets.md §3]",
-        ("command:services",)),
+        ("command:services",), ("NetworkManager",)),
 }
 
 
@@ -213,6 +220,17 @@ class FactChange:
     a: object
     b: object
     note: FactNote
+
+    def shows_in(self, lines: Iterable[str]) -> bool:
+        """Whether these kickstart lines show the fact at work (its words, or the keys of a mapping fact)."""
+        if self.note.words is None:
+            return True
+        words = set(self.note.words)
+        for value in (self.a, self.b):
+            if isinstance(value, Mapping):
+                words.update(str(key) for key in value)
+        return any(word in line.split() or any(word in part for part in line.split()) for line in lines
+                   for word in words)
 
 
 def differences(a: Target, b: Target) -> tuple[FactChange, ...]:

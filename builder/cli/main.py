@@ -96,6 +96,28 @@ def validate(paths: tuple[str, ...], overrides: tuple[str, ...], templates: tupl
 
 
 @cli.command()
+@click.argument("profile")
+@click.option("--target", "target_names", multiple=True, metavar="TARGET", required=True,
+              help="A target (centos7, el8, el9 or an alias such as rocky9); give it twice: from, to.")
+@SET_OPTION
+@TEMPLATES_OPTION
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(profile: str, target_names: tuple[str, ...], overrides: tuple[str, ...], templates: tuple[Path, ...],
+         output_format: str) -> None:
+    """What changes in PROFILE's kickstart between two targets, section by section, with the reasons."""
+    from builder.pipeline import BuildRequest
+    from builder.target_diff import diff_targets
+
+    if len(target_names) != 2:
+        raise BadInput(f"give --target twice (from, to), e.g. --target centos7 --target el9; got {len(target_names)}")
+    outcome = diff_targets(BuildRequest(profile, overrides, templates, roots=here()), *target_names)
+    if output_format == "json":
+        click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(outcome.format(), nl=False)
+
+
+@cli.command()
 @click.argument("rule_ids", nargs=-1, metavar="[RULE]...")
 def rules(rule_ids: tuple[str, ...]) -> None:
     """List the validation rules, or explain RULE (an id such as KS301, or a prefix such as KS3)."""

@@ -1,0 +1,93 @@
+"""`ksbuild diff PROFILE --target A --target B`: the kickstart's changes between two targets, section by section,
+each with its reason; no password hash or secret in the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from builder.target_diff import split_kickstart
+from tests.helpers import MINIMAL, SHIPPED_PROFILES, run_cli, write
+
+HYPERVISOR = SHIPPED_PROFILES / "kvm-hypervisor.yaml"
+HASH = "$6$k5bu1ldLab2026xx$"  # the start of the shipped profile's root hash
+
+
+def _line_of(path: Path, text: str, after: str) -> int:
+    """The 1-based line of the first line holding `text` after the first line holding `after`."""
+    lines = path.read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if after in line)
+    return next(n for n, line in enumerate(lines[start:], start=start) if text in line) + 1
+
+
+def test_centos7_to_el9_of_the_shipped_profile(tmp_path: Path) -> None:
+    done = run_cli("diff", str(HYPERVISOR), "--target", "centos7", "--target", "el9", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("ksbuild diff kvm-hypervisor: centos7 -> el9\n== commands ==\n- install\n    why: ")
+    assert "removed on EL9" in out.split("- install\n", 1)[1].splitlines()[0]
+    # The install tree: the el9 entry of when_target, at its line, and the AppStream repository.
+    el9_url = _line_of(HYPERVISOR, "url:", "  el9:")
+    assert f"el9: {HYPERVISOR}:{el9_url})" in out
+    assert "+ repo --name=AppStream --baseurl=http://192.168.80.1/el9/AppStream/x86_64/os/\n" in out
+    # --allow-ssh, and the reason is the sshd default, not the profile (ssh_password is the same for both).
+    allow = out.split("+ rootpw --iscrypted '<hash>' --allow-ssh\n", 1)[1].split("\n- ", 1)[0]
+    assert "PermitRootLogin prohibit-password" in allow and "ssh_password" not in allow
+    packages = out.split("== %packages ==\n", 1)[1].split("\n== ", 1)[0]
+    assert packages.startswith("- bridge-utils\n")
+    assert "bridge-utils (brctl) is not in EL8/EL9's repositories" in packages
+    assert "--exclude-weakdeps" not in packages  # the profile uses no %packages option: no such reason
+    # NM_CONTROLLED=no goes with NetworkManager off, which the profile keeps for CentOS 7 only.
+    network = out.split("== %post network ==\n", 1)[1].split("\n== ", 1)[0]
+    assert "~ file /etc/sysconfig/network-scripts/ifcfg-br0 (0644)" in network
+    assert "    -NM_CONTROLLED=no" in network and "system.services.disabled per target" in network
+    assert out.rstrip().splitlines()[-1].startswith("== unchanged: %pre hardware-virt, %post selinux")
+    assert HASH not in out and "$6$" not in out
+
+
+def test_json_shape(tmp_path: Path) -> None:
+    done = run_cli("diff", str(HYPERVISOR), "--target", "el8", "--target", "rocky9", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert (data["a"], data["b"], data["profile"]) == ("el8", "rocky9", "kvm-hypervisor")
+    commands = next(s for s in data["sections"] if s["section"] == "commands")
+    assert commands["status"] == "changed"
+    rootpw = next(c for c in commands["changes"] if c["part"] == "rootpw")
+    assert rootpw["added"] == ["rootpw --iscrypted '<hash>' --allow-ssh"] and rootpw["why"]
+    assert "$6$" not in done.stdout
+
+
+def test_same_target_twice_is_empty(tmp_path: Path) -> None:
+    done = run_cli("diff", str(HYPERVISOR), "--target", "el9", "--target", "alma9", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[1].startswith("== unchanged: commands, %packages")
+
+
+def test_a_target_the_profile_cannot_render_for(tmp_path: Path) -> None:
+    profile = write(tmp_path / "host.yaml", MINIMAL)  # NetworkManager off: an error on EL9
+    done = run_cli("diff", str(profile), "--target", "centos7", "--target", "el9", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "system.services.disabled[0]: EL9 has no network-scripts" in done.stderr
+    assert "the el9 kickstart does not render: " in done.stderr
+    assert done.stdout == ""
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    once = run_cli("diff", str(HYPERVISOR), "--target", "el9", cwd=tmp_path)
+    assert once.returncode == 2 and "give --target twice" in once.stderr
+    unknown = run_cli("diff", str(HYPERVISOR), "--target", "el9", "--target", "rocky10", cwd=tmp_path)
+    assert unknown.returncode == 2 and "'rocky10' is not a target ksbuild knows" in unknown.stderr
+
+
+def test_split_reads_files_written_with_here_documents() -> None:
+    text = (
+        "text\n# a comment\nreboot\n%packages --exclude-weakdeps\n@core\n%end\n"
+        "%post --interpreter=/bin/bash --log=/root/x.log\n# ksbuild post script: network\nset -e\n"
+        "cat > /etc/a <<'KSBUILD_EOF'\nA=1\nKSBUILD_EOF\nchmod 0600 /etc/a\necho done\n%end\n"
+    )
+    commands, packages, network = split_kickstart(text)
+    assert commands.lines == ["text", "reboot"]
+    assert packages.name == "%packages" and packages.lines == ["%packages --exclude-weakdeps", "@core"]
+    assert network.name == "%post network"
+    assert network.lines == ["%post --interpreter=/bin/bash --log=/root/x.log", "set -e", "echo done"]
+    assert network.files == {"/etc/a": ("0600", ("A=1",))}
