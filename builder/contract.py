@@ -56,6 +56,8 @@ SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
 # Lines the seal removes from ifcfg files, so clones do not carry this machine's identity (the seal script
 # removes them; the verification boot of a sealed image expects the files without them).
 SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
+# The same for EL9's NetworkManager keyfiles (ksbuild writes no uuid=, but NetworkManager may add one).
+SEALED_KEYFILE_KEYS = ("mac-address", "uuid")
 
 REPORT_BEGIN = "KSBUILD-VERIFY-BEGIN"
 REPORT_CHECK = "KSBUILD-CHECK|"
@@ -82,6 +84,7 @@ class TemplateValues:
     verify_unit: str = VERIFY_UNIT
     seal_script: str = SEAL_SCRIPT
     sealed_ifcfg_keys: tuple[str, ...] = SEALED_IFCFG_KEYS
+    sealed_keyfile_keys: tuple[str, ...] = SEALED_KEYFILE_KEYS
     report_begin_printf: str = REPORT_BEGIN_PRINTF
     report_check_printf: str = REPORT_CHECK_PRINTF
     report_end_printf: str = REPORT_END_PRINTF

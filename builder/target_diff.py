@@ -50,7 +50,7 @@ class FileChange:
     status: Status
     mode_a: str | None = None
     mode_b: str | None = None
-    diff: tuple[str, ...] = ()  # unified diff of the contents when both sides write it
+    diff: tuple[str, ...] = ()  # unified diff of the contents when both sides write it; an added file's lines
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _script_section(kind: str, header: str, body: list[str], number: int) -> _Se
         index += 1
         heredoc = _HEREDOC.match(line)
         if heredoc is None:
-            if line.strip() and not line.lstrip().startswith("# ksbuild "):
+            if line.strip() and not line.lstrip().startswith("#"):
                 section.lines.append(line)
             continue
         end = next((n for n in range(index, len(body)) if body[n] == HEREDOC_END), len(body))
@@ -241,7 +241,8 @@ def _files(a: _Section, b: _Section) -> tuple[FileChange, ...]:
         if path not in b.files:
             changes.append(FileChange(path, "removed", mode_a=a.files[path][0]))
         elif path not in a.files:
-            changes.append(FileChange(path, "added", mode_b=b.files[path][0]))
+            changes.append(FileChange(path, "added", mode_b=b.files[path][0],
+                                      diff=tuple(f"+{line}" for line in b.files[path][1])))
         elif a.files[path] != b.files[path]:
             (mode_a, text_a), (mode_b, text_b) = a.files[path], b.files[path]
             diff = tuple(difflib.unified_diff(text_a, text_b, lineterm="", n=1))[2:]

@@ -43,6 +43,7 @@ class Target:
     # package -> why the target's repositories do not have it
     missing_packages: Mapping[str, str] = field(default_factory=dict)
     network_scripts: Literal["installed", "optional", "absent"] = "installed"
+    network_files: Literal["ifcfg", "keyfile"] = "ifcfg"
 
     @property
     def fact_names(self) -> tuple[str, ...]:
@@ -88,7 +89,7 @@ TARGETS: Mapping[TargetName, Target] = {
         pykickstart_version="RHEL9", install_command=False, timesource_command=True, rootpw_allow_ssh=True,
         exclude_weakdeps_option="--exclude-weakdeps", inst_langs_option="--inst-langs", auth_command="authselect",
         root_ssh_password_default=False, appstream=True,
-        missing_packages={"bridge-utils": _BRIDGE_UTILS}, network_scripts="absent",
+        missing_packages={"bridge-utils": _BRIDGE_UTILS}, network_scripts="absent", network_files="keyfile",
     ),
 }
 
@@ -132,7 +133,12 @@ NOTES: Mapping[str, FactNote] = {
         "EL8 ships ifup/ifdown that call NetworkManager (network-scripts is an optional package); EL9 has no "
         "network-scripts, so NetworkManager is the only thing that brings devices up",
         "RHEL 8 'Considerations in adopting', networking [D]; RHEL 9 keyfile blog [D: docs/targets.md §3]",
-        ("command:services",), ("NetworkManager",)),
+        ("command:services",), ("NetworkManager", "network", "network-scripts")),
+    "network_files": FactNote(
+        "EL9's NetworkManager stores connections as keyfiles (/etc/NetworkManager/system-connections/*.nmconnection, "
+        "0600); CentOS 7 and EL8 read ifcfg files (on EL8 through NetworkManager's ifcfg-rh plugin)",
+        "RHEL 9 keyfile blog and nm-settings-keyfile(5) [D]; NetworkManager keyfile plugin [S]; "
+        "docs/measure/nm_keyfiles.out [M]", ("%post network", "command:network")),
 }
 
 

@@ -29,6 +29,19 @@ DEVICE={device}
 ONBOOT=yes
 """
 
+# What anaconda 34 leaves for the installer's NIC on EL9: NetworkManager's keyfile of the connection it made from
+# the kickstart `network` line, named after the device (pyanaconda/modules/network: the connection id is the device).
+ANACONDA_KEYFILE = """\
+[connection]
+id={device}
+uuid=2ed709f8-91d3-49c9-8bf6-ad66a3d4cea7
+type=ethernet
+interface-name={device}
+
+[ipv4]
+method=auto
+"""
+
 STANDIN = """#!/bin/sh
 echo "{name} $*" >> /var/log/standins.log
 exit 0
@@ -58,10 +71,12 @@ def _copy_with_libs(binary: Path, root: Path) -> None:
             shutil.copy2(source.resolve(), dest)
 
 
-def make_root(root: Path, *, nic: str | None = None, with_libvirt: bool = True) -> Path:
-    """A minimal CentOS-shaped tree with what anaconda leaves before %post runs."""
+def make_root(root: Path, *, nic: str | None = None, with_libvirt: bool = True, keyfiles: bool = False) -> Path:
+    """A minimal EL-shaped tree with what anaconda leaves before %post runs: an ifcfg file for `nic` (CentOS 7,
+    EL8), or with `keyfiles` a NetworkManager keyfile (EL9)."""
     for folder in ("bin", "sbin", "usr/bin", "usr/sbin", "etc/sysconfig/network-scripts", "etc/selinux",
-                   "etc/yum.repos.d", "etc/modprobe.d", "root", "tmp", "var/log", "dev", "proc"):
+                   "etc/yum.repos.d", "etc/modprobe.d", "root", "tmp", "var/log", "dev", "proc",
+                   "etc/NetworkManager/system-connections"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     shutil.copy2(busybox, root / "bin/busybox")
@@ -76,7 +91,11 @@ def make_root(root: Path, *, nic: str | None = None, with_libvirt: bool = True) 
         standin.write_text(STANDIN.format(name=name))
         standin.chmod(0o755)
     (root / "etc/selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
-    if nic is not None:
+    if nic is not None and keyfiles:
+        keyfile = root / f"etc/NetworkManager/system-connections/{nic}.nmconnection"
+        keyfile.write_text(ANACONDA_KEYFILE.format(device=nic))
+        keyfile.chmod(0o600)
+    elif nic is not None:
         (root / f"etc/sysconfig/network-scripts/ifcfg-{nic}").write_text(ANACONDA_IFCFG.format(device=nic))
     if with_libvirt:
         networks = root / "etc/libvirt/qemu/networks"
@@ -208,12 +227,14 @@ def run_profile_posts(
 ) -> tuple[list[str], list[ScriptRun]]:
     """Render `profile` (which must pass its checks) and run its %post scripts in `root`: the console lines
     and each script's run."""
+    from builder import targets
     from builder.pipeline import build
-    from builder.validate.kickstart import parse_kickstart
+    from builder.validate.kickstart import handler_version, parse_kickstart
 
     result = build(profile, overrides=overrides, shell=False)
     assert result.ok, [f.format() for f in result.errors]
-    parsed = parse_kickstart(result.kickstart.text, "ks.cfg")
+    version = handler_version(targets.target(result.profile.target).pykickstart_version)
+    parsed = parse_kickstart(result.kickstart.text, "ks.cfg", version=version)
     with console(root) as lines:
         runs = run_post_scripts(root, parsed.scripts)
     return lines, runs

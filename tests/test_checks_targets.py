@@ -88,3 +88,13 @@ def test_ssh_password_needs_a_password(tmp_path: Path) -> None:
     text = MINIMAL.replace(f'password_hash: "{ROOT_HASH}"', "lock: true, ssh_password: true")
     assert at(tmp_path, 7, "users.root.ssh_password") + (
         "root has no usable password (lock: true or no password_hash) to log in with") in semantic(tmp_path, text)
+
+
+def test_extra_ifcfg_means_nothing_to_el9(tmp_path: Path) -> None:
+    text = MINIMAL.replace("disabled: [NetworkManager]", "disabled: []").replace(
+        "centos7/os/x86_64", "el9/BaseOS/x86_64/os/").replace(
+        "{name: enp2s0f0, bridge: br0}", "{name: enp2s0f0, bridge: br0, extra_ifcfg: {ETHTOOL_OPTS: '-K x gro off'}}"
+    ).replace(f'password_hash: "{ROOT_HASH}"', f'password_hash: "{ROOT_HASH}", ssh_password: true')
+    assert semantic(tmp_path, "target: el9\n" + text) == [
+        at(tmp_path, 12, "network.interfaces[0].extra_ifcfg") + "EL9's NetworkManager reads keyfiles, not ifcfg files: "
+        "extra_ifcfg has no meaning there; remove it"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.pipeline import build
-from builder.render.context import ifcfg_files
+from builder.render.ifcfg import ifcfg_files
 from builder.validate.kickstart import parse_kickstart
 from tests.helpers import ROOT_HASH, at, schema_errors, write
 

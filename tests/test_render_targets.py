@@ -143,3 +143,25 @@ def test_a_tree_root_gets_no_appstream_line_and_a_note(tmp_path: Path) -> None:
                    shell=False)
     assert "repo --name=AppStream" not in result.kickstart.text
     assert [(f.key, f.severity) for f in result.findings] == [("install.source.url", "info")]
+
+
+@pytest.mark.parametrize("target", ["el8", "el9"])
+def test_boot_test_variant_is_clean(target: str) -> None:
+    """The verification unit for the target passes the same checks, and its script passes shellcheck."""
+    from builder.render.kickstart import render_kickstart
+    from builder.render.verify_plan import verify_plan
+    from builder.validate.pipeline import validate_kickstart_text
+
+    result = build(HYPERVISOR, overrides=[f"target={target}"], shell=False)
+    plan = verify_plan(result.profile, "kvm-hypervisor")
+    variant = render_kickstart(result.profile, "kvm-hypervisor", verify=plan)
+    assert [f.format() for f in validate_kickstart_text(variant.text, "ks.cfg").findings] == []
+    script = variant.text.split("cat > /usr/local/sbin/ksbuild-verify <<'KSBUILD_EOF'\n", 1)[1].split("KSBUILD_EOF")[0]
+    inner = validate_kickstart_text(f"%post --interpreter=/bin/bash\n{script}%end\n", "ksbuild-verify")
+    assert [f.format() for f in inner.findings if f.check in {"shellcheck", "bash"}] == []
+    kinds = {(f.kind, f.name, f.mode) for f in plan.ifcfg}
+    if target == "el9":
+        assert kinds == {("keyfile", "enp2s0f0", "0600"), ("keyfile", "br0", "0600")}
+        assert "report keyfile:br0 pass" in script
+    else:
+        assert kinds == {("ifcfg", "enp2s0f0", "0644"), ("ifcfg", "br0", "0644")}

@@ -38,9 +38,13 @@ def test_centos7_to_el9_of_the_shipped_profile(tmp_path: Path) -> None:
     assert "bridge-utils (brctl) is not in EL8/EL9's repositories" in packages
     assert "--exclude-weakdeps" not in packages  # the profile uses no %packages option: no such reason
     # NM_CONTROLLED=no goes with NetworkManager off, which the profile keeps for CentOS 7 only.
+    # ifcfg files give way to NetworkManager keyfiles, shown whole; NetworkManager off stays CentOS 7's.
     network = out.split("== %post network ==\n", 1)[1].split("\n== ", 1)[0]
-    assert "~ file /etc/sysconfig/network-scripts/ifcfg-br0 (0644)" in network
-    assert "    -NM_CONTROLLED=no" in network and "system.services.disabled per target" in network
+    assert "- file /etc/sysconfig/network-scripts/ifcfg-br0 (0644)\n" in network
+    assert "+ file /etc/NetworkManager/system-connections/br0.nmconnection (0600)\n    +[connection]\n" in network
+    assert "    +stp=true\n    +forward-delay=2\n" in network
+    assert "EL9's NetworkManager stores connections as keyfiles" in network
+    assert "system.services.disabled per target" in network
     assert out.rstrip().splitlines()[-1].startswith("== unchanged: %pre hardware-virt, %post selinux")
     assert HASH not in out and "$6$" not in out
 

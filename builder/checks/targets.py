@@ -4,10 +4,11 @@ differently. Each problem is a key path (located at file:line by the caller), a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from builder import targets
 from builder.errors import Severity
+from builder.model.network import Device, Network
 from builder.model.profile import Profile
 from builder.vocabulary import KeyPath
 
@@ -64,6 +65,16 @@ def _network_manager(profile: Profile, target: targets.Target) -> Iterator[Probl
         yield (("system", "services", "disabled"),
                "NetworkManager stays on while ksbuild writes ifcfg files; add NetworkManager to "
                "services.disabled so the network service alone manages them", "warning")
+    if target.network_scripts == "optional" and devices and disabled:
+        yield (("system", "services", "disabled"),
+               f"{target.label} with NetworkManager off runs the deprecated network-scripts: ksbuild adds the "
+               "network-scripts package and enables network.service; leave NetworkManager on to have it manage "
+               "ksbuild's ifcfg files, as RHEL 8 intends", "warning")
+    if target.network_files == "keyfile":
+        for path in _devices_with_extra_ifcfg(net):
+            yield ((*path, "extra_ifcfg"),
+                   f"{target.label}'s NetworkManager reads keyfiles, not ifcfg files: extra_ifcfg has no meaning "
+                   "there; remove it", "error")
     if target.network_scripts != "absent":
         return
     for index, name in enumerate(profile.system.services.disabled):
@@ -94,3 +105,12 @@ def _root_ssh(profile: Profile, target: targets.Target) -> Iterator[Problem]:
                f"{target.label}'s sshd refuses root password logins (PermitRootLogin prohibit-password) and root has "
                "no SSH key: root can log in on the console only; set ssh_password: true (rootpw --allow-ssh) or "
                "add ssh_keys", "warning")
+
+
+def _devices_with_extra_ifcfg(net: Network) -> Iterator[KeyPath]:
+    groups: tuple[tuple[str, Sequence[Device]], ...] = (
+        ("interfaces", net.interfaces), ("bonds", net.bonds), ("vlans", net.vlans), ("bridges", net.bridges))
+    for kind, devices in groups:
+        for index, device in enumerate(devices):
+            if device.extra_ifcfg:
+                yield ("network", kind, index)

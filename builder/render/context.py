@@ -1,35 +1,19 @@
-"""Derived, typed views of a profile that the templates format: ifcfg files, the install network line.
+"""Derived, typed views of a profile that the templates format: the install network line, nested modules.
 
-Deciding *what* goes into a file happens here, in Python; the templates only decide how it looks. The boot
-verifier reuses these views to compare the installed host with what was rendered.
+Deciding *what* goes into a file happens here (and in builder.render.network_plan for the host's devices), in
+Python; the templates only decide how it looks. The boot verifier reuses these views to compare the installed host
+with what was rendered.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address
 
-from builder.model.network import BOOTIF, Bond, Bridge, Device, Interface, IPv4Config, Network, Vlan
+from builder.model.network import BOOTIF, Bond, Device, Interface, IPv4Config, Network, Vlan
 from builder.model.profile import Profile
-from builder.render.quoting import ifcfg_value
+from builder.render.network_plan import name_of
 from builder.vocabulary import KeyPath
-
-IFCFG_DIR = "/etc/sysconfig/network-scripts"
-
-
-@dataclass(frozen=True)
-class IfcfgFile:
-    device: str
-    entries: tuple[tuple[str, str], ...]
-
-    @property
-    def path(self) -> str:
-        return f"{IFCFG_DIR}/ifcfg-{self.device}"
-
-    @property
-    def text(self) -> str:
-        return "".join(f"{key}={ifcfg_value(value)}\n" for key, value in self.entries)
 
 
 @dataclass(frozen=True)
@@ -50,138 +34,6 @@ class InstallNetwork:
     interfacename: str | None = None
     # Profile key of the address used (the device's own ipv4, or its bridge's), for locating findings.
     address_key: KeyPath | None = None
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
-def _address_entries(
-    config: IPv4Config | None, dns: tuple[IPv4Address, ...], other_has_gateway: bool
-) -> list[tuple[str, str]]:
-    if config is None:
-        return [("BOOTPROTO", "none")]
-    # Only the device with the gateway may hold the default route; DHCP elsewhere must not take it.
-    not_default = [("DEFROUTE", "no")] if other_has_gateway else []
-    if config.dhcp:
-        return [("BOOTPROTO", "dhcp"), *not_default]
-    assert config.address is not None  # guaranteed by IPv4Config's validator
-    entries = [
-        ("BOOTPROTO", "none"),
-        ("IPADDR", str(config.address.ip)),
-        ("NETMASK", str(config.address.netmask)),
-    ]
-    if config.gateway is not None:
-        entries += [("GATEWAY", str(config.gateway)), ("DEFROUTE", "yes")]
-    else:
-        entries += not_default
-    entries += [(f"DNS{n}", str(server)) for n, server in enumerate(dns, start=1)]
-    return entries
-
-
-def network_manager_disabled(profile: Profile) -> bool:
-    return "NetworkManager" in profile.system.services.disabled
-
-
-def _addressed(net: Network) -> list[Device]:
-    return [*net.bridges, *net.interfaces, *net.bonds, *net.vlans]
-
-
-def _name(device: Device) -> str:
-    return device.device if isinstance(device, Vlan) else device.name
-
-
-def addressed_devices(net: Network) -> tuple[tuple[str, Device], ...]:
-    """Bridges, NICs, bonds and VLANs by device name: the order addresses, DNS and the gateway are looked up in."""
-    return tuple((_name(device), device) for device in _addressed(net))
-
-
-def _dns_holder(profile: Profile) -> str | None:
-    """The device whose ifcfg carries DNS1..: the one with the gateway, else the first with a static address."""
-    devices = _addressed(profile.network)
-    for device in devices:
-        if device.ipv4 is not None and device.ipv4.gateway is not None:
-            return _name(device)
-    for device in devices:
-        if device.ipv4 is not None and device.ipv4.address is not None:
-            return _name(device)
-    return None
-
-
-def gateway_holder(net: Network) -> str | None:
-    """The device whose ifcfg has the gateway, and so the default route (DEFROUTE=yes)."""
-    return next((_name(d) for d in _addressed(net) if d.ipv4 is not None and d.ipv4.gateway is not None), None)
-
-
-class _IfcfgWriter:
-    """Builds the ifcfg files of one profile: the shared tail (MTU, IPv6, NM, extras) and addresses."""
-
-    def __init__(self, profile: Profile) -> None:
-        self.net = profile.network
-        self.nm_off = network_manager_disabled(profile)
-        self.dns_device = _dns_holder(profile)
-        self.gateway_device = gateway_holder(self.net)
-
-    def address(self, name: str, device: Interface | Bond | Vlan | Bridge) -> list[tuple[str, str]]:
-        if not isinstance(device, Bridge) and device.bridge is not None:
-            return [("BOOTPROTO", "none"), ("BRIDGE", device.bridge)]
-        dns = self.net.nameservers if name == self.dns_device else ()
-        other_gateway = self.gateway_device is not None and self.gateway_device != name
-        return _address_entries(device.ipv4, dns, other_gateway)
-
-    def member(self, name: str, bond: Bond, nic: Interface | None) -> IfcfgFile:
-        entries = [("DEVICE", name), ("NAME", name), ("TYPE", "Ethernet")]
-        if nic is not None and nic.mac is not None:
-            entries.append(("HWADDR", nic.mac))
-        entries += [("ONBOOT", _yes(nic.onboot if nic else True)), ("BOOTPROTO", "none"),
-                    ("MASTER", bond.name), ("SLAVE", "yes")]
-        return self.finish(entries, nic)
-
-    def finish(self, entries: list[tuple[str, str]], device: Device | None) -> IfcfgFile:
-        if device is not None and device.mtu is not None:
-            entries.append(("MTU", str(device.mtu)))
-        entries.append(("IPV6INIT", _yes(self.net.ipv6 if device is None else self.net.ipv6_on(device))))
-        if self.nm_off:
-            entries.append(("NM_CONTROLLED", "no"))
-        if device is not None:
-            entries += sorted(device.extra_ifcfg.items())
-        return IfcfgFile(device=entries[0][1], entries=tuple(entries))
-
-
-def ifcfg_files(profile: Profile) -> tuple[IfcfgFile, ...]:
-    """Interfaces, then each bond's unlisted members and the bond, then VLANs, then bridges."""
-    net = profile.network
-    writer = _IfcfgWriter(profile)
-    listed = {i.name: i for i in net.interfaces}
-    files = []
-    for iface in net.interfaces:
-        bond = net.bond_of(iface.name)
-        if bond is not None:
-            files.append(writer.member(iface.name, bond, iface))
-            continue
-        entries: list[tuple[str, str]] = [("DEVICE", iface.name), ("NAME", iface.name), ("TYPE", "Ethernet")]
-        if iface.mac is not None:
-            entries.append(("HWADDR", iface.mac))
-        entries.append(("ONBOOT", _yes(iface.onboot)))
-        files.append(writer.finish(entries + writer.address(iface.name, iface), iface))
-    for bond in net.bonds:
-        files += [writer.member(m, bond, None) for m in bond.members if m not in listed]
-        options = " ".join(f"{key}={value}" for key, value in bond.bonding_opts)
-        entries = [("DEVICE", bond.name), ("NAME", bond.name), ("TYPE", "Bond"), ("BONDING_MASTER", "yes"),
-                   ("BONDING_OPTS", options), ("ONBOOT", _yes(bond.onboot))]
-        files.append(writer.finish(entries + writer.address(bond.name, bond), bond))
-    for vlan in net.vlans:
-        # initscripts reads the id from the name (<parent>.<id> or vlan<id>); PHYSDEV names the parent for both.
-        entries = [("DEVICE", vlan.device), ("NAME", vlan.device), ("VLAN", "yes"), ("PHYSDEV", vlan.parent),
-                   ("ONBOOT", _yes(vlan.onboot))]
-        files.append(writer.finish(entries + writer.address(vlan.device, vlan), vlan))
-    for bridge in net.bridges:
-        entries = [("DEVICE", bridge.name), ("NAME", bridge.name), ("TYPE", "Bridge"), ("ONBOOT", _yes(bridge.onboot))]
-        entries += writer.address(bridge.name, bridge)
-        # DELAY always: with STP the kernel's 15 s made explicit, so the file says what the host gets.
-        entries += [("STP", _yes(bridge.stp)), ("DELAY", str(bridge.forward_delay))]
-        files.append(writer.finish(entries, bridge))
-    return tuple(files)
 
 
 @dataclass(frozen=True)
@@ -211,7 +63,7 @@ def _find(net: Network, name: str) -> _Placed | None:
     )
     for kind, devices in groups:
         for index, device in enumerate(devices):
-            if _name(device) == name:
+            if name_of(device) == name:
                 return _Placed(device, ("network", kind, index))
     return None
 

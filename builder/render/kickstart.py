@@ -12,10 +12,19 @@ import jinja2
 from builder import __version__, targets
 from builder.errors import BadInput
 from builder.model.profile import Profile
-from builder.render.context import firewall_port, ifcfg_files, install_network, nested_modules
+from builder.render.context import firewall_port, install_network, nested_modules
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
+from builder.render.ifcfg import ifcfg_files
+from builder.render.keyfile import KEYFILE_REPLACED_DIR, keyfiles
 from builder.render.secrets import NO_SECRETS, Secrets
-from builder.render.target_plan import install_tree, packages_options, target_of
+from builder.render.target_plan import (
+    install_tree,
+    packages_install,
+    packages_options,
+    services_disabled,
+    services_enabled,
+    target_of,
+)
 from builder.render.views import install_repos, keyboard_view, repo_files
 
 if TYPE_CHECKING:  # only boot-test builds have a verification plan
@@ -56,7 +65,13 @@ def render_kickstart(
         "install_tree": install_tree(profile),
         "appstream_repo": targets.APPSTREAM_REPO,
         "packages_options": packages_options(profile),
-        "ifcfg": ifcfg_files(profile),
+        # The host's devices in the target's format: ifcfg files (CentOS 7, EL8) or NetworkManager keyfiles (EL9).
+        "ifcfg": ifcfg_files(profile) if target.network_files == "ifcfg" else (),
+        "keyfiles": keyfiles(profile) if target.network_files == "keyfile" else (),
+        "keyfile_replaced_dir": KEYFILE_REPLACED_DIR,
+        "packages_install": packages_install(profile),
+        "services_enabled": services_enabled(profile),
+        "services_disabled": services_disabled(profile),
         "install_network": install_network(profile),
         "nested_modules": nested_modules(profile),
         "firewall_ports": [firewall_port(p) for p in profile.system.firewall.ports],

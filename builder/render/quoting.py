@@ -1,4 +1,5 @@
-"""Quoting for the three languages a profile value can land in: kickstart lines, shell, ifcfg files.
+"""Quoting for the languages a profile value can land in: kickstart lines, shell, ifcfg files, NetworkManager
+keyfiles.
 
 pykickstart (and so anaconda) splits each command line with `shlex.split(line, comments=True)`, so
 `shlex.quote` is its exact inverse: a quoted value comes back unchanged and cannot start a comment or a new
@@ -15,6 +16,9 @@ from builder.errors import BadInput
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IFCFG_BARE = re.compile(r"[A-Za-z0-9_.:/@%+,=-]*")
 _IFCFG_QUOTABLE = re.compile(r"[A-Za-z0-9_.:/@%+,= -]*")
+# A keyfile is a GLib key file: `\` starts an escape, a leading space is dropped, `;` separates list items, `#` and
+# `[` at a line start begin a comment or a group. Values ksbuild writes never need any of these.
+_KEYFILE_VALUE = re.compile(r"[A-Za-z0-9_.:/@%+,=-]*")
 HEREDOC_END = "KSBUILD_EOF"
 
 
@@ -43,6 +47,15 @@ def ifcfg_value(value: object) -> str:
     if _IFCFG_QUOTABLE.fullmatch(text):
         return f'"{text}"'
     raise BadInput(f"ifcfg value {text!r} contains characters that cannot be written safely")
+
+
+def keyfile_value(value: object) -> str:
+    """A value (or one item of a `;` list) for a NetworkManager keyfile, which NetworkManager reads as a GLib key
+    file: only characters that need no escape there."""
+    text = _single_line(value)
+    if not _KEYFILE_VALUE.fullmatch(text):
+        raise BadInput(f"keyfile value {text!r} contains characters that cannot be written safely")
+    return text
 
 
 def heredoc_body(text: str) -> str:

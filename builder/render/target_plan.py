@@ -50,3 +50,28 @@ def packages_options(profile: Profile) -> str:
     if packages.languages:
         options.append(f"{target.inst_langs_option}={','.join(packages.languages)}")
     return "".join(f" {option}" for option in options)
+
+
+def network_scripts_instead(profile: Profile) -> bool:
+    """EL8 with NetworkManager off: the deprecated network-scripts package and its network service bring the
+    devices up (RHEL 8 still ships them as an option; EL9 has none, which builder.checks.targets refuses)."""
+    return target_of(profile).network_scripts == "optional" and "NetworkManager" in profile.system.services.disabled
+
+
+def packages_install(profile: Profile) -> tuple[str, ...]:
+    """The %packages names: the profile's, and what the target needs for what the profile asks."""
+    names = list(profile.packages.install)
+    if network_scripts_instead(profile) and "network-scripts" not in names:
+        names.append("network-scripts")
+    return tuple(names)
+
+
+def services_enabled(profile: Profile) -> tuple[str, ...]:
+    names = list(profile.system.services.enabled)
+    if network_scripts_instead(profile) and "network" not in names:
+        names.append("network")
+    return tuple(names)
+
+
+def services_disabled(profile: Profile) -> tuple[str, ...]:
+    return profile.system.services.disabled

@@ -10,18 +10,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from builder.contract import SEALED_IFCFG_KEYS
+from builder.contract import SEALED_IFCFG_KEYS, SEALED_KEYFILE_KEYS
 from builder.model.network import Network
 from builder.model.profile import Profile
 from builder.model.types import kernel_arg_name
-from builder.render.context import (
-    IFCFG_DIR,
-    IfcfgFile,
-    addressed_devices,
-    gateway_holder,
-    ifcfg_files,
-    nested_modules,
-)
+from builder.render.context import nested_modules
+from builder.render.ifcfg import IFCFG_DIR, IfcfgFile, ifcfg_files
+from builder.render.keyfile import KEYFILE_DIR, KEYFILE_SUFFIX, Keyfile, keyfiles
+from builder.render.network_plan import addressed_devices, gateway_holder
+from builder.render.target_plan import packages_install, services_disabled, services_enabled, target_of
 from builder.render.views import keyboard_view, repo_files
 
 # A generated MAC (for a NIC the profile does not pin) is QEMU's prefix and three bytes from the NIC's name: the
@@ -46,12 +43,15 @@ class NicExpectation:
 class BridgeExpectation:
     name: str
     stp: bool
-    delay: int  # seconds, what DELAY= says
+    delay: int  # seconds, what the bridge's file says (DELAY=, or forward-delay= in a keyfile)
     ports: tuple[str, ...]
+    # The bridge's own file and the key that holds its delay: the ifcfg file, or the EL9 keyfile.
+    config_path: str = ""
+    delay_key: str = "DELAY"
 
     @property
-    def ifcfg_path(self) -> str:
-        return f"{IFCFG_DIR}/ifcfg-{self.name}"
+    def config_name(self) -> str:
+        return self.config_path.rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ class FileExpectation:
     name: str        # device
     path: str
     sha256: str
+    kind: str = "ifcfg"   # "ifcfg" or "keyfile": the check's name prefix
+    mode: str = "0644"
 
 
 @dataclass(frozen=True)
@@ -156,10 +158,11 @@ class VerifyPlan:
         return tuple(nic.kernel_arg for nic in self.nics)
 
 
-def sealed_text(file: IfcfgFile, seal: bool) -> str:
+def sealed_text(file: IfcfgFile | Keyfile, seal: bool) -> str:
     if not seal:
         return file.text
-    return "".join(line + "\n" for line in file.text.splitlines() if line.split("=", 1)[0] not in SEALED_IFCFG_KEYS)
+    sealed = SEALED_KEYFILE_KEYS if file.kind == "keyfile" else SEALED_IFCFG_KEYS
+    return "".join(line + "\n" for line in file.text.splitlines() if line.split("=", 1)[0] not in sealed)
 
 
 def keyboard_expectation(profile: Profile) -> KeyboardExpectation:
@@ -239,28 +242,34 @@ def _default_route(net: Network, addresses: tuple[AddressExpectation, ...]) -> R
 
 
 def verify_plan(profile: Profile, name: str) -> VerifyPlan:
+    keyfile_target = target_of(profile).network_files == "keyfile"
     bridges = tuple(
         BridgeExpectation(
             name=bridge.name,
             stp=bridge.stp,
             delay=bridge.forward_delay,
             ports=profile.network.bridge_ports(bridge.name),
+            config_path=f"{KEYFILE_DIR}/{bridge.name}{KEYFILE_SUFFIX}" if keyfile_target
+            else f"{IFCFG_DIR}/ifcfg-{bridge.name}",
+            delay_key="forward-delay" if keyfile_target else "DELAY",
         )
         for bridge in profile.network.bridges
     )
     addresses = _addresses(profile.network)
+    written: tuple[IfcfgFile | Keyfile, ...] = keyfiles(profile) if keyfile_target else ifcfg_files(profile)
     files = tuple(
-        FileExpectation(f.device, f.path, hashlib.sha256(sealed_text(f, profile.seal).encode()).hexdigest())
-        for f in ifcfg_files(profile)
+        FileExpectation(f.device, f.path, hashlib.sha256(sealed_text(f, profile.seal).encode()).hexdigest(), f.kind,
+                        f.mode)
+        for f in written
     )
     return VerifyPlan(
         profile=name,
         hostname=profile.system.hostname,
         selinux=profile.system.selinux,
         firewall_enabled=profile.system.firewall.enabled,
-        services_enabled=profile.system.services.enabled,
-        services_disabled=profile.system.services.disabled,
-        packages=profile.packages.install,
+        services_enabled=services_enabled(profile),
+        services_disabled=services_disabled(profile),
+        packages=packages_install(profile),
         nested=profile.virtualization.nested,
         nested_modules=nested_modules(profile),
         default_network=profile.virtualization.default_network,
