@@ -264,6 +264,9 @@ def compare_kickstarts(a: BuildResult, b: BuildResult, secrets: Sequence[str] = 
         if name == "commands":
             changes = tuple(_command_changes(one, other, reasons))
         else:
+            if name not in side_a or name not in side_b:
+                # A whole section in or out: its header and its files say it; its body is ksbuild's preamble.
+                one, other = _Section(name, one.lines[:1], one.files), _Section(name, other.lines[:1], other.files)
             removed, added = _line_diff(one.lines, other.lines)
             files = _files(one, other)
             shown = [*removed, *added, *(line for f in files for line in (f.path, *f.diff))]

@@ -44,6 +44,11 @@ class Target:
     missing_packages: Mapping[str, str] = field(default_factory=dict)
     network_scripts: Literal["installed", "optional", "absent"] = "installed"
     network_files: Literal["ifcfg", "keyfile"] = "ifcfg"
+    # -- virtualization ---------------------------------------------------------------------------------------
+    # "monolithic": libvirtd.service; "modular": the per-driver daemons (LIBVIRT_MODULAR_UNITS).
+    libvirt_daemons: Literal["monolithic", "modular"] = "monolithic"
+    # Whether the target's kernel nests KVM guests without a modprobe option, per module.
+    nested_default: Mapping[str, bool] = field(default_factory=lambda: {"kvm_intel": False, "kvm_amd": False})
 
     @property
     def fact_names(self) -> tuple[str, ...]:
@@ -90,8 +95,23 @@ TARGETS: Mapping[TargetName, Target] = {
         exclude_weakdeps_option="--exclude-weakdeps", inst_langs_option="--inst-langs", auth_command="authselect",
         root_ssh_password_default=False, appstream=True,
         missing_packages={"bridge-utils": _BRIDGE_UTILS}, network_scripts="absent", network_files="keyfile",
+        libvirt_daemons="modular", nested_default={"kvm_intel": True, "kvm_amd": True},
     ),
 }
+
+# What `services.enabled: [libvirtd]` enables on a target with modular daemons: each driver's daemon with its
+# sockets (libvirt.spec builds them as the default where rhel >= 9 [S]). The .service of the QEMU, network and
+# storage daemons too, because a socket-activated daemon starts only when a client connects, and autostart VMs,
+# networks (virbr0) and pools come up when their daemon starts [D: libvirt.org/daemons.html]; virtproxyd for
+# clients of libvirtd's old socket path (qemu+ssh://, older virsh).
+LIBVIRT_MODULAR_UNITS = (
+    "virtqemud.service", "virtqemud.socket", "virtqemud-ro.socket", "virtqemud-admin.socket",
+    "virtnetworkd.service", "virtnetworkd.socket", "virtnetworkd-ro.socket",
+    "virtstoraged.service", "virtstoraged.socket", "virtstoraged-ro.socket",
+    "virtnodedevd.socket", "virtsecretd.socket", "virtnwfilterd.socket", "virtinterfaced.socket",
+    "virtproxyd.socket", "virtproxyd-ro.socket",
+)
+LIBVIRT_MONOLITHIC = "libvirtd"
 
 _PK = "pykickstart 3.78 handlers [M: docs/measure/pykickstart_targets.out]"
 NOTES: Mapping[str, FactNote] = {
@@ -134,6 +154,18 @@ NOTES: Mapping[str, FactNote] = {
         "network-scripts, so NetworkManager is the only thing that brings devices up",
         "RHEL 8 'Considerations in adopting', networking [D]; RHEL 9 keyfile blog [D: docs/targets.md §3]",
         ("command:services",), ("NetworkManager", "network", "network-scripts")),
+    "libvirt_daemons": FactNote(
+        "EL9's libvirt runs one daemon per driver (virtqemud, virtnetworkd, virtstoraged ...), socket-activated, "
+        "instead of libvirtd; ksbuild enables them where a profile enables libvirtd",
+        "libvirt.spec with_modular_daemons for rhel >= 9 [S]; libvirt.org/daemons.html [D]",
+        ("command:services",), ("libvirtd", "virtqemud")),
+    "nested_default": FactNote(
+        "kvm_intel nests by default from Linux 4.20 (EL9's 5.14), kvm_amd upstream long before; CentOS 7 (3.10) "
+        "and EL8 (4.18) need options ... nested=1: ksbuild writes the modprobe file only where it changes the "
+        "default",
+        "Linux commit 1e58e5e59148 and Documentation/virt/kvm/running-nested-guests.rst [S]; RHEL 8 virtualization "
+        "guide [D]; RHEL kernels' own defaults not read [N]: the verification boot reads "
+        "/sys/module/kvm_*/parameters/nested", ("%post nested-virt",)),
     "network_files": FactNote(
         "EL9's NetworkManager stores connections as keyfiles (/etc/NetworkManager/system-connections/*.nmconnection, "
         "0600); CentOS 7 and EL8 read ifcfg files (on EL8 through NetworkManager's ifcfg-rh plugin)",

@@ -45,6 +45,12 @@ def test_centos7_to_el9_of_the_shipped_profile(tmp_path: Path) -> None:
     assert "    +stp=true\n    +forward-delay=2\n" in network
     assert "EL9's NetworkManager stores connections as keyfiles" in network
     assert "system.services.disabled per target" in network
+    # EL9 nests KVM guests by default: no modprobe file, the whole section goes, with the kernel fact as reason.
+    nested = out.split("== %post nested-virt == (removed)\n", 1)[1].split("\n== ", 1)[0].splitlines()
+    assert nested[0].startswith("- %post --interpreter=/bin/bash") and len(nested) == 3
+    assert nested[1] == "- file /etc/modprobe.d/kvm-nested.conf (0644)" and "Linux 4.20" in nested[2]
+    services = out.split("+ services --enabled=virtqemud.service,virtqemud.socket,", 1)[1].split("\n- ", 1)[0]
+    assert "one daemon per driver" in services
     assert out.rstrip().splitlines()[-1].startswith("== unchanged: %pre hardware-virt, %post selinux")
     assert HASH not in out and "$6$" not in out
 

@@ -1,4 +1,4 @@
-"""Derived, typed views of a profile that the templates format: the install network line, nested modules.
+"""Derived, typed views of a profile that the templates format: the install network line.
 
 Deciding *what* goes into a file happens here (and in builder.render.network_plan for the host's devices), in
 Python; the templates only decide how it looks. The boot verifier reuses these views to compare the installed host
@@ -138,10 +138,6 @@ def install_network(profile: Profile) -> InstallNetwork:
         nameservers=tuple(str(s) for s in net.nameservers),
         address_key=(*key, "address"),
     )
-
-
-def nested_modules(profile: Profile) -> tuple[str, ...]:
-    return {"auto": ("kvm_intel", "kvm_amd"), "intel": ("kvm_intel",), "amd": ("kvm_amd",)}[profile.virtualization.cpu]
 
 
 def firewall_port(port: str) -> str:

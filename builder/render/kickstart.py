@@ -12,13 +12,15 @@ import jinja2
 from builder import __version__, targets
 from builder.errors import BadInput
 from builder.model.profile import Profile
-from builder.render.context import firewall_port, install_network, nested_modules
+from builder.render.context import firewall_port, install_network
 from builder.render.environment import MAIN_TEMPLATE, effective_templates, make_environment, template_search_path
 from builder.render.ifcfg import ifcfg_files
 from builder.render.keyfile import KEYFILE_REPLACED_DIR, keyfiles
 from builder.render.secrets import NO_SECRETS, Secrets
 from builder.render.target_plan import (
     install_tree,
+    nested_modules,
+    nested_options,
     packages_install,
     packages_options,
     services_disabled,
@@ -74,6 +76,8 @@ def render_kickstart(
         "services_disabled": services_disabled(profile),
         "install_network": install_network(profile),
         "nested_modules": nested_modules(profile),
+        # The modprobe options that change what the target's kernel does by itself (none on EL9 for nested: true).
+        "nested_options": nested_options(profile),
         "firewall_ports": [firewall_port(p) for p in profile.system.firewall.ports],
         "verify": verify,
         "callback_url": callback_url,

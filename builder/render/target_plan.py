@@ -66,12 +66,34 @@ def packages_install(profile: Profile) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _libvirt_units(profile: Profile, names: tuple[str, ...]) -> list[str]:
+    """`libvirtd` as the target runs it: itself, or the modular daemons and their sockets."""
+    if target_of(profile).libvirt_daemons == "monolithic":
+        return list(names)
+    units: list[str] = []
+    for name in names:
+        units += targets.LIBVIRT_MODULAR_UNITS if name == targets.LIBVIRT_MONOLITHIC else [name]
+    return list(dict.fromkeys(units))
+
+
 def services_enabled(profile: Profile) -> tuple[str, ...]:
-    names = list(profile.system.services.enabled)
+    names = _libvirt_units(profile, profile.system.services.enabled)
     if network_scripts_instead(profile) and "network" not in names:
         names.append("network")
     return tuple(names)
 
 
 def services_disabled(profile: Profile) -> tuple[str, ...]:
-    return profile.system.services.disabled
+    return tuple(_libvirt_units(profile, profile.system.services.disabled))
+
+
+def nested_options(profile: Profile) -> tuple[tuple[str, int], ...]:
+    """The `options <module> nested=<n>` lines that change what the target's kernel does by itself: nested=1 where
+    the default is off and the profile wants nesting, nested=0 where it is on and the profile does not."""
+    wanted = profile.virtualization.nested
+    defaults = target_of(profile).nested_default
+    return tuple((module, int(wanted)) for module in nested_modules(profile) if defaults.get(module) != wanted)
+
+
+def nested_modules(profile: Profile) -> tuple[str, ...]:
+    return {"auto": ("kvm_intel", "kvm_amd"), "intel": ("kvm_intel",), "amd": ("kvm_amd",)}[profile.virtualization.cpu]

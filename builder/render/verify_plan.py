@@ -14,11 +14,17 @@ from builder.contract import SEALED_IFCFG_KEYS, SEALED_KEYFILE_KEYS
 from builder.model.network import Network
 from builder.model.profile import Profile
 from builder.model.types import kernel_arg_name
-from builder.render.context import nested_modules
 from builder.render.ifcfg import IFCFG_DIR, IfcfgFile, ifcfg_files
 from builder.render.keyfile import KEYFILE_DIR, KEYFILE_SUFFIX, Keyfile, keyfiles
 from builder.render.network_plan import addressed_devices, gateway_holder
-from builder.render.target_plan import packages_install, services_disabled, services_enabled, target_of
+from builder.render.target_plan import (
+    nested_modules,
+    nested_options,
+    packages_install,
+    services_disabled,
+    services_enabled,
+    target_of,
+)
 from builder.render.views import keyboard_view, repo_files
 
 # A generated MAC (for a NIC the profile does not pin) is QEMU's prefix and three bytes from the NIC's name: the
@@ -135,6 +141,8 @@ class VerifyPlan:
     packages: tuple[str, ...]
     nested: bool
     nested_modules: tuple[str, ...]
+    # The lines /etc/modprobe.d/kvm-nested.conf must hold: (module, 0|1); none where the kernel's default is wanted.
+    nested_options: tuple[tuple[str, int], ...]
     default_network: str
     bridges: tuple[BridgeExpectation, ...]
     bonds: tuple[BondExpectation, ...]
@@ -148,6 +156,7 @@ class VerifyPlan:
     repos: tuple[RepoExpectation, ...] = ()
     repos_absent: tuple[str, ...] = ()  # names of repos with file: false
     kdump: bool | None = None  # addons.kdump.enabled, when the profile configures kdump
+    after: str = "network.target libvirtd.service"  # the verification unit starts after these
     nics: tuple[NicExpectation, ...] = ()
     addresses: tuple[AddressExpectation, ...] = ()
     default_route: RouteExpectation | None = None
@@ -272,6 +281,9 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         packages=packages_install(profile),
         nested=profile.virtualization.nested,
         nested_modules=nested_modules(profile),
+        nested_options=nested_options(profile),
+        after=("network.target libvirtd.service" if target_of(profile).libvirt_daemons == "monolithic"
+               else "network.target virtqemud.service virtnetworkd.service virtstoraged.service"),
         default_network=profile.virtualization.default_network,
         bridges=bridges,
         bonds=tuple(BondExpectation(b.name, b.mode, b.options.miimon, b.members, b.options.primary)
