@@ -44,6 +44,9 @@ class Target:
     missing_packages: Mapping[str, str] = field(default_factory=dict)
     network_scripts: Literal["installed", "optional", "absent"] = "installed"
     network_files: Literal["ifcfg", "keyfile"] = "ifcfg"
+    # -- installer boot ---------------------------------------------------------------------------------------
+    # What anaconda does with its boot options written without the inst. prefix (ANACONDA_BOOT_OPTIONS).
+    unprefixed_boot_options: Literal["accepted", "deprecated", "ignored"] = "accepted"
     # -- virtualization ---------------------------------------------------------------------------------------
     # "monolithic": libvirtd.service; "modular": the per-driver daemons (LIBVIRT_MODULAR_UNITS).
     libvirt_daemons: Literal["monolithic", "modular"] = "monolithic"
@@ -88,6 +91,7 @@ TARGETS: Mapping[TargetName, Target] = {
         exclude_weakdeps_option="--excludeWeakdeps", inst_langs_option="--instLangs", auth_command="authselect",
         root_ssh_password_default=True, appstream=True,
         missing_packages={"bridge-utils": _BRIDGE_UTILS}, network_scripts="optional",
+        unprefixed_boot_options="deprecated",
     ),
     "el9": Target(
         name="el9", release=9, label="EL9",
@@ -96,6 +100,7 @@ TARGETS: Mapping[TargetName, Target] = {
         root_ssh_password_default=False, appstream=True,
         missing_packages={"bridge-utils": _BRIDGE_UTILS}, network_scripts="absent", network_files="keyfile",
         libvirt_daemons="modular", nested_default={"kvm_intel": True, "kvm_amd": True},
+        unprefixed_boot_options="ignored",
     ),
 }
 
@@ -112,6 +117,17 @@ LIBVIRT_MODULAR_UNITS = (
     "virtproxyd.socket", "virtproxyd-ro.socket",
 )
 LIBVIRT_MONOLITHIC = "libvirtd"
+
+# anaconda's boot options that older releases also took without the `inst.` prefix (ks=, repo=, text ...):
+# deprecated in Fedora 33 (EL8's anaconda 33 warns), ignored from Fedora 34 on (EL9's anaconda 34)
+# [D: fedoraproject.org/wiki/Changes/Ignore_Anaconda_kernel_boot_parameters_without_inst_prefix]. Options that
+# are also the kernel's or dracut's own (ip=, selinux=, loglevel=, rescue) are not listed.
+ANACONDA_BOOT_OPTIONS = frozenset({
+    "ks", "kssendmac", "kssendsn", "ksstrict", "repo", "stage2", "method", "proxy", "noverifyssl", "updates", "dd",
+    "driverdisk", "text", "graphical", "cmdline", "vnc", "vncpassword", "vncconnect", "sshd", "resolution", "lang",
+    "keymap", "nosave", "kexec", "syslog", "virtiolog", "nompath", "multilib", "xdriver", "usefbx", "geoloc",
+    "nokill", "noshell", "ksdevice",
+})
 
 _PK = "pykickstart 3.78 handlers [M: docs/measure/pykickstart_targets.out]"
 NOTES: Mapping[str, FactNote] = {
@@ -154,6 +170,10 @@ NOTES: Mapping[str, FactNote] = {
         "network-scripts, so NetworkManager is the only thing that brings devices up",
         "RHEL 8 'Considerations in adopting', networking [D]; RHEL 9 keyfile blog [D: docs/targets.md §3]",
         ("command:services",), ("NetworkManager", "network", "network-scripts")),
+    "unprefixed_boot_options": FactNote(
+        "anaconda's boot options without inst. (ks=, repo=, text) are deprecated on EL8 and ignored on EL9",
+        "Fedora 33/34 change 'Ignore Anaconda kernel boot parameters without inst. prefix'; anaconda "
+        "docs/boot-options.rst [D][S]"),
     "libvirt_daemons": FactNote(
         "EL9's libvirt runs one daemon per driver (virtqemud, virtnetworkd, virtstoraged ...), socket-activated, "
         "instead of libvirtd; ksbuild enables them where a profile enables libvirtd",

@@ -43,19 +43,22 @@ def fleet() -> None:
 @TEMPLATES_OPTION
 @click.option("--syslinux-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Folder with pxelinux.0 and ldlinux.c32 (default: Debian's pxelinux and syslinux-common).")
-@click.option("--boot-files", "boot_location", metavar="LOCATION", default=None,
-              help="Install ISO, tree or URL: copy its installer kernel and initrd to pxe.kernel and pxe.initrd.")
+@click.option("--boot-files", "boot_locations", metavar="[TARGET=]LOCATION", multiple=True,
+              help="Install ISO, tree or URL: copy its installer kernel and initrd to pxe.kernel and pxe.initrd; "
+              "TARGET=LOCATION (el9=/srv/rocky9/) to pxe.images.TARGET. Repeat for each target.")
 @JOBS_OPTION
 @FORMAT_OPTION
 def render(inventory: Path, output_dir: Path | None, templates: tuple[Path, ...], syslinux_dir: Path | None,
-           boot_location: str | None, jobs: int | None, output_format: str) -> None:
+           boot_locations: tuple[str, ...], jobs: int | None, output_format: str) -> None:
     """Render every host of INVENTORY (only what changed) into one TFTP + HTTP tree."""
     from builder.fleet.render import render_fleet
 
     out = output_dir if output_dir is not None else OUTPUT_ROOT / inventory.stem
-    boot_files = _boot_files(boot_location) if boot_location is not None else None
+    plain, per_target = _split_boot_locations(boot_locations)
+    boot_files = _boot_files(plain) if plain is not None else None
+    target_boot_files = {name: _boot_files(location) for name, location in per_target.items()}
     outcome = render_fleet(inventory, out, templates=templates, syslinux_dir=syslinux_dir, boot_files=boot_files,
-                           jobs=jobs, roots=here(), progress=_progress)
+                           jobs=jobs, roots=here(), progress=_progress, target_boot_files=target_boot_files)
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True))
         return
@@ -69,6 +72,25 @@ def render(inventory: Path, output_dir: Path | None, templates: tuple[Path, ...]
     removed = f", {len(outcome.removed)} removed" if outcome.removed else ""
     click.echo(f"{out}: {len(outcome.hosts)} host(s): {len(outcome.rendered)} rendered, {unchanged} unchanged"
                f"{removed}")
+
+
+def _split_boot_locations(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """--boot-files values: at most one plain LOCATION, and TARGET=LOCATION once per target."""
+    from builder.targets import ALIASES
+
+    plain: list[str] = []
+    per_target: dict[str, str] = {}
+    for value in values:
+        name, sep, location = value.partition("=")
+        if sep and name in ALIASES:
+            if name in per_target:
+                raise BadInput(f"--boot-files {name}=... is given twice")
+            per_target[name] = location
+        else:
+            plain.append(value)
+    if len(plain) > 1:
+        raise BadInput("--boot-files: one LOCATION for pxe.kernel/pxe.initrd; give the others as TARGET=LOCATION")
+    return (plain[0] if plain else None), per_target
 
 
 def _boot_files(location: str) -> tuple[Path, Path]:

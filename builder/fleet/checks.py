@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
+from builder import targets
 from builder.errors import BadInput, Finding, Severity
 from builder.fleet.inventory import FleetHost, Inventory, for_host
 from builder.model.network import Device, Vlan
@@ -91,7 +92,7 @@ def model_fleet(inventory: Inventory, roots: Roots = DEFAULT_ROOTS) -> FleetMode
 
 def check_fleet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> list[Finding]:
     checks = (_duplicate_hostnames, _duplicate_macs, _boot_mac_matches_profile, _duplicate_addresses,
-              _provisioning_subnet, _network_install_source)
+              _provisioning_subnet, _network_install_source, _one_installer_per_target, _installer_arguments)
     return [finding for check in checks for finding in check(inventory, hosts)]
 
 
@@ -107,10 +108,10 @@ def _finding(
 
 
 def _network_install_source(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    if inventory.model.pxe.repo is not None:
-        return
+    pxe = inventory.model.pxe
     for modelled in hosts:
-        if modelled.profile.install.source.cdrom:
+        images = pxe.images_for(modelled.profile.target)
+        if pxe.repo is None and (images is None or images.repo is None) and modelled.profile.install.source.cdrom:
             message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
             yield _finding(inventory, modelled.host, ("install", "source"), message)
 
@@ -241,3 +242,37 @@ def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) ->
 def _install_address_path(modelled: ModelledHost) -> KeyPath:
     """Key path of the address `install_network` picked: the boot device's own, or its bridge's."""
     return install_network(modelled.profile).address_key or ("network",)
+
+
+def _one_installer_per_target(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    """An installer installs its own release only: hosts of different targets cannot share pxe.kernel/initrd."""
+    pxe = inventory.model.pxe
+    sharing: dict[str, list[str]] = {}
+    for modelled in hosts:
+        if pxe.images_for(modelled.profile.target) is None:
+            sharing.setdefault(targets.target(modelled.profile.target).name, []).append(modelled.hostname)
+    if len(sharing) < 2:
+        return
+    who = "; ".join(f"{name}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+                    for name, names in sorted(sharing.items()))
+    yield Finding(CHECK, f"hosts of {len(sharing)} targets would boot the one installer in pxe.kernel and "
+                  f"pxe.initrd ({who}); an installer installs its own release: give pxe.images.<target> "
+                  "(kernel, initrd) for all but one of them", inventory.locate(("pxe",)), "pxe.images")
+
+
+def _installer_arguments(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    """anaconda options in pxe.kernel_args without their inst. prefix, for the targets that do not take them."""
+    arguments = inventory.model.pxe.kernel_args
+    for name in sorted({targets.target(m.profile.target).name for m in hosts}):
+        target = targets.target(name)
+        if target.unprefixed_boot_options == "accepted":
+            continue
+        ignored = target.unprefixed_boot_options == "ignored"
+        for index, argument in enumerate(arguments):
+            option = argument.split("=", 1)[0]
+            if option in targets.ANACONDA_BOOT_OPTIONS:
+                what = "ignores" if ignored else "deprecates"
+                path: KeyPath = ("pxe", "kernel_args", index)
+                yield Finding(CHECK, f"{argument}: {target.label}'s installer {what} anaconda options without the "
+                              f"inst. prefix; write inst.{argument}", inventory.locate(path), format_key(path),
+                              "error" if ignored else "warning")

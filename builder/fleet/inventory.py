@@ -43,10 +43,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
+from builder import targets
 from builder.errors import BadInput, Finding, Location
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, override_location
 from builder.load.profile_loader import LoadedProfile, load_profile
+from builder.load.when_target import has_overlays, merge_chain, target_of
 from builder.load.yaml_source import parse_yaml_text, read_text_file
 from builder.model.types import Bool, HostName, Identifier, InterfaceName, IPv4, Line, MacAddress, Model, Url
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Locate, Roots, format_key, locate_in, schema_findings
@@ -105,6 +107,24 @@ Subnet = Annotated[IPv4Network, BeforeValidator(_network)]
 ServerUrl = Annotated[Url, AfterValidator(_http_url)]
 
 
+class TargetImages(Model):
+    """The installer that boots the hosts of one target (an EL9 kernel installs EL9), in the TFTP root."""
+
+    kernel: TftpPath = Field(description="Installer kernel of the target, e.g. el9/vmlinuz.")
+    initrd: TftpPath = Field(description="Installer initrd of the target, e.g. el9/initrd.img.")
+    repo: Url | None = Field(None, description="inst.repo= for the target's hosts (default: pxe.repo, else each "
+                             "profile's install tree).")
+
+
+def _known_targets(images: dict[str, TargetImages]) -> dict[str, TargetImages]:
+    for name in images:
+        try:
+            targets.alias(name)
+        except targets.UnknownTarget as exc:
+            raise ValueError(str(exc)) from None
+    return images
+
+
 class PxeSettings(Model):
     """How hosts boot the installer and where they fetch their kickstart."""
 
@@ -115,12 +135,22 @@ class PxeSettings(Model):
     kernel: TftpPath = Field("images/pxeboot/vmlinuz", description="Installer kernel, in the TFTP root.")
     initrd: TftpPath = Field("images/pxeboot/initrd.img", description="Installer initrd, in the TFTP root.")
     kernel_args: tuple[KernelArg, ...] = Field((), description="More kernel arguments, e.g. console=ttyS0.")
+    images: Annotated[dict[str, TargetImages], AfterValidator(_known_targets)] = Field(
+        default_factory=dict, description="The installer per target (a target name or alias): {el9: {kernel: "
+        "el9/vmlinuz, initrd: el9/initrd.img}}; hosts of a target without one boot kernel and initrd."
+    )
     serial: Bool = Field(False, description="Boot loaders also use the first serial port (115200 baud).")
     callback: Bool = Field(
         True,
         description="Kickstarts report success to `ksbuild serve`, which then switches the host's PXE "
         "entries to local boot (install once).",
     )
+
+
+    def images_for(self, target: str) -> TargetImages | None:
+        """The installer of a host of `target` (a name or alias): its own entry, else its target's, else none (the
+        host boots `kernel` and `initrd`)."""
+        return self.images.get(target) or self.images.get(targets.alias(target).target)
 
 
 class Dhcp(Model):
@@ -424,15 +454,22 @@ def _build_host(
     firmware = next((level.firmware for _, level in reversed(levels) if level.firmware is not None),
                     DEFAULT_FIRMWARE)
 
-    # merge_layers returns fresh containers: the one copy made here is the host's own, so the `set`
-    # entries and the hostname below may change it in place without touching the shared profile data.
-    merged = merge_layers(Layer(profile.data, profile.locations), Layer(model.defaults.values,
-                                                                        level_locations.values(("defaults",))))
+    def merge_levels(base: Layer) -> Layer:
+        # merge_layers returns fresh containers: the one copy made here is the host's own, so the `set`
+        # entries and the hostname below may change it in place without touching the shared profile data.
+        merged = merge_layers(base, Layer(model.defaults.values, level_locations.values(("defaults",))))
+        for path, level in levels:
+            if level.values and path != ("defaults",):
+                merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
+            merged = _apply_sets(merged, level.set_values, path, level_locations.sets(path), findings)
+        return merged
+
     problems_before = len(findings)
-    for path, level in levels:
-        if level.values and path != ("defaults",):
-            merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
-        merged = _apply_sets(merged, level.set_values, path, level_locations.sets(path), findings)
+    merged = merge_levels(Layer(profile.data, profile.locations))
+    host_target = target_of(merged.data)
+    if len(findings) == problems_before and has_overlays(profile.chain) and host_target != target_of(profile.data):
+        # The host's target is not its profile's: the profile's when_target entries for the host's target apply.
+        merged = merge_levels(merge_chain(profile.chain, host_target))
     if len(findings) > problems_before:
         for position in range(problems_before, len(findings)):
             findings[position] = for_host(findings[position], entry.hostname)

@@ -96,6 +96,8 @@ class BootRecord:
     address: IPv4Interface | None  # what DHCP hands out; None when the install network has no fixed one
     gateway: IPv4Address | None
     token: str  # the host's install token (state, not input): in the kickstart URL, never in to_json()
+    kernel: str = "images/pxeboot/vmlinuz"  # the installer of the host's target, in tftp/ (pxe.images)
+    initrd: str = "images/pxeboot/initrd.img"
 
     def entries_of(self, mac: str) -> dict[str, str]:
         """Served path → template kind of the entries for one MAC (the firmware's loader, and iPXE)."""
@@ -119,6 +121,8 @@ class BootRecord:
             "repo": self.repo,
             "address": str(self.address) if self.address is not None else None,
             "gateway": str(self.gateway) if self.gateway is not None else None,
+            "kernel": self.kernel,
+            "initrd": self.initrd,
         }
 
 

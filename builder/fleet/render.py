@@ -123,17 +123,22 @@ def render_fleet(
     jobs: int | None = None,
     roots: Roots = DEFAULT_ROOTS,
     progress: Progress | None = None,
+    target_boot_files: Mapping[str, tuple[Path, Path]] | None = None,
 ) -> FleetOutcome:
     """Render the fleet into `out_dir`, rendering again only what changed; nothing is written on an error.
 
     `boot_files` are the installer's kernel and initrd, copied to the inventory's pxe.kernel and pxe.initrd
-    in tftp/; pxelinux.0 and ldlinux.c32 come from `syslinux_dir` or Debian's pxelinux and syslinux-common.
+    in tftp/; `target_boot_files` the same per target, copied to that target's pxe.images entry. pxelinux.0 and
+    ldlinux.c32 come from `syslinux_dir` or Debian's pxelinux and syslinux-common.
     """
+    target_boot_files = dict(sorted((target_boot_files or {}).items()))
     syslinux = pxe.syslinux_sources(syslinux_dir)
     settings: dict[str, Any] = {
         "templates": [str(p.resolve()) for p in templates],
         "syslinux": {path: sha256_file(source) for path, source in sorted(syslinux.items())},
         "boot_files": [sha256_file(p) for p in boot_files] if boot_files is not None else None,
+        **({"target_boot_files": {name: [sha256_file(p) for p in files] for name, files in target_boot_files.items()}}
+           if target_boot_files else {}),
     }
     versions = _versions()
     previous = tree.read_manifest(out_dir)
@@ -153,7 +158,7 @@ def render_fleet(
     findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
     _raise_on_errors(findings)
 
-    copied = _copied_files(inventory, syslinux, boot_files, settings)
+    copied = _copied_files(inventory, syslinux, boot_files, settings, target_boot_files)
     with state.lock(out_dir):
         removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings,
                               roots.workdir)
@@ -209,13 +214,21 @@ def _write_tree(
 
 def _copied_files(
     inventory: Inventory, syslinux: Mapping[str, Path], boot_files: tuple[Path, Path] | None,
-    settings: Mapping[str, Any],
+    settings: Mapping[str, Any], target_boot_files: Mapping[str, tuple[Path, Path]],
 ) -> dict[str, tuple[Path, str]]:
     """Tree path → (source, sha256) of the files copied in: pxelinux, and the installer kernel and initrd."""
     copied = {path: (source, settings["syslinux"][path]) for path, source in syslinux.items()}
     if boot_files is not None:
         tftp_paths = (inventory.model.pxe.kernel, inventory.model.pxe.initrd)
         for tftp_path, source, digest in zip(tftp_paths, boot_files, settings["boot_files"], strict=True):
+            copied[f"tftp/{tftp_path}"] = (source, digest)
+    for name, files in target_boot_files.items():
+        images = inventory.model.pxe.images_for(name)
+        if images is None:
+            raise BadInput(f"--boot-files {name}=...: the inventory has no pxe.images entry for {name} (where its "
+                           "kernel and initrd go)")
+        for tftp_path, source, digest in zip((images.kernel, images.initrd), files,
+                                             settings["target_boot_files"][name], strict=True):
             copied[f"tftp/{tftp_path}"] = (source, digest)
     return copied
 
@@ -229,7 +242,7 @@ def _notes(out_dir: Path, plans: Sequence[HostPlan], settings: PxeSettings) -> l
     if "uefi" in firmwares and not all((out_dir / "tftp" / path).is_file() for path in pxe.UEFI_LOADERS):
         notes.append(f"UEFI hosts load tftp/{pxe.UEFI_BOOT_FILE}, which loads tftp/{pxe.GRUB_DIR}/grubx64.efi: "
                      "copy shimx64.efi and grubx64.efi from CentOS 7's shim-x64 and grub2-efi-x64 packages")
-    for path in (settings.kernel, settings.initrd):
+    for path in dict.fromkeys(p for plan in plans for p in (plan.record.kernel, plan.record.initrd)):
         if not (out_dir / "tftp" / path).is_file():
             notes.append(f"tftp/{path} is missing: copy the installer's file there, or give --boot-files")
     return notes
@@ -269,14 +282,18 @@ def _plan(
 ) -> HostPlan:
     host, settings = modelled.host, inventory.model.pxe
     dirs = template_dirs(modelled.modelled, _fleet_template_dirs(inventory, templates), roots)
+    images = settings.images_for(modelled.profile.target)
     record = pxe.BootRecord(
         hostname=host.hostname,
         macs=host.macs,
         firmware=host.firmware,
-        repo=settings.repo or install_tree(modelled.profile).url or "",
+        repo=(images.repo if images is not None else None) or settings.repo or install_tree(modelled.profile).url
+        or "",
         address=modelled.install_address,
         gateway=modelled.install_gateway,
         token=token,
+        kernel=images.kernel if images is not None else settings.kernel,
+        initrd=images.initrd if images is not None else settings.initrd,
     )
     callback = pxe.callback_url(settings.server, host.hostname, token) if settings.callback else None
     versions = _versions()
