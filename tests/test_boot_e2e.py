@@ -365,3 +365,70 @@ def test_parallel_runs_do_not_collide(booted: str, tree: TestInstallTree, tmp_pa
     assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
     assert results[0]["run_id"] != results[1]["run_id"]
     assert all(r["ok"] for r in results)
+
+
+# -- targets: the test installer's EL8 and EL9 personas (anaconda 33/34 wording, the installed system's release) --
+
+
+@pytest.fixture(scope="module")
+def el8_tree() -> TestInstallTree:
+    return build_test_tree(REPO / "tests/.cache/installer", "8")
+
+
+@pytest.fixture(scope="module")
+def el9_tree() -> TestInstallTree:
+    return build_test_tree(REPO / "tests/.cache/installer", "9")
+
+
+def test_el9_hypervisor_installs_with_keyfiles_and_networkmanager_brings_them_up(
+    booted: str, el9_tree: TestInstallTree, tmp_path: Path
+) -> None:
+    """The shipped profile with `--set target=el9`, from an EL9 tree: NetworkManager keyfiles in %post, the
+    modular libvirt daemons, no nested modprobe file; the verification boot reads NetworkManager's view."""
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml", ("target=el9",)),
+                       options(tmp_path, el9_tree.root))
+    assert result.ok, (result.cause, result.phases[-1].verdict.last_lines, result.report)
+    status = checks(result)
+    for name in ("keyfile:br0", "keyfile:enp2s0f0", "nm:br0", "nm:enp2s0f0", "nm-profiles", "bridge:br0",
+                 "bridge-stp:br0", "bridge-delay:br0", "bridge-port:br0:enp2s0f0", "address:br0", "default-route",
+                 "nested-param", "service:virtqemud.service", "service:virtqemud.socket",
+                 "service:virtnetworkd.service", "libvirt-default-network", "installed-marker"):
+        assert status.get(name) == "pass", (name, result.report)
+    assert "nested-config" not in status and "ifcfg:br0" not in status
+    detail = details(result)
+    assert detail["keyfile:br0"] == "as rendered, mode 600"
+    assert detail["nm:br0"] == "connected with br0"
+    assert detail["address:br0"] == "192.168.80.40/24 on br0"
+    console = (result.run_dir / "console.log").read_text(errors="replace")
+    assert "anaconda 34.25 for Rocky Linux 9 started" in console
+    assert "Installing qemu-kvm*.x86_64 (1/3)" in console and "Storing configuration files and kickstarts" in console
+
+
+def test_el8_hypervisor_installs_with_networkmanagers_ifcfg_files(
+    booted: str, el8_tree: TestInstallTree, tmp_path: Path
+) -> None:
+    result = boot_test(request(tmp_path, SHIPPED_PROFILES / "kvm-hypervisor.yaml", ("target=el8",)),
+                       options(tmp_path, el8_tree.iso))
+    assert result.ok, (result.cause, result.phases[-1].verdict.last_lines, result.report)
+    status = checks(result)
+    for name in ("ifcfg:br0", "ifcfg:enp2s0f0", "bridge:br0", "bridge-delay:br0", "address:br0", "default-route",
+                 "nested-config", "service:libvirtd", "installed-marker"):
+        assert status.get(name) == "pass", (name, result.report)
+    # NetworkManager applies the files (the profile leaves it on for EL8): no network-scripts, no nm: checks.
+    assert "service:network" not in status and "nm:br0" not in status
+    console = (result.run_dir / "console.log").read_text(errors="replace")
+    assert "anaconda 33.16 for Rocky Linux 8 started" in console
+
+
+def test_el9_failing_post_is_caught_from_the_marker(booted: str, el9_tree: TestInstallTree, tmp_path: Path) -> None:
+    """The verdict does not lean on anaconda 34's framing after a script error (not determined): ksbuild's own
+    failure marker and anaconda's first line, both certain, are enough."""
+    result = boot_test(
+        request(tmp_path, SHIPPED_PROFILES / "base.yaml",
+                ("target=rocky9", 'scripts.post=[{name: broken, body: "echo no agent here\\nexit 4"}]')),
+        options(tmp_path, el9_tree.root, verify=False, keep_disk=False),
+    )
+    assert not result.ok
+    verdict = result.phases[0].verdict
+    assert verdict.kind == "script-failed" and verdict.failing_script == "broken"
+    assert "no agent here" in verdict.script_output

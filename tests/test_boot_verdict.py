@@ -518,3 +518,38 @@ def test_judging_a_20k_line_log_is_fast() -> None:
     elapsed = time.perf_counter() - began
     assert verdict.ok
     assert elapsed < 2.0, f"{len(feed)} lines took {elapsed:.2f} s"
+
+
+# -- anaconda 33/34 (EL8, EL9): the wording in docs/targets.md §2 -----------------------------------
+
+
+def test_progress_follows_anaconda_34s_task_queues_and_dnf_lines() -> None:
+    _, _, judge = run(lines("Setting up the installation environment", "Configuring storage",
+                            "Creating ext4 on /dev/vda1", "Running pre-installation tasks", "Installing.",
+                            "Downloading packages", "Installing bash.x86_64 (3/10)"))
+    assert judge.progress.stage == "Downloading packages"
+    assert (judge.progress.package, judge.progress.package_name) == ((3, 10), "bash.x86_64")
+    _, _, judge = run(lines("Running post-installation scripts", "Storing configuration files and kickstarts"))
+    assert judge.progress.stage == "Storing configuration files and kickstarts"
+
+
+def test_anaconda_34s_cmdline_crash_text_is_fatal_with_its_exception() -> None:
+    verdict, _, _ = run(lines(
+        "", "Running in cmdline mode, no interactive debugging allowed.", "The exact error message is: ", "",
+        "StorageError: no disks were found.", "", "The installer will now terminate.",
+    ))
+    assert verdict is not None and not verdict.ok
+    assert verdict.kind == "anaconda-fatal"
+    assert verdict.cause == "the installer crashed (an unhandled error in cmdline mode)"
+    assert any("StorageError: no disks were found." in line for line in verdict.evidence)
+
+
+def test_anaconda_34s_non_interactive_error_is_fatal() -> None:
+    verdict, _, _ = run(lines(
+        "The installation was stopped due to an error which occurred while running in non-interactive cmdline "
+        "mode. Since there cannot be any questions in cmdline mode, edit your kickstart file and retry "
+        "installation.", "The exact error message is: ", "", "NonInteractiveError: a question.", "",
+        "The installer will now terminate.",
+    ))
+    assert verdict is not None and verdict.kind == "anaconda-fatal"
+    assert verdict.cause == "anaconda needed an answer the kickstart does not give (cmdline mode)"

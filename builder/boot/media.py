@@ -62,6 +62,10 @@ class InstallMedia:
     repo: str
     iso: Path | None  # the ISO to attach read-only as cdrom
     tree: Path | None  # local tree dir (served over HTTP by the caller when kind == "tree")
+    # The release the media's .treeinfo names ([general] or [release] version, its major number: "7", "9"), and
+    # its family; None without a .treeinfo that says.
+    release: str | None = None
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class _TreeInfo:
     kernel: str
     initrd: str
     checksums: dict[str, tuple[str, str]]  # relative path -> (algorithm, lowercase hex digest)
+    release: str | None = None
+    family: str | None = None
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -96,7 +102,13 @@ def _parse_treeinfo(text: str, where: str) -> _TreeInfo:
             algorithm, _, digest = value.strip().partition(":")
             if digest and algorithm.lower() in hashlib.algorithms_available:
                 checksums[_normalise_relpath(name)] = (algorithm.lower(), digest.strip().lower())
-    return _TreeInfo(_normalise_relpath(kernel), _normalise_relpath(initrd), checksums)
+    # productmd's .treeinfo has [release] name/version; the older layout (EL7, and EL8/EL9's for compatibility)
+    # [general] family/version.
+    version = parser.get("release", "version", fallback=None) or parser.get("general", "version", fallback=None)
+    family = parser.get("release", "name", fallback=None) or parser.get("general", "family", fallback=None)
+    release = version.strip().split(".")[0] if version and version.strip() else None
+    return _TreeInfo(_normalise_relpath(kernel), _normalise_relpath(initrd), checksums, release,
+                     family.strip() if family else None)
 
 
 def _normalise_relpath(path: str) -> str:
@@ -149,7 +161,8 @@ def _resolve_tree(location: str, tree: Path, progress: Progress | None) -> Insta
         _check_digest(path.read_bytes(), info.checksums.get(relpath), f"{location}: {relpath}")
         found.append(path)
     resolved = tree.resolve()
-    return InstallMedia("tree", location, found[0], found[1], resolved.as_uri(), None, resolved)
+    return InstallMedia("tree", location, found[0], found[1], resolved.as_uri(), None, resolved, info.release,
+                        info.family)
 
 
 # ----------------------------------------------------------------------------------------------- ISO
@@ -238,8 +251,9 @@ def _resolve_iso(location: str, iso: Path, cache_dir: Path, progress: Progress |
     if manifest.is_file():
         names = json.loads(manifest.read_text(encoding="utf-8"))
         kernel, initrd = entry / names["kernel"], entry / names["initrd"]
-        if kernel.is_file() and initrd.is_file():
-            return InstallMedia("iso", location, kernel, initrd, "cdrom", iso.resolve(), None)
+        if kernel.is_file() and initrd.is_file() and "release" in names:
+            return InstallMedia("iso", location, kernel, initrd, "cdrom", iso.resolve(), None, names["release"],
+                                names.get("family"))
 
     _say(progress, f"{location}: extracting the installer kernel and initrd")
     reader = _IsoReader(iso)
@@ -262,9 +276,11 @@ def _resolve_iso(location: str, iso: Path, cache_dir: Path, progress: Progress |
             stored[role] = name
     finally:
         reader.close()
-    atomic_write(manifest, json.dumps(stored, sort_keys=True).encode())
-    return InstallMedia("iso", location, entry / stored["kernel"], entry / stored["initrd"], "cdrom",
-                        iso.resolve(), None)
+    files = dict(stored)
+    atomic_write(manifest, json.dumps({**stored, "release": info.release, "family": info.family},
+                                      sort_keys=True).encode())
+    return InstallMedia("iso", location, entry / files["kernel"], entry / files["initrd"], "cdrom",
+                        iso.resolve(), None, info.release, info.family)
 
 
 # ----------------------------------------------------------------------------------------------- URL
@@ -345,7 +361,7 @@ def _resolve_url(location: str, cache_dir: Path, progress: Progress | None) -> I
             paths.append(_download_by_checksum(url, checksum, cache_dir, progress))
         else:
             paths.append(_download_by_url(url, cache_dir, progress))
-    return InstallMedia("url", location, paths[0], paths[1], location, None, None)
+    return InstallMedia("url", location, paths[0], paths[1], location, None, None, info.release, info.family)
 
 
 # ---------------------------------------------------------------------------------------------- entry

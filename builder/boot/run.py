@@ -186,6 +186,18 @@ def prepare_boot_kickstart(
     return result, target.repo
 
 
+def _check_media_release(media: InstallMedia, target_name: str, location: str) -> None:
+    """An installer installs its own release: media whose .treeinfo names another release than the profile's
+    target cannot install it (an EL9 kickstart on CentOS 7's anaconda fails on its first EL9-only line)."""
+    from builder import targets
+
+    target = targets.target(target_name)
+    if media.release is not None and media.release != str(target.release):
+        family = f"{media.family} " if media.family else ""
+        raise BadInput(f"{location}: the media is {family}{media.release} (its .treeinfo), but the profile's target "
+                       f"is {target_name} ({target.label}); give {target.label} media, or --set target= to match")
+
+
 def boot_test(
     request: BuildRequest,
     options: BootOptions,
@@ -209,6 +221,7 @@ def boot_test(
         result, repo = prepare_boot_kickstart(request, media, tree_port, verify=options.verify,
                                               user_network=network is not None and network.kind == "user"
                                               and not is_remote(options.connect))
+        _check_media_release(media, result.profile.target, options.location)
         output = request.roots.output_dir(result.name)
         run_dir = (output / "runs" / run_id).resolve()
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -414,7 +414,8 @@ _ANACONDA_FATAL_SCRIPT = re.compile(r"There was an error running the kickstart s
 _FATAL, _REPO = "anaconda-fatal", "repo-error"
 
 # fmt: off
-# anaconda's progress messages in text mode (pyanaconda/install.py, packaging, the TUI hubs).
+# anaconda's progress messages in text mode (pyanaconda/install.py, packaging, the TUI hubs); and the task queues
+# of anaconda 31-34 (EL8, EL9: pyanaconda/installation.py, the dnf payload; docs/targets.md §2).
 _STAGES = frozenset({
     "Starting installer, one moment...", "Starting automated install", "Checking software selection",
     "Generating updated storage configuration", "Checking storage configuration...",
@@ -423,6 +424,8 @@ _STAGES = frozenset({
     "Performing post-installation setup tasks", "Configuring installed system",
     "Writing network configuration", "Creating users", "Configuring addons", "Generating initramfs",
     _POST_STAGE,
+    "Configuring storage", "Running pre-installation tasks", "Installing.", "Downloading packages",
+    "Storing configuration files and kickstarts",
 })
 
 INSTALL_RULES: tuple[EvidenceRule, ...] = (
@@ -440,6 +443,13 @@ INSTALL_RULES: tuple[EvidenceRule, ...] = (
                   _FATAL, "anaconda stopped on a hardware error", "details"),
     evidence_rule(r"Can't have a question in command line mode!",
                   _FATAL, "anaconda needed an answer the kickstart does not give (cmdline mode)"),
+    # anaconda 33/34's exception handler in cmdline mode (pyanaconda/exception.py): the first sentence is certain,
+    # the framing after it was not pinned per branch, so the details run to the farewell or the collection limit.
+    evidence_rule(r"The installation was stopped due to an error which occurred while running in non-interactive"
+                  r" cmdline mode",
+                  _FATAL, "anaconda needed an answer the kickstart does not give (cmdline mode)", "details"),
+    evidence_rule(r"Running in cmdline mode, no interactive debugging allowed",
+                  _FATAL, "the installer crashed (an unhandled error in cmdline mode)", "details"),
     evidence_rule(r"Error\s+setting\s+up\s+base\s+repository",
                   _REPO, "anaconda could not set up the base repository (install source unreachable?)"),
     evidence_rule(r"Error\s+setting\s+up\s+software\s+source",

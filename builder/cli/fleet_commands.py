@@ -56,7 +56,7 @@ def render(inventory: Path, output_dir: Path | None, templates: tuple[Path, ...]
     out = output_dir if output_dir is not None else OUTPUT_ROOT / inventory.stem
     plain, per_target = _split_boot_locations(boot_locations)
     boot_files = _boot_files(plain) if plain is not None else None
-    target_boot_files = {name: _boot_files(location) for name, location in per_target.items()}
+    target_boot_files = {name: _boot_files(location, name) for name, location in per_target.items()}
     outcome = render_fleet(inventory, out, templates=templates, syslinux_dir=syslinux_dir, boot_files=boot_files,
                            jobs=jobs, roots=here(), progress=_progress, target_boot_files=target_boot_files)
     if output_format == "json":
@@ -93,11 +93,16 @@ def _split_boot_locations(values: tuple[str, ...]) -> tuple[str | None, dict[str
     return (plain[0] if plain else None), per_target
 
 
-def _boot_files(location: str) -> tuple[Path, Path]:
+def _boot_files(location: str, target_name: str | None = None) -> tuple[Path, Path]:
     from builder.boot.media import resolve_media
+    from builder.targets import target
 
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ksbuild"
     media = resolve_media(location, cache, progress=_progress)
+    wanted = target(target_name) if target_name is not None else None
+    if wanted is not None and media.release is not None and media.release != str(wanted.release):
+        raise BadInput(f"--boot-files {target_name}={location}: the media is release {media.release} (its .treeinfo),"
+                       f" not {wanted.label}")
     return media.kernel, media.initrd
 
 

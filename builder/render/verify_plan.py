@@ -157,6 +157,8 @@ class VerifyPlan:
     repos_absent: tuple[str, ...] = ()  # names of repos with file: false
     kdump: bool | None = None  # addons.kdump.enabled, when the profile configures kdump
     after: str = "network.target libvirtd.service"  # the verification unit starts after these
+    # EL9: the devices NetworkManager must show connected, each with ksbuild's connection of the same name.
+    nm_devices: tuple[str, ...] = ()
     nics: tuple[NicExpectation, ...] = ()
     addresses: tuple[AddressExpectation, ...] = ()
     default_route: RouteExpectation | None = None
@@ -299,4 +301,5 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
         nics=verification_nics(profile),
         addresses=addresses,
         default_route=_default_route(profile.network, addresses),
+        nm_devices=tuple(f.device for f in written) if keyfile_target else (),
     )

@@ -40,8 +40,30 @@ from tests.installer.hostfiles import (
 from tests.installer.newc import NewcArchive
 
 HERE = Path(__file__).resolve().parent
-VOLUME_ID = "CentOS 7 x86_64"
-ISO_NAME = "CentOS-7-x86_64-ksbuild-test.iso"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Which installer the test installer stands in for, and the tree it comes with: anaconda 21.48 with a CentOS 7
+    tree, 33.16 with an EL8 tree, 34.25 with an EL9 tree (Rocky's names). The installer's wording and the
+    installed system follow it (initrd/lib/persona.sh)."""
+
+    release: str
+    family: str
+    volume_id: str
+
+    @property
+    def iso_name(self) -> str:
+        return f"{self.family.split()[0]}-{self.release}-x86_64-ksbuild-test.iso"
+
+
+PERSONAS = {
+    "7": Persona("7", "CentOS", "CentOS 7 x86_64"),
+    "8": Persona("8", "Rocky Linux", "Rocky-8-x86_64-dvd"),
+    "9": Persona("9", "Rocky Linux", "Rocky-9-x86_64-dvd"),
+}
+VOLUME_ID = PERSONAS["7"].volume_id
+ISO_NAME = PERSONAS["7"].iso_name
 KERNEL_PATH = "images/pxeboot/vmlinuz"
 INITRD_PATH = "images/pxeboot/initrd.img"
 # Fixed, so the same inputs give the same .treeinfo and ISO bytes.
@@ -63,9 +85,10 @@ class TestInstallTree:
     initrd: Path
 
 
-def _tree_at(directory: Path) -> TestInstallTree:
+def _tree_at(directory: Path, persona: Persona = PERSONAS["7"]) -> TestInstallTree:
     root = directory / "tree"
-    return TestInstallTree(root=root, iso=directory / ISO_NAME, kernel=root / KERNEL_PATH, initrd=root / INITRD_PATH)
+    return TestInstallTree(root=root, iso=directory / persona.iso_name, kernel=root / KERNEL_PATH,
+                           initrd=root / INITRD_PATH)
 
 
 def _own_inputs() -> list[Path]:
@@ -89,8 +112,9 @@ def _host_binaries() -> dict[str, Path]:
     }
 
 
-def _input_key(host: HostInputs, binaries: dict[str, Path], libraries: list[Path]) -> str:
+def _input_key(host: HostInputs, binaries: dict[str, Path], libraries: list[Path], persona: Persona) -> str:
     digest = hashlib.sha256()
+    digest.update(f"persona\0{persona}\0".encode())
     for path in _own_inputs():
         digest.update(f"{path.relative_to(HERE)}\0{sha256_file(path)}\0".encode())
     digest.update(f"{host.kernel_version}\0{host.busybox_version}\0".encode())
@@ -151,7 +175,7 @@ def _target_initramfs(host: HostInputs) -> bytes:
     return archive.to_bytes()
 
 
-def _installer_initrd(host: HostInputs, binaries: dict[str, Path]) -> bytes:
+def _installer_initrd(host: HostInputs, binaries: dict[str, Path], persona: Persona) -> bytes:
     modules = select_modules(host.modules_dir, INSTALLER_MODULES, INSTALLER_OPTIONAL_MODULES)
     archive = _base_image(host, modules)
     payload_files = ["/usr/bin/busybox", f"/usr/lib/modules/{host.kernel_version}"]
@@ -173,6 +197,7 @@ def _installer_initrd(host: HostInputs, binaries: dict[str, Path]) -> bytes:
     initrd = HERE / "initrd"
     archive.add_file("init", (initrd / "init").read_bytes(), 0o755)
     _add_tree(archive, initrd / "lib", "usr/lib/ksbuild-installer")
+    archive.add_file("usr/lib/ksbuild-installer/persona", f"{persona.release}\n".encode())
     udhcpc_script = (initrd / "udhcpc.script").read_bytes()
     archive.add_file("usr/share/udhcpc/default.script", udhcpc_script, 0o755)
 
@@ -192,15 +217,17 @@ def _installer_initrd(host: HostInputs, binaries: dict[str, Path]) -> bytes:
     return archive.to_bytes()
 
 
-def _treeinfo(kernel: Path, initrd: Path) -> str:
+def _treeinfo(kernel: Path, initrd: Path, persona: Persona) -> str:
+    name = f"{persona.family.split()[0]}-{persona.release}"
     return (
-        "# ksbuild test install tree: a stand-in for CentOS 7 media (tests/installer/README.md)\n"
+        f"# ksbuild test install tree: a stand-in for {persona.family} {persona.release} media "
+        "(tests/installer/README.md)\n"
         "[general]\n"
-        "name = CentOS-7\n"
-        "family = CentOS\n"
+        f"name = {name}\n"
+        f"family = {persona.family}\n"
         f"timestamp = {TREE_EPOCH}\n"
         "variant = \n"
-        "version = 7\n"
+        f"version = {persona.release}\n"
         "packagedir = \n"
         "arch = x86_64\n"
         "\n"
@@ -214,35 +241,38 @@ def _treeinfo(kernel: Path, initrd: Path) -> str:
     )
 
 
-def _write_tree(directory: Path, host: HostInputs, binaries: dict[str, Path]) -> None:
-    tree = _tree_at(directory)
+def _write_tree(directory: Path, host: HostInputs, binaries: dict[str, Path], persona: Persona) -> None:
+    tree = _tree_at(directory, persona)
     tree.kernel.parent.mkdir(parents=True)
     shutil.copyfile(host.kernel, tree.kernel)
-    tree.initrd.write_bytes(_installer_initrd(host, binaries))
-    (tree.root / ".treeinfo").write_text(_treeinfo(tree.kernel, tree.initrd))
+    tree.initrd.write_bytes(_installer_initrd(host, binaries, persona))
+    (tree.root / ".treeinfo").write_text(_treeinfo(tree.kernel, tree.initrd, persona))
     for path in [tree.root, *tree.root.rglob("*")]:
         os.utime(path, (TREE_EPOCH, TREE_EPOCH))
     # xorriso takes every timestamp it writes from SOURCE_DATE_EPOCH, so the ISO is reproducible too.
     environment = {**os.environ, "SOURCE_DATE_EPOCH": str(TREE_EPOCH)}
     run(
-        ["xorriso", "-as", "mkisofs", "-quiet", "-V", VOLUME_ID, "-r", "-J", "-o", str(tree.iso), str(tree.root)],
+        ["xorriso", "-as", "mkisofs", "-quiet", "-V", persona.volume_id, "-r", "-J", "-o", str(tree.iso),
+         str(tree.root)],
         env=environment,
     )
 
 
-def build_test_tree(cache_dir: Path) -> TestInstallTree:
-    """The test install tree for this machine's kernel and busybox, built once into `cache_dir`."""
+def build_test_tree(cache_dir: Path, release: str = "7") -> TestInstallTree:
+    """The test install tree for this machine's kernel and busybox, built once into `cache_dir`; `release` picks
+    the persona: "7" (CentOS 7, anaconda 21.48), "8" (EL8, anaconda 33) or "9" (EL9, anaconda 34)."""
+    persona = PERSONAS[release]
     host = find_host_inputs()
     binaries = _host_binaries()
     libraries = [library for binary in binaries.values() for library in shared_libraries(binary)]
-    directory = cache_dir / _input_key(host, binaries, libraries)
-    tree = _tree_at(directory)
+    directory = cache_dir / _input_key(host, binaries, libraries, persona)
+    tree = _tree_at(directory, persona)
     if tree.iso.is_file() and (tree.root / ".treeinfo").is_file():
         return tree
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=cache_dir))
     try:
-        _write_tree(staging, host, binaries)
+        _write_tree(staging, host, binaries, persona)
         # mkdtemp makes 0700; libvirt's qemu user must be able to read the kernel, initrd and ISO.
         staging.chmod(0o755)
         try:
@@ -258,10 +288,10 @@ def build_test_tree(cache_dir: Path) -> TestInstallTree:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m tests.installer.build CACHE_DIR", file=sys.stderr)
+    if len(args) not in (1, 2) or args[0].startswith("-") or (len(args) == 2 and args[1] not in PERSONAS):
+        print("usage: python -m tests.installer.build CACHE_DIR [7|8|9]", file=sys.stderr)
         return 2
-    print(build_test_tree(Path(args[0])).root)
+    print(build_test_tree(Path(args[0]), *args[1:]).root)
     return 0
 
 

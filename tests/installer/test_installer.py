@@ -266,6 +266,41 @@ def test_iso_is_the_tree_with_centos_volume_id(tree: TestInstallTree) -> None:
         iso.close()
 
 
+@pytest.mark.parametrize(("release", "family", "volume"), [("8", "Rocky Linux", "Rocky-8-x86_64-dvd"),
+                                                        ("9", "Rocky Linux", "Rocky-9-x86_64-dvd")])
+def test_el8_and_el9_trees_say_their_release(release: str, family: str, volume: str) -> None:
+    """The personas' trees: .treeinfo family/version (what ksbuild and anaconda read), the ISO's volume id, and the
+    installer image that knows its release (initrd/lib/persona.sh)."""
+    tree = build_test_tree(CACHE_DIR, release)
+    treeinfo = configparser.ConfigParser()
+    treeinfo.read(tree.root / ".treeinfo")
+    assert (treeinfo["general"]["family"], treeinfo["general"]["version"]) == (family, release)
+    assert tree.iso.name == f"Rocky-{release}-x86_64-ksbuild-test.iso"
+    iso = pycdlib.PyCdlib()
+    iso.open(str(tree.iso))
+    try:
+        assert iso.pvd.volume_identifier.decode().rstrip() == volume
+    finally:
+        iso.close()
+    assert _newc_member(tree.initrd.read_bytes(), "usr/lib/ksbuild-installer/persona") == f"{release}\n".encode()
+
+
+def _newc_member(archive: bytes, wanted: str) -> bytes | None:
+    """One member's data from a newc archive (110-byte ASCII headers, name and data padded to 4 bytes)."""
+    offset = 0
+    while archive[offset:offset + 6] == b"070701":
+        size = int(archive[offset + 54:offset + 62], 16)
+        name_size = int(archive[offset + 94:offset + 102], 16)
+        name = archive[offset + 110:offset + 110 + name_size - 1].decode()
+        start = (offset + 110 + name_size + 3) & ~3
+        if name == wanted:
+            return archive[start:start + size]
+        if name == "TRAILER!!!":
+            return None
+        offset = (start + size + 3) & ~3
+    return None
+
+
 def test_second_build_reuses_the_cache(tree: TestInstallTree) -> None:
     started = time.monotonic()
     again = build_test_tree(CACHE_DIR)

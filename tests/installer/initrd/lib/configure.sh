@@ -23,12 +23,50 @@ netmask_prefix() {
     echo "$bits"
 }
 
-# An ifcfg file for the NIC the installer used, in the shape anaconda 21.48 writes one.
+# EL9: anaconda 34 copies the installer's NetworkManager connection to the target as a keyfile named after the
+# device (NetworkInstallationTask._copy_device_config_files, docs/targets.md §3), mode 0600.
+write_network_keyfile() {
+    keyfile=$TARGET/etc/NetworkManager/system-connections/$NIC.nmconnection
+    mkdir -p "${keyfile%/*}"
+    {
+        echo "[connection]"
+        echo "id=$NIC"
+        echo "uuid=$(cat /proc/sys/kernel/random/uuid)"
+        echo "type=ethernet"
+        echo "interface-name=$NIC"
+        [ "$1" = no ] && echo "autoconnect=false"
+        echo ""
+        echo "[ethernet]"
+        echo ""
+        echo "[ipv4]"
+        if [ "$NET_BOOTPROTO" = static ] && [ -n "$NET_IP" ]; then
+            echo "address1=$NET_IP/$(netmask_prefix "${NET_NETMASK:-255.255.255.0}")${NET_GATEWAY:+,$NET_GATEWAY}"
+            echo "method=manual"
+        else
+            echo "method=auto"
+        fi
+        echo ""
+        echo "[ipv6]"
+        echo "addr-gen-mode=eui64"
+        echo "method=auto"
+        echo ""
+        echo "[proxy]"
+    } > "$keyfile"
+    chmod 0600 "$keyfile"
+}
+
+# The installer's connection for the NIC it used, as anaconda leaves it on the target: an ifcfg file in the shape
+# anaconda 21.48 writes one (CentOS 7; EL8's NetworkManager writes ifcfg files too, with a few more keys this
+# stand-in leaves out), or on EL9 a keyfile.
 write_network_config() {
     echo "# Created by anaconda" > "$TARGET/etc/sysconfig/network"
     [ -n "$NIC" ] || return 0
     onboot=yes
     case $NET_ONBOOT in no | off | 0 | false) onboot=no ;; esac
+    if [ "$PERSONA" = 9 ]; then
+        write_network_keyfile "$onboot"
+        return 0
+    fi
     {
         echo "TYPE=Ethernet"
         if [ "$NET_BOOTPROTO" = static ] && [ -n "$NET_IP" ]; then

@@ -110,7 +110,7 @@ crash() {
     exception=$1
     reason=$2
     where=${3:-init:main}
-    say "An unknown error has occured, look at the /tmp/anaconda-tb* file(s) for more details"
+    crash_lines "$exception" "$reason"
     {
         echo "Traceback (most recent call last):"
         echo "  File \"/usr/lib/ksbuild-installer/${where%%:*}\", in ${where#*:}"

@@ -68,7 +68,7 @@ repo_http() {
 }
 
 check_repo() {
-    REPO=$(getarg inst.repo method repo) || REPO=""
+    REPO=$(inst_arg repo method) || REPO=""
     case $REPO in
         cdrom) repo_cdrom "" ;;
         cdrom:*) repo_cdrom "${REPO#cdrom:}" ;;

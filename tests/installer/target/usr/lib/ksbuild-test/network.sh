@@ -14,8 +14,10 @@
 
 NETWORK_SCRIPTS=/etc/sysconfig/network-scripts
 IFUP_ETH=/etc/sysconfig/network-scripts/ifup-eth
-# By its path, as ifup-eth calls it: busybox sh would run its own brctl applet, which lacks setfd and stp.
+# By its path, as ifup-eth calls it: busybox sh would run its own brctl applet, which lacks setfd and stp. On EL8,
+# which has no bridge-utils, NetworkManager applies ifcfg files itself; the test system uses the same helper.
 BRCTL=/usr/sbin/brctl
+[ -x "$BRCTL" ] || BRCTL=/usr/lib/ksbuild-test/brctl
 
 network_enabled() {
     is_masked network.service && return 1
@@ -208,11 +210,32 @@ action() {
     fi
 }
 
+# The test system's release (VERSION_ID of /etc/os-release, written by the installer's persona).
+release() {
+    sed -n 's/^VERSION_ID="\{0,1\}\([0-9]*\).*/\1/p' /etc/os-release
+}
+
+# Who brings the devices up: CentOS 7's network service (ifcfg files), EL8's NetworkManager or network service
+# (both read ifcfg files there; NetworkManager through its ifcfg-rh plugin), EL9's NetworkManager (keyfiles).
 start_network() {
-    if ! network_enabled; then
-        echo "ksbuild test system: network.service is disabled; ifcfg files not applied"
-        return 0
-    fi
+    case $(release) in
+        9)
+            start_networkmanager
+            return 0
+            ;;
+        8)
+            if ! network_enabled && ! nm_enabled; then
+                echo "ksbuild test system: neither NetworkManager nor network.service is enabled; ifcfg files not applied"
+                return 0
+            fi
+            ;;
+        *)
+            if ! network_enabled; then
+                echo "ksbuild test system: network.service is disabled; ifcfg files not applied"
+                return 0
+            fi
+            ;;
+    esac
     ip link set lo up
     echo "Bringing up loopback interface:  [  OK  ]"
     vlans=""
@@ -263,7 +286,11 @@ name_nics_from_cmdline() {
 
 # What libvirtd does at start for networks marked autostart: create their bridge and address.
 start_libvirt_networks() {
-    [ "$(cat "$UNIT_STATE_DIR/libvirtd.service" 2>/dev/null)" = enabled ] || return 0
+    # libvirtd, or on EL9 the network driver's own daemon (its service or its socket).
+    for unit in libvirtd.service virtnetworkd.service virtnetworkd.socket ""; do
+        [ -n "$unit" ] || return 0
+        [ "$(cat "$UNIT_STATE_DIR/$unit" 2>/dev/null)" = enabled ] && break
+    done
     mkdir -p "$RUN_STATE_DIR/libvirt-active"
     for file in /etc/libvirt/qemu/networks/autostart/*.xml; do
         [ -e "$file" ] || continue
