@@ -17,6 +17,32 @@ EXIT_INTERRUPTED = 130
 
 Severity = Literal["error", "warning", "info"]
 
+SHOWN_CHARACTERS = 60
+"""How much of a user's value a message quotes; the rest is counted, not printed (a 100 KB value, or one
+reached through 1,000 aliases, must not turn into megabytes of error text)."""
+
+
+def cut(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """`text` as a message shows it unquoted (a key path, a file name): cut after `limit` characters, with the
+    full length said."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value the user wrote, as every message quotes it: ``'abc'``, or for a long one ``'aaaa…' (100,000
+    characters)``. Strings are quoted as Python's repr quotes them; other values are shown by their repr."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(value)
+    head = repr(text[:limit]) if isinstance(value, str) else text[:limit]
+    if isinstance(value, str):
+        head = head[:-1] + "…" + head[-1]
+    else:
+        head += "…"
+    return f"{head} ({len(text):,} characters)"
+
 
 @dataclass(frozen=True, order=True)
 class Location:
@@ -48,7 +74,7 @@ class Finding:
         if self.location is not None:
             parts.append(str(self.location))
         if self.key:
-            parts.append(self.key)
+            parts.append(cut(self.key))
         prefix = ": ".join(parts)
         if self.rule is not None:
             label = f"{self.rule} {self.severity}: "  # ruff's order: the id first, then what it is

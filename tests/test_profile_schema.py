@@ -165,3 +165,17 @@ def test_script_body_cannot_close_its_section(tmp_path: Path) -> None:
     text += "        echo hi\n        %end\n        rootpw x\n"
     (error,) = schema_errors(tmp_path, text)
     assert ":18: scripts.post[0].body: body line 2 starts with '%'" in error
+
+
+def test_a_long_value_is_cut_in_the_message(tmp_path: Path) -> None:
+    long_name = "a" * 100_000
+    text = MINIMAL.replace("hostname: kvm01.lab.local", f"hostname: '{long_name}!'")
+    text += f"virtualization:\n  ? {long_name}\n  : 1\n"  # an explicit key: a plain one stops at 1,024 characters
+    errors = schema_errors(tmp_path, text)
+    file = tmp_path / "lab.yaml"
+    assert errors[0] == (
+        f"{file}:4: system.hostname: '{'a' * 60}…' (100,001 characters) is not an RFC 1123 host name "
+        "(labels of 1-63 letters, digits and inner hyphens, 253 at most)"
+    )
+    assert errors[1].startswith(f"{file}:17: virtualization.{'a' * 45}… (100,015 characters): unknown key")
+    assert len(errors) == 2 and sum(len(error) for error in errors) < 2_000

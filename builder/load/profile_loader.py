@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.errors import BadInput, Finding, Location
+from builder.errors import BadInput, Finding, Location, shown
 from builder.load.merge import Layer
 from builder.load.overrides import apply_overrides, parse_override
 from builder.load.when_target import ChainLink, has_overlays, merge_chain, split_overlays, target_of
@@ -97,14 +97,14 @@ def _find_top(ref: str | Path, roots: Roots) -> Path:
     if isinstance(ref, Path) or _is_path_ref(ref):
         return _absolute(Path(ref))
     if not ref or ref.startswith("."):
-        finding = Finding(CHECK, f"{ref!r} is not a profile name or a path to a .yaml file")
+        finding = Finding(CHECK, f"{shown(ref)} is not a profile name or a path to a .yaml file")
         raise BadInput(finding.message, [finding])
     tried = [_absolute(Path(folder) / f"{ref}.yaml") for folder in roots.profile_dirs]
     for candidate in tried:
         if candidate.is_file():
             return candidate
     where = "looked for " + ", ".join(roots.display(c) for c in tried) if tried else "no profile folders given"
-    finding = Finding(CHECK, f"no profile named {ref!r} ({where})")
+    finding = Finding(CHECK, f"no profile named {shown(ref)} ({where})")
     raise BadInput(finding.message, [finding])
 
 
@@ -189,7 +189,7 @@ def _follow_extends(
     target = next((c for c in candidates if c.exists()), None)
     if target is None:
         looked = ", ".join(roots.display(c) for c in candidates)
-        problem(f"profile {extends!r} not found (looked for {looked})")
+        problem(f"profile {shown(extends)} not found (looked for {looked})")
         return None
     real = target.resolve()
     if any(real == seen for seen, _ in chain):

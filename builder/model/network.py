@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from builder.errors import cut
 from builder.model.types import (
     AbsolutePath,
     Bool,
@@ -54,13 +55,13 @@ def _extra_ifcfg(values: dict[str, str]) -> dict[str, str]:
     problems = []
     for key, value in values.items():
         if key in MANAGED_IFCFG_KEYS:
-            problems.append(f"{key} is written by ksbuild from the typed fields (address, bridge, mtu, ...)")
+            problems.append(f"{cut(key)} is written by ksbuild from the typed fields (address, bridge, mtu, ...)")
         elif not _IFCFG_KEY.fullmatch(key):
             close = difflib.get_close_matches(key.upper(), sorted(KNOWN_IFCFG_KEYS), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append(f"{key} is not an ifcfg key (UPPERCASE letters, digits and _, a letter first){hint}")
+            problems.append(f"{cut(key)} is not an ifcfg key (UPPERCASE letters, digits and _, a letter first){hint}")
         elif not _IFCFG_VALUE.fullmatch(value):
-            problems.append(f"{key}: value may only hold letters, digits, spaces and _ . , : / = + @ % -")
+            problems.append(f"{cut(key)}: value may only hold letters, digits, spaces and _ . , : / = + @ % -")
     if problems:
         raise ValueError("; ".join(problems))
     return values

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from builder.errors import shown
 from builder.model.types import (
     AbsolutePath,
     Bool,
@@ -46,7 +47,7 @@ def _mount_point(value: str) -> str:
         return value
     parts = value.split("/")[1:]
     if value != "/" and (not value.startswith("/") or any(p in ("", ".", "..") for p in parts)):
-        raise ValueError(f"{value!r} is not a mount point (/, /var, /var/lib/libvirt/images ...) or swap")
+        raise ValueError(f"{shown(value)} is not a mount point (/, /var, /var/lib/libvirt/images ...) or swap")
     return value
 
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, StrictInt, StrictStr
 from pydantic import BaseModel as _PydanticBase
 
+from builder.errors import shown
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -36,7 +38,7 @@ def matching(regex: str, what: str) -> AfterValidator:
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
-            raise ValueError(f"{value!r} is not {what}")
+            raise ValueError(f"{shown(value)} is not {what}")
         return value
 
     return AfterValidator(check)
@@ -117,7 +119,8 @@ def _hostname(value: str) -> str:
     label = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
     if len(value) > 253 or not all(label.fullmatch(part) for part in labels):
         raise ValueError(
-            f"{value!r} is not an RFC 1123 host name (labels of 1-63 letters, digits and inner hyphens, 253 at most)"
+            f"{shown(value)} is not an RFC 1123 host name "
+            "(labels of 1-63 letters, digits and inner hyphens, 253 at most)"
         )
     return value
 
@@ -127,7 +130,7 @@ HostName = Annotated[Line, AfterValidator(_hostname)]
 
 def _timezone(value: str) -> str:
     if value not in _timezones():
-        raise ValueError(f"{value!r} is not a known time zone such as Asia/Shanghai or UTC")
+        raise ValueError(f"{shown(value)} is not a known time zone such as Asia/Shanghai or UTC")
     return value
 
 
@@ -146,9 +149,9 @@ _URL_SCHEMES = ("http", "https", "ftp", "nfs")
 def _url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in _URL_SCHEMES or not parts.netloc:
-        raise ValueError(f"{value!r} is not a URL with scheme {', '.join(_URL_SCHEMES)} and a host")
+        raise ValueError(f"{shown(value)} is not a URL with scheme {', '.join(_URL_SCHEMES)} and a host")
     if re.search(r"[\s\"'`$\\]", value):
-        raise ValueError(f"{value!r}: a URL may not contain spaces, quotes, backslashes, backticks or $")
+        raise ValueError(f"{shown(value)}: a URL may not contain spaces, quotes, backslashes, backticks or $")
     return value
 
 
@@ -190,18 +193,18 @@ def _ipv4_address(value: object) -> object:
         try:
             return IPv4Address(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 address") from None
+            raise ValueError(f"{shown(value)} is not an IPv4 address") from None
     return value
 
 
 def _ipv4_interface(value: object) -> object:
     if isinstance(value, str):
         if "/" not in value:
-            raise ValueError(f"{value!r} needs a prefix length, such as 192.168.80.40/24")
+            raise ValueError(f"{shown(value)} needs a prefix length, such as 192.168.80.40/24")
         try:
             return IPv4Interface(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 address with prefix length (a.b.c.d/nn)") from None
+            raise ValueError(f"{shown(value)} is not an IPv4 address with prefix length (a.b.c.d/nn)") from None
     return value
 
 

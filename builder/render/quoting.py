@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from builder.errors import BadInput
+from builder.errors import BadInput, shown
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IFCFG_BARE = re.compile(r"[A-Za-z0-9_.:/@%+,=-]*")
@@ -25,7 +25,7 @@ HEREDOC_END = "KSBUILD_EOF"
 def _single_line(value: object) -> str:
     text = str(value)
     if _CONTROL.search(text):
-        raise BadInput(f"value {text[:40]!r} contains a newline or control character and cannot be rendered")
+        raise BadInput(f"value {shown(text)} contains a newline or control character and cannot be rendered")
     return text
 
 
@@ -46,7 +46,7 @@ def ifcfg_value(value: object) -> str:
         return text
     if _IFCFG_QUOTABLE.fullmatch(text):
         return f'"{text}"'
-    raise BadInput(f"ifcfg value {text!r} contains characters that cannot be written safely")
+    raise BadInput(f"ifcfg value {shown(text)} contains characters that cannot be written safely")
 
 
 def keyfile_value(value: object) -> str:
