@@ -12,6 +12,7 @@ import pytest
 
 from builder.errors import BadInput, Location
 from builder.fleet.inventory import Inventory, inventory_schema, load_inventory
+from builder.load.yaml_source import INVENTORY_LIMITS, MAX_FILE_BYTES
 from builder.vocabulary import Roots
 
 DATA = Path(__file__).parent / "data" / "fleet"
@@ -325,3 +326,25 @@ def test_the_json_schema_describes_the_keys_users_write() -> None:
     assert {"hostname", "macs", "boot_interface", "firmware", "values", "set", "group", "profile"} <= set(host)
     assert "set_values" not in host
     assert schema["required"] == ["pxe", "hosts"]
+
+
+def test_an_inventory_may_be_larger_than_a_profile(fleet_dir: Path) -> None:
+    # 10,000 hosts written as the README shows take 1.75 MB: more than a profile may be, well within an inventory.
+    padding = "".join(f"# {'host notes ' * 8}{n}\n" for n in range(12_000))
+    path = write(fleet_dir, """\
+        hosts:
+          - hostname: kvm01.lab.local
+            macs: ["52:54:00:aa:00:01"]
+        """, header=HEADER + padding)
+    assert path.stat().st_size > MAX_FILE_BYTES
+    assert [host.hostname for host in load(path).hosts] == ["kvm01.lab.local"]
+
+
+def test_an_inventory_has_its_own_size_bound(fleet_dir: Path) -> None:
+    path = fleet_dir / "lab.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(INVENTORY_LIMITS.file_bytes + 1)  # sparse: the size is refused before anything is read
+    assert refused(path) == [
+        f"lab.yaml: is {INVENTORY_LIMITS.file_bytes + 1} bytes; inventories are limited to "
+        f"{INVENTORY_LIMITS.file_bytes} bytes"
+    ]

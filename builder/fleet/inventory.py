@@ -44,12 +44,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from builder import targets
-from builder.errors import BadInput, Finding, Location
+from builder.errors import BadInput, Finding, Location, shown
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, override_location
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.load.when_target import has_overlays, merge_chain, target_of
-from builder.load.yaml_source import parse_yaml_text, read_text_file
+from builder.load.yaml_source import INVENTORY_LIMITS, parse_yaml_text, read_text_file
 from builder.model.types import Bool, HostName, Identifier, InterfaceName, IPv4, Line, MacAddress, Model, Url
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Locate, Roots, format_key, locate_in, schema_findings
 
@@ -63,7 +63,7 @@ def _safe_word(value: str) -> str:
     # Kernel arguments and TFTP paths go unquoted into pxelinux, GRUB and iPXE scripts: plain characters only.
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,:/=+@%-")
     if not value or not set(value) <= allowed:
-        raise ValueError(f"{value!r} may only hold letters, digits and _ . , : / = + @ % -")
+        raise ValueError(f"{shown(value)} may only hold letters, digits and _ . , : / = + @ % -")
     return value
 
 
@@ -72,7 +72,7 @@ def _kernel_arg(value: str) -> str:
     name = value.split("=", 1)[0]
     if not (name[:1].isalpha() or name[:1] == "_"):
         raise ValueError(
-            f"{value!r} is not NAME or NAME=VALUE; note that a YAML flow list [a,b] splits at every comma: "
+            f"{shown(value)} is not NAME or NAME=VALUE; note that a YAML flow list [a,b] splits at every comma: "
             'quote an argument that holds one, e.g. ["console=ttyS0,115200n8"]'
         )
     return value
@@ -82,7 +82,7 @@ def _tftp_path(value: str) -> str:
     _safe_word(value)
     parts = value.split("/")
     if value.startswith("/") or any(part in ("", ".", "..") for part in parts):
-        raise ValueError(f"{value!r} must be a relative path inside the TFTP root, without . or .. parts")
+        raise ValueError(f"{shown(value)} must be a relative path inside the TFTP root, without . or .. parts")
     return value
 
 
@@ -91,13 +91,13 @@ def _network(value: object) -> object:
         try:
             return IPv4Network(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 network such as 192.168.80.0/24") from None
+            raise ValueError(f"{shown(value)} is not an IPv4 network such as 192.168.80.0/24") from None
     return value
 
 
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{value!r}: hosts fetch kickstarts over HTTP; give an http:// or https:// URL")
+        raise ValueError(f"{shown(value)}: hosts fetch kickstarts over HTTP; give an http:// or https:// URL")
     return value.rstrip("/")
 
 
@@ -281,7 +281,8 @@ def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
     modelled or checked here: that is `builder.fleet.checks`.
     """
     display = roots.display(path)
-    document = parse_yaml_text(read_text_file(path, display), display)
+    text = read_text_file(path, display, INVENTORY_LIMITS)
+    document = parse_yaml_text(text, display, limits=INVENTORY_LIMITS)
     if document.data is None or document.findings:
         raise BadInput(f"cannot read inventory {display}", document.findings)
     locations: dict[KeyPath, Location] = document.locations
@@ -437,7 +438,7 @@ def _build_host(
             close = difflib.get_close_matches(entry.group, sorted(model.groups), n=1, cutoff=0.6)
             known = ", ".join(sorted(model.groups)) or "none"
             hint = f"; did you mean {close[0]!r}?" if close else f" (groups: {known})"
-            message = f"host {entry.hostname}: no group named {entry.group!r}{hint}"
+            message = f"host {entry.hostname}: no group named {shown(entry.group)}{hint}"
             findings.append(Finding(CHECK, message, locate((*here, "group")), format_key((*here, "group"))))
             return None
         levels.append((("groups", entry.group), group))
@@ -504,6 +505,6 @@ def _check_hostname_not_set_elsewhere(
     from_profile = location == profile.locations.get(("system", "hostname"))
     if location is None or value in (None, entry.hostname) or from_profile:
         return
-    message = (f"host {entry.hostname}: system.hostname is set to {value!r} here, but each host's hostname "
+    message = (f"host {entry.hostname}: system.hostname is set to {shown(value)} here, but each host's hostname "
                "comes from its hostname: key")
     findings.append(Finding(CHECK, message, location, "system.hostname"))

@@ -18,20 +18,39 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
+from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from builder.errors import BadInput, Finding, Location
+from builder.errors import BadInput, Finding, Location, cut, shown
 from builder.vocabulary import KeyPath, format_key
 
-MAX_FILE_BYTES = 1 << 20
-"""Profiles are small; a bigger file is a mistake (or an attack on the parser)."""
-MAX_ALIAS_EXPANSION = 100_000
-"""How many values aliases may add to a document, beyond the nodes written out (billion-laughs guard)."""
 MAX_NESTING = 64
 """How deep mappings and lists may nest; real profiles use fewer than ten levels."""
+
+
+@dataclass(frozen=True)
+class YamlLimits:
+    """How big one kind of YAML file may be, as written and with its aliases expanded.
+
+    Aliases share composed nodes, so composing is cheap; building values expands every alias. What aliases
+    add is counted in bytes (a scalar's UTF-8 length plus one for every value) and in values, as each alias
+    is read: one 100 KB string used by 1,000 aliases is refused at the alias that crosses the limit, before
+    anything is expanded."""
+
+    what: str  # the files' kind, plural, as messages name it
+    file_bytes: int
+    alias_bytes: int
+    alias_values: int
+
+
+PROFILE_LIMITS = YamlLimits("profiles", file_bytes=1 << 20, alias_bytes=1 << 20, alias_values=100_000)
+"""Profiles are small; a bigger file is a mistake (or an attack on the parser)."""
+INVENTORY_LIMITS = YamlLimits("inventories", file_bytes=16 << 20, alias_bytes=16 << 20, alias_values=1_000_000)
+"""A fleet inventory lists every host: 10,000 hosts written as the README shows take 1.75 MB."""
+MAX_FILE_BYTES = PROFILE_LIMITS.file_bytes
 
 CHECK = "load"
 
@@ -45,27 +64,95 @@ _MAP = _TAG_PREFIX + "map"
 _SEQ = _TAG_PREFIX + "seq"
 _MERGE = _TAG_PREFIX + "merge"
 
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that goes beyond what ksbuild reads (nesting, recursive aliases, alias expansion)."""
+
+
+@dataclass(frozen=True)
+class _Size:
+    """What a composed node expands to: bytes (scalars' UTF-8 length plus one per value), values, depth."""
+
+    bytes: int
+    values: int
+    height: int
+
+
 class ProfileYamlLoader(yaml.SafeLoader):
-    """SafeLoader reading YAML 1.1 types, except sexagesimal numbers, timestamps and the ``=`` value key."""
+    """SafeLoader reading YAML 1.1 types, except sexagesimal numbers, timestamps and the ``=`` value key;
+    it refuses deep nesting, recursive aliases and what aliases add beyond `limits`, each at its line."""
 
     # Own table, filled below; an empty class attribute stops PyYAML copying SafeLoader's resolvers into it.
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML keeps this table on the class
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
         super().__init__(stream)
+        self._limits = limits
         self._nesting = 0
+        self._open_anchors: set[str] = set()  # anchors of collections still being composed
+        self._sizes: dict[int, _Size] = {}
+        self._alias_bytes = 0
+        self._alias_values = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         # PyYAML composes recursively: refuse deep nesting here, at its line, before Python's stack runs out.
         self._nesting += 1
         try:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             if self._nesting > MAX_NESTING:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                problem = f"nested more than {MAX_NESTING} levels deep"
-                raise yaml.composer.ComposerError(None, None, problem, mark)
-            return super().compose_node(parent, index)
+                self._refuse(f"nested more than {MAX_NESTING} levels deep", event.start_mark)
+            if isinstance(event, AliasEvent):
+                self._count_alias(event)
+                return super().compose_node(parent, index)
+            anchor = event.anchor if isinstance(event, CollectionStartEvent) else None
+            if anchor is not None:
+                self._open_anchors.add(anchor)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                if anchor is not None:
+                    self._open_anchors.discard(anchor)
         finally:
             self._nesting -= 1
+
+    def _refuse(self, problem: str, mark: Any) -> NoReturn:
+        raise _Refused(None, None, problem, mark)
+
+    def _count_alias(self, event: AliasEvent) -> None:
+        """Account for what this alias expands to, or refuse it at its line."""
+        node = self.anchors.get(event.anchor)
+        if node is None:
+            return  # PyYAML reports the undefined alias
+        if event.anchor in self._open_anchors:
+            self._refuse("an alias refers to the value that contains it (recursive alias)", event.start_mark)
+        size = self._size(node)
+        if self._nesting - 1 + size.height > MAX_NESTING:
+            self._refuse(f"nested more than {MAX_NESTING} levels deep (through this alias)", event.start_mark)
+        self._alias_bytes += size.bytes
+        self._alias_values += size.values
+        limits = self._limits
+        if self._alias_bytes > limits.alias_bytes:
+            self._refuse(f"aliases expand this document by more than {limits.alias_bytes:,} bytes, the limit for "
+                         f"{limits.what} (this alias adds {size.bytes:,})", event.start_mark)
+        if self._alias_values > limits.alias_values:
+            self._refuse(f"aliases expand this document by more than {limits.alias_values:,} values, the limit "
+                         f"for {limits.what} (this alias adds {size.values:,})", event.start_mark)
+
+    def _size(self, node: Node) -> _Size:
+        # Memoised over the node graph: a value shared by many aliases is measured once. Every node measured
+        # here is complete and at most MAX_NESTING deep, so the recursion is bounded.
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, ScalarNode):
+            size = _Size(len(str(node.value).encode()) + 1, 1, 1)
+        else:
+            children = [part for pair in node.value for part in pair] if isinstance(node, MappingNode) else node.value
+            parts = [self._size(child) for child in children]
+            size = _Size(1 + sum(p.bytes for p in parts), 1 + sum(p.values for p in parts),
+                         1 + max((p.height for p in parts), default=0))
+        self._sizes[id(node)] = size
+        return size
 
 
 ProfileYamlLoader.add_implicit_resolver(
@@ -106,8 +193,8 @@ class YamlDocument:
     findings: list[Finding] = field(default_factory=list)
 
 
-def read_text_file(path: Path, display: str) -> str:
-    """The UTF-8 text of a profile file; BadInput naming the file for anything that is not one."""
+def read_text_file(path: Path, display: str, limits: YamlLimits = PROFILE_LIMITS) -> str:
+    """The UTF-8 text of a profile (or inventory) file; BadInput naming the file for anything that is not one."""
 
     def refuse(message: str) -> BadInput:
         finding = Finding(check=CHECK, message=message, location=Location(display))
@@ -120,18 +207,18 @@ def read_text_file(path: Path, display: str) -> str:
         # A FIFO or a device would block or never end: only regular files are read.
         if not stat.S_ISREG(info.st_mode):
             raise refuse("is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise refuse(f"is {info.st_size} bytes; profiles are limited to {MAX_FILE_BYTES} bytes")
+        if info.st_size > limits.file_bytes:
+            raise refuse(f"is {info.st_size} bytes; {limits.what} are limited to {limits.file_bytes} bytes")
         with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+            raw = handle.read(limits.file_bytes + 1)
     except FileNotFoundError as exc:
         raise refuse("no such file") from exc
     except PermissionError as exc:
         raise refuse("cannot read it: permission denied") from exc
     except OSError as exc:
         raise refuse(f"cannot read it: {exc.strerror or exc}") from exc
-    if len(raw) > MAX_FILE_BYTES:
-        raise refuse(f"is larger than {MAX_FILE_BYTES} bytes; profiles are limited to that")
+    if len(raw) > limits.file_bytes:
+        raise refuse(f"is larger than {limits.file_bytes} bytes; {limits.what} are limited to that")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -140,13 +227,15 @@ def read_text_file(path: Path, display: str) -> str:
         raise refuse(message) from exc
 
 
-def parse_yaml_text(text: str, display: str, *, require_mapping: bool = True) -> YamlDocument:
+def parse_yaml_text(
+    text: str, display: str, *, require_mapping: bool = True, limits: YamlLimits = PROFILE_LIMITS
+) -> YamlDocument:
     """Parse one YAML document, collecting every problem found instead of stopping at the first one.
 
     `display` names the source in locations. With `require_mapping` the top level must be a mapping.
     """
     try:
-        loader = ProfileYamlLoader(text)
+        loader = ProfileYamlLoader(text, limits)
     except yaml.reader.ReaderError as exc:
         return YamlDocument(None, findings=[_reader_finding(text, exc.position, display)])
     try:
@@ -167,9 +256,6 @@ def parse_yaml_text(text: str, display: str, *, require_mapping: bool = True) ->
         message = f"the top level must be a mapping (key: value lines), not {_node_kind(root)}"
         return YamlDocument(None, findings=[Finding(CHECK, message, _node_location(root, display))])
 
-    size_problem = _check_size(root, display)
-    if size_problem is not None:
-        return YamlDocument(None, findings=[size_problem])
     builder = _ValueBuilder(loader, display)
     data = builder.build(root, ())
     in_file_order = sorted(_unique(builder.findings), key=_line_of)
@@ -192,8 +278,10 @@ def _syntax_finding(exc: yaml.MarkedYAMLError, display: str) -> Finding:
         if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
             context += f" at line {exc.context_mark.line + 1}"
         details.append(context)
-    problem = exc.problem or exc.context or "invalid YAML"
-    message = f"YAML error: {problem}" + (f" ({'; '.join(details)})" if details else "")
+    # PyYAML quotes the offending anchor, tag or token: cut, like every value a message quotes.
+    problem = cut(exc.problem or exc.context or "invalid YAML", 200)
+    label = "" if isinstance(exc, _Refused) else "YAML error: "
+    message = f"{label}{problem}" + (f" ({cut('; '.join(details), 200)})" if details else "")
     return Finding(CHECK, message, Location(display, mark.line + 1 if mark is not None else None))
 
 
@@ -214,7 +302,7 @@ def _node_kind(node: Node) -> str:
 
 
 def _tag_name(tag: str) -> str:
-    return "!!" + tag[len(_TAG_PREFIX) :] if tag.startswith(_TAG_PREFIX) else tag
+    return cut("!!" + tag[len(_TAG_PREFIX) :] if tag.startswith(_TAG_PREFIX) else tag)
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -230,60 +318,6 @@ def _unique(findings: list[Finding]) -> list[Finding]:
             seen.add(ident)
             kept.append(finding)
     return kept
-
-
-def _check_size(root: Node, display: str) -> Finding | None:
-    """Refuse recursive aliases, too-deep nesting and alias bombs before any value is built.
-
-    Aliases share composed nodes, so composing is cheap; building values expands every alias. The
-    expanded size of each node is computed once (memoised over the node graph), so a billion-laughs
-    document is measured in microseconds instead of being expanded.
-    """
-    expanded: dict[int, int] = {}
-    height: dict[int, int] = {}
-    in_progress: set[int] = set()
-
-    class _Refused(Exception):
-        def __init__(self, finding: Finding) -> None:
-            super().__init__(finding.message)
-            self.finding = finding
-
-    def children(node: Node) -> list[Node]:
-        if isinstance(node, MappingNode):
-            return [part for pair in node.value for part in pair]
-        if isinstance(node, SequenceNode):
-            return list(node.value)
-        return []
-
-    def measure(node: Node) -> None:
-        ident = id(node)
-        if ident in expanded:
-            return
-        if ident in in_progress:
-            message = "an alias refers to the value that contains it (recursive alias)"
-            raise _Refused(Finding(CHECK, message, _node_location(node, display)))
-        in_progress.add(ident)
-        total, deepest = 1, 0
-        for child in children(node):
-            measure(child)
-            total += expanded[id(child)]
-            deepest = max(deepest, height[id(child)])
-        in_progress.discard(ident)
-        expanded[ident] = total
-        height[ident] = deepest + 1
-        if height[ident] > MAX_NESTING:
-            message = f"nested more than {MAX_NESTING} levels deep"
-            raise _Refused(Finding(CHECK, message, _node_location(node, display)))
-
-    try:
-        measure(root)
-    except _Refused as refused:
-        return refused.finding
-    extra = expanded[id(root)] - len(expanded)
-    if extra > MAX_ALIAS_EXPANSION:
-        message = f"aliases expand this document by {extra} values (the limit is {MAX_ALIAS_EXPANSION})"
-        return Finding(CHECK, message, _node_location(root, display))
-    return None
 
 
 _Entry = tuple[ScalarNode, Node]
@@ -379,10 +413,10 @@ class _ValueBuilder:
             return str(key_node.value)
         if report:
             if isinstance(key_node, ScalarNode):
-                shown = json.dumps(key_node.value, ensure_ascii=False)
+                quoted = cut(json.dumps(key_node.value, ensure_ascii=False))
                 read_as = _tag_name(key_node.tag)
                 message = (
-                    f"mapping keys must be strings; {key_node.value} is read as {read_as} (quote it: {shown})"
+                    f"mapping keys must be strings; {cut(key_node.value)} is read as {read_as} (quote it: {quoted})"
                 )
             else:
                 message = f"mapping keys must be strings, not {_node_kind(key_node)}"
@@ -408,5 +442,5 @@ class _ValueBuilder:
             return construct(node)
         # Explicitly tagged scalars (`!!int x`, `!!bool maybe`) and over-long numbers fail in the constructor.
         except (ValueError, KeyError, IndexError, OverflowError):
-            self._problem(node, path, f"{node.value!r} is not a valid {_tag_name(tag)}")
+            self._problem(node, path, f"{shown(node.value)} is not a valid {_tag_name(tag)}")
             return str(node.value)
