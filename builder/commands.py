@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from builder.errors import BadInput, ChecksFailed, Finding, Location
+from builder.fsutil import NO_SUCH_FILE, path_problem
 from builder.paths import shipped_profiles_dir
 from builder.vocabulary import Roots
 
@@ -114,7 +115,7 @@ class ValidateOutcome:
 
 def is_profile_ref(ref: str) -> bool:
     path = Path(ref)
-    return path.suffix in PROFILE_SUFFIXES or (path.suffix == "" and not path.exists())
+    return path.suffix in PROFILE_SUFFIXES or (path.suffix == "" and path_problem(path) == NO_SUCH_FILE)
 
 
 def _unreadable(ref: str, kind: str, exc: BadInput) -> ValidatedItem:

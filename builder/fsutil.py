@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -78,3 +79,36 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+NO_SUCH_FILE = "no such file"
+
+
+def real_path(path: Path) -> Path:
+    """`path` with symlinks resolved, for comparing files: never raises (Path.resolve raises RuntimeError on a
+    symlink loop in Python 3.11; a loop is returned as it stands)."""
+    return Path(os.path.realpath(path))
+
+
+def path_problem(path: Path) -> str | None:
+    """Why nothing can be read at `path`, in words for a message ("no such file", "is a symbolic link loop",
+    "its name is too long"), or None when something is there."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return NO_SUCH_FILE
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "its name is too long for the file system"
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
+
+
+def is_dir(path: Path) -> bool:
+    """Path.is_dir, also False (not an exception) for a name too long or another unreadable path."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from builder.checks.semantic import check_profile, templates_dir_of
 from builder.contract import SCRIPT_HEADER
 from builder.errors import BadInput, Finding
+from builder.fsutil import is_dir
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.model.build import build_profile
 from builder.model.profile import InstallSource, Profile
@@ -142,13 +143,13 @@ def model(request: BuildRequest) -> Modelled:
 def template_dirs(modelled: Modelled, templates: Sequence[Path], roots: Roots) -> tuple[Path, ...]:
     """The template override folders for this profile: `templates`, then the profile's own `templates:`."""
     own = templates_dir_of(modelled.profile, modelled.loaded.locate, roots.workdir)
-    return (*templates, *((own,) if own is not None and own.is_dir() else ()))
+    return (*templates, *((own,) if own is not None and is_dir(own) else ()))
 
 
 def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
     """The variant's profile rendered. Raises BadInput for a missing template folder or a broken template."""
     for folder in request.templates:
-        if not folder.is_dir():
+        if not is_dir(folder):
             raise BadInput(f"{folder}: template folder does not exist")
     variant = request.variant
     profile = modelled.profile

@@ -72,6 +72,22 @@ def test_validate_profiles_and_kickstarts_json(tmp_path: Path) -> None:
     assert "Tr0ub4dor" not in result.stdout
 
 
+def test_validate_gives_every_input_its_result_when_one_cannot_be_read(tmp_path: Path) -> None:
+    write(tmp_path / "long.yaml", "extends: " + "x" * 300 + "\n")
+    (tmp_path / "loop1.yaml").symlink_to("loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to("loop1.yaml")
+    good = str(SHIPPED_PROFILES / "kvm-hypervisor.yaml")
+    result = run_cli("validate", "long.yaml", "loop1.yaml", good, "--no-shellcheck", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    inputs = json.loads(result.stdout)["inputs"]
+    assert [(i["source"], i["ok"]) for i in inputs] == [("long.yaml", False), ("loop1.yaml", False), (good, True)]
+    (long_extends,) = inputs[0]["findings"]
+    assert (long_extends["file"], long_extends["line"], long_extends["key"]) == ("long.yaml", 1, "extends")
+    assert long_extends["message"].endswith("its name is too long for the file system")
+    assert [f["message"] for f in inputs[1]["findings"]] == ["is a symbolic link loop"]
+
+
 def test_validate_text_names_every_input(tmp_path: Path) -> None:
     result = run_cli("validate", str(SHIPPED_PROFILES / "base.yaml"), str(SHIPPED_PROFILES / "golden-image.yaml"),
                      cwd=tmp_path)

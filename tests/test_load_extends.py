@@ -166,3 +166,24 @@ def test_a_broken_base_is_named(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_bytes(b"a: \xff\n")
     (tmp_path / "top.yaml").write_text("extends: base.yaml\n", encoding="utf-8")
     assert problems("top.yaml", tmp_path) == ["base.yaml: is not UTF-8 text (byte 0xff at line 1)"]
+
+
+def test_a_symlink_loop_as_the_profile_or_its_base_is_said_plainly(tmp_path: Path) -> None:
+    (tmp_path / "loop1.yaml").symlink_to("loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to("loop1.yaml")
+    (tmp_path / "child.yaml").write_text("system: {selinux: permissive}\nextends: loop1\n")
+    assert problems("loop1.yaml", tmp_path) == ["loop1.yaml: is a symbolic link loop"]
+    assert problems("child.yaml", tmp_path) == [
+        "child.yaml:2: extends: profile 'loop1': loop1.yaml is a symbolic link loop"
+    ]
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "looped.yaml").symlink_to("looped.yaml")
+    assert problems("looped", tmp_path, dirs=("profiles",)) == ["profiles/looped.yaml: is a symbolic link loop"]
+
+
+def test_an_extends_too_long_for_a_file_name_is_a_finding_at_its_line(tmp_path: Path) -> None:
+    (tmp_path / "child.yaml").write_text("system: {selinux: permissive}\nextends: " + "x" * 300 + "\n")
+    assert problems("child.yaml", tmp_path) == [
+        f"child.yaml:2: extends: profile '{'x' * 60}…' (300 characters): {'x' * 60}… (305 characters) its name is "
+        "too long for the file system"
+    ]

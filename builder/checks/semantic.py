@@ -17,6 +17,7 @@ from builder.checks.storage_options import storage_option_problems
 from builder.checks.targets import default_tree_hint, target_problems
 from builder.contract import RESERVED_SCRIPT_NAMES
 from builder.errors import Finding, Severity
+from builder.fsutil import is_dir, real_path
 from builder.model.profile import Profile
 from builder.rules import rule
 from builder.vocabulary import TEMPLATE_COMMANDS, KeyPath, Locate, format_key
@@ -88,12 +89,12 @@ def templates_dir_of(profile: Profile, locate: Locate, workdir: Path | None = No
             base = workdir / base  # the file as messages show it, relative to the working folder
     else:
         base = workdir if workdir is not None else Path()
-    return (base / profile.templates).resolve()
+    return real_path(base / profile.templates)
 
 
 def check_templates_dir(profile: Profile, locate: Locate, workdir: Path | None = None) -> list[Finding]:
     folder = templates_dir_of(profile, locate, workdir)
-    if folder is None or folder.is_dir():
+    if folder is None or is_dir(folder):
         return []
     return [Finding("semantic", f"template folder {folder} does not exist", locate(("templates",)), "templates")]
 

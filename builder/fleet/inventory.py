@@ -45,6 +45,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from builder import targets
 from builder.errors import BadInput, Finding, Location, shown
+from builder.fsutil import real_path
 from builder.load.merge import Layer, merge_layers
 from builder.load.overrides import apply_overrides, override_location
 from builder.load.profile_loader import LoadedProfile, load_profile
@@ -253,7 +254,7 @@ class Inventory:
     def templates_dir(self) -> Path | None:
         if self.model.templates is None:
             return None
-        return (self.path.parent / self.model.templates).resolve()
+        return real_path(self.path.parent / self.model.templates)
 
     def locate(self, path: KeyPath) -> Location:
         return locate_in(self.locations, path, Location(self.display))

@@ -32,7 +32,7 @@ from builder.errors import BadInput, ChecksFailed, Finding
 from builder.fleet import pxe, state, tree
 from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
 from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
-from builder.fsutil import atomic_write, sha256_file
+from builder.fsutil import atomic_write, is_dir, sha256_file
 from builder.pipeline import BuildRequest, FleetHostVariant, Modelled, template_dirs
 from builder.render.environment import effective_templates, make_environment, template_search_path
 from builder.render.target_plan import install_tree
@@ -271,7 +271,7 @@ def _raise_on_errors(findings: Sequence[Finding]) -> None:
 
 def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tuple[Path, ...]:
     folder = inventory.templates_dir
-    if folder is not None and not folder.is_dir():
+    if folder is not None and not is_dir(folder):
         raise BadInput(f"{inventory.display}: templates: folder {folder} does not exist")
     return (*templates, *((folder,) if folder is not None else ()))
 

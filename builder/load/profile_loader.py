@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.errors import BadInput, Finding, Location, shown
+from builder.errors import BadInput, Finding, Location, cut, shown
+from builder.fsutil import NO_SUCH_FILE, path_problem, real_path
 from builder.load.merge import Layer
 from builder.load.overrides import apply_overrides, parse_override
 from builder.load.when_target import ChainLink, has_overlays, merge_chain, split_overlays, target_of
@@ -101,8 +102,12 @@ def _find_top(ref: str | Path, roots: Roots) -> Path:
         raise BadInput(finding.message, [finding])
     tried = [_absolute(Path(folder) / f"{ref}.yaml") for folder in roots.profile_dirs]
     for candidate in tried:
-        if candidate.is_file():
+        problem = path_problem(candidate)
+        if problem is None:
             return candidate
+        if problem != NO_SUCH_FILE:
+            finding = Finding(CHECK, problem, Location(roots.display(candidate)))
+            raise BadInput(problem, [finding])
     where = "looked for " + ", ".join(roots.display(c) for c in tried) if tried else "no profile folders given"
     finding = Finding(CHECK, f"no profile named {shown(ref)} ({where})")
     raise BadInput(finding.message, [finding])
@@ -141,7 +146,7 @@ def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[
     current: Path | None = top
     while current is not None:
         display = roots.display(current)
-        chain.append((current.resolve(), display))
+        chain.append((real_path(current), display))
         try:
             text = read_text_file(current, display)
         except BadInput as exc:
@@ -186,12 +191,21 @@ def _follow_extends(
         problem("must be a profile name (base) or a relative path (../common/base.yaml)")
         return None
     candidates = _extends_candidates(extends, current.parent, roots.profile_dirs)
-    target = next((c for c in candidates if c.exists()), None)
+    target = None
+    for candidate in candidates:
+        unreadable = path_problem(candidate)
+        if unreadable is None:
+            target = candidate
+            break
+        if unreadable != NO_SUCH_FILE:
+            # A symlink loop or a name too long: said here, at the line that names the file.
+            problem(f"profile {shown(extends)}: {cut(roots.display(candidate))} {unreadable}")
+            return None
     if target is None:
-        looked = ", ".join(roots.display(c) for c in candidates)
+        looked = ", ".join(cut(roots.display(c), 200) for c in candidates)
         problem(f"profile {shown(extends)} not found (looked for {looked})")
         return None
-    real = target.resolve()
+    real = real_path(target)
     if any(real == seen for seen, _ in chain):
         names = [name for _, name in chain] + [roots.display(target)]
         problem("cycle: " + " -> ".join(names))

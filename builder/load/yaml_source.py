@@ -25,6 +25,7 @@ from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from builder.errors import BadInput, Finding, Location, cut, shown
+from builder.fsutil import path_problem
 from builder.vocabulary import KeyPath, format_key
 
 MAX_NESTING = 64
@@ -216,7 +217,7 @@ def read_text_file(path: Path, display: str, limits: YamlLimits = PROFILE_LIMITS
     except PermissionError as exc:
         raise refuse("cannot read it: permission denied") from exc
     except OSError as exc:
-        raise refuse(f"cannot read it: {exc.strerror or exc}") from exc
+        raise refuse(path_problem(path) or f"cannot read it: {exc.strerror or exc}") from exc
     if len(raw) > limits.file_bytes:
         raise refuse(f"is larger than {limits.file_bytes} bytes; {limits.what} are limited to that")
     try:
