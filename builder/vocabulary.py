@@ -170,7 +170,10 @@ def schema_findings(
             special = (unknown_key_messages or {}).get(str(path[-1]))
             message = special if special is not None else _unknown_key_message(model, path)
         elif error["type"] == "missing":
+            # Said at the mapping that lacks the key (the document's first key for a top-level one).
             message = "required key is missing"
+            findings.append(Finding(check, message, locate(path[:-1]), format_key(path)))
+            continue
         findings.append(Finding(check, message, locate(path), format_key(path)))
     return findings
 

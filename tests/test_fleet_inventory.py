@@ -348,3 +348,8 @@ def test_an_inventory_has_its_own_size_bound(fleet_dir: Path) -> None:
         f"lab.yaml: is {INVENTORY_LIMITS.file_bytes + 1} bytes; inventories are limited to "
         f"{INVENTORY_LIMITS.file_bytes} bytes"
     ]
+
+
+def test_a_missing_top_level_key_is_reported_at_the_inventory_s_first_key(fleet_dir: Path) -> None:
+    path = write(fleet_dir, "# lab\ndescription: no hosts yet\npxe: {server: 'http://192.168.80.1:8080'}\n")
+    assert refused(path) == ["lab.yaml:2: hosts: required key is missing"]

@@ -70,13 +70,13 @@ def test_values_and_their_lines(in_tmp: Workdir) -> None:
     assert {loc.file for loc in profile.locations.values()} == {"p.yaml"}
 
 
-def test_locate_falls_back_to_the_nearest_ancestor_then_the_file(in_tmp: Workdir) -> None:
-    in_tmp.write("p.yaml", "a: 1\nsystem:\n  hostname: x\n")
+def test_locate_falls_back_to_the_nearest_ancestor_then_the_top_mapping(in_tmp: Workdir) -> None:
+    in_tmp.write("p.yaml", "# notes\na: 1\nsystem:\n  hostname: x\n")
     profile = in_tmp.load("p.yaml")
-    assert profile.locate(("system", "hostname")) == Location("p.yaml", 3)
-    assert profile.locate(("system", "missing", 0)) == Location("p.yaml", 2)
-    assert profile.locate(("storage",)) == Location("p.yaml")
-    assert profile.locate(()) == Location("p.yaml")
+    assert profile.locate(("system", "hostname")) == Location("p.yaml", 4)
+    assert profile.locate(("system", "missing", 0)) == Location("p.yaml", 3)
+    assert profile.locate(("storage",)) == Location("p.yaml", 2)  # the top mapping: its first key
+    assert profile.locate(()) == Location("p.yaml", 2)
 
 
 def test_scalar_types_follow_the_safe_loader_except_macs_times_and_dates(in_tmp: Workdir) -> None:

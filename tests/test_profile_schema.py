@@ -140,7 +140,7 @@ def test_a_password_key_gets_the_hashing_hint(tmp_path: Path) -> None:
 def test_missing_required_section(tmp_path: Path) -> None:
     text = "\n".join(line for line in MINIMAL.splitlines() if not line.startswith(("users:", "  root:")))
     (error,) = schema_errors(tmp_path, text + "\n")
-    assert error.startswith(f"{tmp_path / 'lab.yaml'}: users: required key is missing")
+    assert error.startswith(f"{tmp_path / 'lab.yaml'}:1: users: required key is missing")
 
 
 @pytest.mark.parametrize(
@@ -179,3 +179,14 @@ def test_a_long_value_is_cut_in_the_message(tmp_path: Path) -> None:
     )
     assert errors[1].startswith(f"{file}:17: virtualization.{'a' * 45}… (100,015 characters): unknown key")
     assert len(errors) == 2 and sum(len(error) for error in errors) < 2_000
+
+
+def test_a_missing_key_is_reported_at_the_mapping_that_lacks_it(tmp_path: Path) -> None:
+    system = "system:\n  hostname: kvm01.lab.local\n  services: {enabled: [libvirtd], disabled: [NetworkManager]}\n"
+    text = "# a profile without its system section\n\ndescription: lab\n" + MINIMAL.replace(system, "")
+    text = text.replace("    - name: br0\n", "    - stp: true\n")
+    file = tmp_path / "lab.yaml"
+    assert schema_errors(tmp_path, text) == [
+        f"{file}:3: system: required key is missing",  # the top-level mapping starts at its first key
+        f"{file}:13: network.bridges[0].name: required key is missing",  # the list item that lacks it
+    ]

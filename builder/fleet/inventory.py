@@ -243,6 +243,7 @@ class Inventory:
     hosts: tuple[FleetHost, ...]
     locations: Mapping[KeyPath, Location]
     display: str  # the inventory file as messages show it
+    root: Location | None = None  # where its top-level mapping starts: findings about the whole file go there
 
     @property
     def sources(self) -> tuple[Path, ...]:
@@ -257,7 +258,7 @@ class Inventory:
         return real_path(self.path.parent / self.model.templates)
 
     def locate(self, path: KeyPath) -> Location:
-        return locate_in(self.locations, path, Location(self.display))
+        return locate_in(self.locations, path, self.root or Location(self.display))
 
 
 def for_host(finding: Finding, hostname: str) -> Finding:
@@ -287,9 +288,10 @@ def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
     if document.data is None or document.findings:
         raise BadInput(f"cannot read inventory {display}", document.findings)
     locations: dict[KeyPath, Location] = document.locations
+    root = document.root or Location(display)
 
     def locate(at: KeyPath) -> Location:
-        return locate_in(locations, at, Location(display))
+        return locate_in(locations, at, root)
 
     try:
         model = InventoryModel.model_validate(document.data)
@@ -308,7 +310,7 @@ def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
             hosts.append(host)
     if findings:
         raise BadInput(f"{len(findings)} problem(s) in inventory {display}", findings)
-    return Inventory(path, model, tuple(hosts), MappingProxyType(locations), display)
+    return Inventory(path, model, tuple(hosts), MappingProxyType(locations), display, root)
 
 
 # -- profiles ---------------------------------------------------------------------------------------------

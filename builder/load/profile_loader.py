@@ -39,7 +39,8 @@ class LoadedProfile:
     data: dict[str, Any]
     locations: Mapping[KeyPath, Location]
     sources: tuple[Path, ...]
-    origin: Location  # where a value without a location of its own is reported: the top file
+    # Where a value without a location of its own is reported: the top file's mapping (the first key's line).
+    origin: Location
     # The files of the chain (top first) with their `when_target` overlays, for callers that lay more values
     # over the profile that may change its target (a fleet host's): builder.load.when_target.merge_chain.
     chain: tuple[ChainLink, ...] = ()
@@ -59,7 +60,7 @@ def load_profile(ref: str | Path, *, overrides: Sequence[str] = (), roots: Roots
     """
     top = _find_top(ref, roots)
     findings: list[Finding] = []
-    layers, sources = _read_chain(top, roots, findings)
+    layers, sources, root = _read_chain(top, roots, findings)
     # Check the --set syntax now too, so one run reports the profile's and the options' problems together.
     for text in overrides:
         try:
@@ -80,7 +81,7 @@ def load_profile(ref: str | Path, *, overrides: Sequence[str] = (), roots: Roots
         data=merged.data,
         locations=dict(merged.locations),
         sources=tuple(reversed(sources)),
-        origin=Location(roots.display(top)),
+        origin=root or Location(roots.display(top)),
         chain=tuple(layers),
     )
 
@@ -138,8 +139,12 @@ def _parse_cached(text: str, display: str) -> YamlDocument:
     return copy.deepcopy(document)
 
 
-def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[ChainLink], list[Path]]:
-    """Read `top` and the files it extends, top first; problems go to `findings`."""
+def _read_chain(
+    top: Path, roots: Roots, findings: list[Finding]
+) -> tuple[list[ChainLink], list[Path], Location | None]:
+    """Read `top` and the files it extends, top first, and where `top`'s mapping starts; problems go to
+    `findings`."""
+    root: Location | None = None
     layers: list[ChainLink] = []
     sources: list[Path] = []
     chain: list[tuple[Path, str]] = []  # (real path, display name) of each file read
@@ -157,6 +162,8 @@ def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[
         if document.data is None:
             break
         sources.append(current)
+        if root is None:
+            root = document.root
         data: dict[str, Any] = dict(document.data)
         extends = data.pop(EXTENDS_KEY, None)
         locations = {p: loc for p, loc in document.locations.items() if p[:1] != (EXTENDS_KEY,)}
@@ -167,7 +174,7 @@ def _read_chain(top: Path, roots: Roots, findings: list[Finding]) -> tuple[list[
         current = _follow_extends(
             extends, current, where, roots=roots, chain=chain, findings=findings
         )
-    return layers, sources
+    return layers, sources, root
 
 
 def _follow_extends(

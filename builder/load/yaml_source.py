@@ -192,6 +192,9 @@ class YamlDocument:
     data: Any
     locations: dict[KeyPath, Location] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # Where the top-level mapping starts (its first key): a finding about the whole document, such as a
+    # required key it lacks, is reported there.
+    root: Location | None = None
 
 
 def read_text_file(path: Path, display: str, limits: YamlLimits = PROFILE_LIMITS) -> str:
@@ -260,7 +263,7 @@ def parse_yaml_text(
     builder = _ValueBuilder(loader, display)
     data = builder.build(root, ())
     in_file_order = sorted(_unique(builder.findings), key=_line_of)
-    return YamlDocument(data, builder.locations, in_file_order)
+    return YamlDocument(data, builder.locations, in_file_order, _node_location(root, display))
 
 
 def _reader_finding(text: str, offset: int, display: str) -> Finding:
