@@ -1,9 +1,11 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the new one, never half of one), folders made with a mode of
+ours whatever the umask, a lock on an output folder, and questions about paths that never raise."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -12,6 +14,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+FOLDER_MODE = 0o755
+"""Every folder ksbuild creates: readable by the web or TFTP server that serves it, writable by its owner only.
+The files in them get their own modes (0600 for anything holding a password hash)."""
+
+
+def make_dirs(folder: Path, mode: int = FOLDER_MODE) -> None:
+    """`mkdir -p` where every folder created gets at most `mode`: os.makedirs gives the parents 0777 minus the
+    umask, which under `umask 000` lets anyone replace the files in them. A stricter umask still applies."""
+    missing: list[Path] = []
+    current = folder
+    while not os.path.lexists(current) and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by a concurrent run: keep it
+            os.mkdir(path, mode)
+
+
+@contextlib.contextmanager
+def locked_folder(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (created if missing) for the block: concurrent runs writing the same
+    output folder take turns, so the files in it always belong together (ks.cfg and the manifest that records
+    its sha256). The lock is flock(2) on the folder itself: no lock file is left behind, and it is released
+    when the process dies."""
+    make_dirs(folder)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
 
 @contextlib.contextmanager
 def atomic_output(path: Path, mode: int = 0o644, *, durable: bool = True) -> Iterator[BinaryIO]:
@@ -19,7 +53,7 @@ def atomic_output(path: Path, mode: int = 0o644, *, durable: bool = True) -> Ite
     ends without an exception, removed when it raises.
 
     `durable=False` skips the fsync: for batches of many files that sync once at the end (`os.sync()`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # Set the mode before any data lands, so secrets are never readable by others, even briefly.

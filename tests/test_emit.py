@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from builder.commands import RenderOutcome, render_profile
+from builder.emit.output import build_manifest, emit_kickstart
 from builder.errors import ChecksFailed
 from builder.pipeline import BuildRequest
 from builder.vocabulary import Roots
@@ -67,3 +72,44 @@ def test_output_option(in_tmp: Path) -> None:
     outcome = render(in_tmp, write(in_tmp / "lab.yaml", MINIMAL), output_dir=in_tmp / "elsewhere")
     assert outcome.files.kickstart == in_tmp / "elsewhere/ks.cfg"
     assert not (in_tmp / "output").exists()
+
+
+def _emit(out: Path, text: str) -> None:
+    emit_kickstart(out, text, build_manifest("lab", text, [], {}, workdir=None))
+
+
+def test_concurrent_renders_into_one_folder_leave_a_matching_pair(in_tmp: Path) -> None:
+    # Rounds of 20 renders at once into one folder, each with its own kickstart (as with different --set values),
+    # in 20 processes: whichever wins, the manifest records the sha256 of the ks.cfg beside it. Without the lock
+    # most rounds end with a mismatched pair here.
+    with multiprocessing.get_context("fork").Pool(20) as pool:
+        for round_ in range(8):
+            out = in_tmp / f"output/lab{round_}"
+            texts = [f"# render {round_}.{n}\n" + "x" * 20_000 for n in range(20)]
+            pool.starmap(_emit, [(out, text) for text in texts], chunksize=1)
+            manifest = json.loads((out / "manifest.json").read_text())
+            kickstart = (out / "ks.cfg").read_bytes()
+            assert manifest["outputs"]["ks.cfg"]["sha256"] == hashlib.sha256(kickstart).hexdigest()
+            assert sorted(p.name for p in out.iterdir()) == ["ks.cfg", "manifest.json"]  # no lock file, no temporaries
+
+
+def test_under_umask_000_nothing_is_writable_by_others(in_tmp: Path) -> None:
+    write(in_tmp / "profiles/lab.yaml", MINIMAL)
+    result = subprocess.run([sys.executable, "-m", "builder", "render", "profiles/lab.yaml", "-o", "out/deep/lab"],
+                            cwd=in_tmp, capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(0))
+    assert result.returncode == 0, result.stderr
+    modes = {str(p.relative_to(in_tmp)): stat.S_IMODE(p.stat().st_mode) for p in (in_tmp / "out").rglob("*")}
+    assert modes == {"out/deep": 0o755, "out/deep/lab": 0o755, "out/deep/lab/ks.cfg": 0o600,
+                     "out/deep/lab/manifest.json": 0o644}
+    assert stat.S_IMODE((in_tmp / "out").stat().st_mode) == 0o755
+
+
+def test_folders_made_for_a_file_get_0755_whatever_the_umask(in_tmp: Path) -> None:
+    old = os.umask(0)
+    try:
+        emit_kickstart(in_tmp / "a/b/c", "text\n", {"profile": "lab"})
+    finally:
+        os.umask(old)
+    for folder in ("a", "a/b", "a/b/c"):
+        assert stat.S_IMODE((in_tmp / folder).stat().st_mode) == 0o755
+    assert stat.S_IMODE((in_tmp / "a/b/c/ks.cfg").stat().st_mode) == 0o600

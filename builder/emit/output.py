@@ -9,13 +9,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 from builder import __version__
-from builder.fsutil import atomic_write, sha256_bytes, sha256_file
+from builder.fsutil import atomic_write, locked_folder, sha256_bytes, sha256_file
 from builder.vocabulary import display_path
 
 KICKSTART_NAME = "ks.cfg"
 MANIFEST_NAME = "manifest.json"
-# A kickstart carries password hashes: only its owner may read it.
+# A kickstart carries password hashes: only its owner may read it. The manifest holds digests and names, no
+# secrets (an override of a secret key is recorded without its value): anyone may read it.
 KICKSTART_MODE = 0o600
+MANIFEST_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,11 @@ def manifest_bytes(manifest: Mapping[str, object]) -> bytes:
 
 
 def emit_kickstart(out_dir: Path, kickstart_text: str, manifest: Mapping[str, object]) -> EmittedFiles:
-    """Write ks.cfg first and the manifest last, each by atomic rename; nothing is touched if rendering failed."""
+    """Write ks.cfg first and the manifest last, each by atomic rename; nothing is touched if rendering failed.
+    The folder is locked meanwhile: of concurrent renders into it, one pair of files wins, never a mix."""
     kickstart = out_dir / KICKSTART_NAME
-    atomic_write(kickstart, kickstart_text.encode(), KICKSTART_MODE)
     manifest_path = out_dir / MANIFEST_NAME
-    atomic_write(manifest_path, manifest_bytes(manifest), 0o644)
+    with locked_folder(out_dir):
+        atomic_write(kickstart, kickstart_text.encode(), KICKSTART_MODE)
+        atomic_write(manifest_path, manifest_bytes(manifest), MANIFEST_MODE)
     return EmittedFiles(kickstart=kickstart, manifest=manifest_path)
