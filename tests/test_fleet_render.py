@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -346,3 +348,21 @@ def test_a_broken_template_override_fails_each_host_with_its_name(lab: Path) -> 
         assert message.startswith(f"host {hostname}: ")
         assert "snippets/post-extra.j2:1: template syntax error" in message
     assert not (lab.parent / "out").exists()
+
+
+def test_each_file_of_the_tree_has_its_mode_whatever_the_umask(lab: Path) -> None:
+    # As the README's table says; `fleet render` run under `umask 000`.
+    result = subprocess.run([sys.executable, "-m", "builder", "fleet", "render", "lab.yaml", "-o", "out/lab"],
+                            cwd=lab.parent, capture_output=True, text=True, check=False, preexec_fn=lambda: os.umask(0))
+    assert result.returncode == 0, result.stderr
+    tree = lab.parent / "out/lab"
+    modes = {p.relative_to(tree).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tree.rglob("*")}
+    modes[".."] = stat.S_IMODE(tree.parent.stat().st_mode)
+    folders = {path for path in modes if path == ".." or (tree / path).is_dir()}
+    assert {modes[path] for path in folders} == {0o755}
+    expected = {"http/ks/": 0o600, "boot/": 0o600, ".state.lock": 0o600}
+    for path, mode in modes.items():
+        if path not in folders:
+            want = next((m for prefix, m in expected.items() if path.startswith(prefix)), 0o644)
+            assert mode == want, path
+    assert {"manifest.json", "dnsmasq.conf", "boot/kvm01.lab.local.json", "http/ks/kvm01.lab.local.cfg"} <= set(modes)

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.fsutil import sha256_file
+from builder.fsutil import make_dirs, sha256_file
 from builder.proc import run
 
 
@@ -26,7 +26,7 @@ class ExportedImage:
 
 def export_image(disk: Path, dest: Path) -> ExportedImage:
     """`qemu-img convert -c` into a temporary file beside `dest`, renamed into place when complete."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     partial = dest.with_name(f".{dest.name}.partial")
     try:
         run(["qemu-img", "convert", "-c", "-O", "qcow2", str(disk), str(partial)], timeout=3600)

@@ -36,7 +36,7 @@ from builder.boot.domain import (
     parse_run_metadata,
 )
 from builder.errors import BadInput, CommandFailed, ToolMissing
-from builder.fsutil import sha256_bytes
+from builder.fsutil import make_dirs, sha256_bytes
 from builder.vocabulary import Progress
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def upload_file(conn: libvirt.virConnect, volume: Any, local: Path) -> None:
 
 def download_volume(conn: libvirt.virConnect, volume: Any, dest: Path) -> None:
     """Copy a volume's bytes into a local file through libvirt's storage API."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(dest.parent)
     tmp = dest.with_name(f".{dest.name}.part")
     stream = conn.newStream(0)
     try:
@@ -280,7 +280,7 @@ class RunResources:
 
     def __enter__(self) -> RunResources:
         self._pool = ensure_pool(self.conn, self._pool_name, self._progress)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.run_dir)
         return self
 
     def __exit__(
@@ -415,7 +415,7 @@ class RunResources:
         if self.kept_disk is not None:
             return self.kept_disk
         dest = folder / f"{self.run_id}.qcow2"
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         source = Path(self._disk.path())
         if not self.remote and os.access(source, os.R_OK):
             shutil.copyfile(source, dest)

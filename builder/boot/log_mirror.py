@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from builder.fsutil import make_dirs
+
 
 class VolumeMirror:
     """One remote log volume mirrored into a local file; each sync appends the bytes it gained."""
@@ -22,8 +24,8 @@ class VolumeMirror:
         self._volume = volume
         self._dest = dest
         self._offset = 0
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.touch()
+        make_dirs(dest.parent)
+        dest.touch(mode=0o644)  # masked by the umask: at most 0644
 
     def sync(self) -> int:
         """Append what the volume gained since the last sync; the number of bytes appended."""

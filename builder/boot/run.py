@@ -34,7 +34,7 @@ from builder.boot.tree_server import serve_tree
 from builder.boot.verdict import BootProgress, InstallJudge, Verdict
 from builder.boot.watch import DomainState, Judge, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
-from builder.fsutil import atomic_write
+from builder.fsutil import atomic_write, make_dirs
 from builder.paths import user_cache_dir
 from builder.pipeline import BootTestVariant, BuildRequest, BuildResult, model, run, vm_disk_names
 from builder.render.verify_plan import NicExpectation, verification_nics
@@ -224,7 +224,7 @@ def boot_test(
         _check_media_release(media, result.profile.target, options.location)
         output = request.roots.output_dir(result.name)
         run_dir = (output / "runs" / run_id).resolve()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir)
         atomic_write(run_dir / "ks.cfg", result.kickstart.text.encode(), 0o600)
         write_status(run_dir, run_id, result.name, "preparing")
         events.message(f"run {run_id}: diagnostics in {run_dir}")

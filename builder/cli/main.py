@@ -4,6 +4,7 @@ here and only here (2 bad input or usage, 1 a check failed, 130 interrupted)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -220,6 +221,9 @@ def _register_optional_commands() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # Nothing ksbuild or the tools it runs (qemu-img, libvirt downloads) create is writable by group or others,
+    # whatever umask the user has (under `umask 000` folders were 0777). Our own files get explicit modes too.
+    os.umask(os.umask(0) | 0o022)
     args = list(argv) if argv is not None else sys.argv[1:]
     if not args or args[0] not in cli.commands:
         # A core command (validate, render ...) does not need the boot and fleet commands registered.

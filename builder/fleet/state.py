@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hmac
 import json
+import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from builder.errors import BadInput
 from builder.fleet import pxe
-from builder.fsutil import atomic_write
+from builder.fsutil import atomic_write, make_dirs
 
 STATE_NAME = "state.json"
 STATE_MODE = 0o600
@@ -72,8 +73,9 @@ def same_token(given: str, expected: str) -> bool:
 @contextlib.contextmanager
 def lock(tree_dir: Path) -> Iterator[None]:
     """Serialises state changes and entry switches between `ksbuild serve`, `fleet reinstall` and renders."""
-    tree_dir.mkdir(parents=True, exist_ok=True)
-    with (tree_dir / _LOCK_NAME).open("a") as handle:
+    make_dirs(tree_dir)
+    # 0600: a lock file others could open would let them stall every render and callback.
+    with os.fdopen(os.open(tree_dir / _LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
