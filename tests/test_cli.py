@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import MINIMAL, REPO, SHIPPED_PROFILES, run_cli, write
 
 
@@ -138,3 +140,35 @@ def test_templates_override_one_snippet(tmp_path: Path) -> None:
 def test_python_dash_m_and_version(tmp_path: Path) -> None:
     result = run_cli("--version", cwd=tmp_path)
     assert result.returncode == 0 and "ksbuild" in result.stdout
+
+
+OTHER_HASH = "$6$othersalt1234567$" + "A" * 86
+
+
+def test_a_secret_given_by_set_is_not_recorded_in_the_manifest(tmp_path: Path) -> None:
+    result = run_cli("render", str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"), "-o", "out",
+                     "--set", f"users.root.password_hash={OTHER_HASH}", "--set", "system.selinux=permissive",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert OTHER_HASH in (tmp_path / "out/ks.cfg").read_text()  # it is used...
+    manifest = (tmp_path / "out/manifest.json").read_text()
+    assert OTHER_HASH not in manifest and "othersalt" not in manifest  # ...but not recorded
+    assert json.loads(manifest)["overrides"] == [
+        "users.root.password_hash=(secret, not shown)", "system.selinux=permissive"
+    ]
+
+
+@pytest.mark.parametrize("option", [
+    "users.root.password=hunter2-plain",
+    "users.root={password: hunter2-plain}",
+    "users.root.password_hash=hunter2-plain",
+    "users.root.password_hash=[hunter2-plain",
+    "users.root.password_hash.x=hunter2-plain",
+])
+def test_a_plaintext_given_by_set_is_never_echoed(tmp_path: Path, option: str) -> None:
+    # In error messages, text or JSON. (`show` prints the merged profile, the value included: that is its job.)
+    for command, output_format in (("render", "text"), ("validate", "json")):
+        result = run_cli(command, str(SHIPPED_PROFILES / "kvm-hypervisor.yaml"), "--set", option, "--format",
+                         output_format, cwd=tmp_path)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "hunter2" not in result.stdout + result.stderr, command

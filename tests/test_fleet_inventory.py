@@ -353,3 +353,33 @@ def test_an_inventory_has_its_own_size_bound(fleet_dir: Path) -> None:
 def test_a_missing_top_level_key_is_reported_at_the_inventory_s_first_key(fleet_dir: Path) -> None:
     path = write(fleet_dir, "# lab\ndescription: no hosts yet\npxe: {server: 'http://192.168.80.1:8080'}\n")
     assert refused(path) == ["lab.yaml:2: hosts: required key is missing"]
+
+
+def test_set_keys_that_cannot_be_read_are_located_and_one_value_is_not_shared_between_hosts(fleet_dir: Path) -> None:
+    path = write(fleet_dir, header=HEADER, text="""\
+        hosts:
+          - hostname: a.lab.local
+            macs: ["52:54:00:aa:00:01"]
+            set:
+              "system..timezone": UTC
+              extends: other
+          - hostname: b.lab.local
+            macs: ["52:54:00:aa:00:02"]
+        """)
+    assert [message.split(": ", 2)[:2] for message in refused(path)] == [
+        [f"lab.yaml:{line_of(path, 'system..timezone')}", 'hosts[0].set["system..timezone"]'],
+        [f"lab.yaml:{line_of(path, 'extends: other')}", "hosts[0].set.extends"],
+    ]
+    path = write(fleet_dir, """\
+        pxe: {server: "http://192.168.80.1:8080"}
+        defaults:
+          profile: profiles/hv.yaml
+          set:
+            sysctl: {vm.swappiness: 10}
+        hosts:
+          - {hostname: a.lab.local, macs: ["52:54:00:aa:00:01"]}
+          - {hostname: b.lab.local, macs: ["52:54:00:aa:00:02"]}
+        """)
+    first, second = load(path).hosts
+    assert first.data["sysctl"] == second.data["sysctl"] == {"vm.swappiness": 10}
+    assert first.data["sysctl"] is not second.data["sysctl"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from builder import __version__
 from builder.fsutil import atomic_write, locked_folder, sha256_bytes, sha256_file
+from builder.load.overrides import recorded_override
 from builder.vocabulary import display_path
 
 KICKSTART_NAME = "ks.cfg"
@@ -44,7 +45,7 @@ def build_manifest(
         "ksbuild_version": __version__,
         "pykickstart_version": version("pykickstart"),
         "inputs": [{"path": display_path(p, workdir), "sha256": sha256_file(p)} for p in sources],
-        "overrides": list(overrides),
+        "overrides": [recorded_override(text) for text in overrides],
         "templates": [
             {"name": template, "path": display_path(path, workdir), "sha256": sha256_file(path)}
             for template, path in sorted(templates.items())

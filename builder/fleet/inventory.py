@@ -33,7 +33,7 @@ so a problem in a host's profile is reported at the inventory line (or profile l
 from __future__ import annotations
 
 import difflib
-import json
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -44,10 +44,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from builder import targets
-from builder.errors import BadInput, Finding, Location, shown
+from builder.errors import BadInput, Finding, Location, cut, shown
 from builder.fsutil import real_path
-from builder.load.merge import Layer, merge_layers
-from builder.load.overrides import apply_overrides, override_location
+from builder.load.merge import Layer, merge_layers, strip_nulls
+from builder.load.overrides import KeyPathError, apply_values, parse_key_path
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.load.when_target import has_overlays, merge_chain, target_of
 from builder.load.yaml_source import INVENTORY_LIMITS, parse_yaml_text, read_text_file
@@ -390,23 +390,34 @@ def _apply_sets(
     findings: list[Finding],
 ) -> Layer:
     """`layer` with the level's `set` entries applied, each located at its line in the inventory."""
-    if not sets:
-        return layer
-    texts = {f"{key}={json.dumps(value)}": key for key, value in sets.items()}
-    try:
-        result = apply_overrides(layer, list(texts))
-    except BadInput as exc:
-        for finding in exc.findings:
-            text = (finding.location.file if finding.location else "").removeprefix("--set ")
-            key = texts.get(text, "")
-            findings.append(Finding(CHECK, f"set {key}: {finding.message}", where.get((key,)),
-                                    format_key((*level, "set", key))))
-        return layer
-    relocated = {override_location(text).file: where.get((key,)) for text, key in texts.items()}
-    locations = {
-        path: relocated.get(location.file) or location for path, location in result.locations.items()
-    }
-    return Layer(result.data, locations)
+    items = []
+    for key, value in sets.items():
+        at = where.get((key,))
+        try:
+            path = _set_key_path(key)
+        except KeyPathError as exc:
+            findings.append(Finding(CHECK, f"set {cut(key)}: {exc} (key paths are written as --set takes them)",
+                                    at, format_key((*level, "set", key))))
+            continue
+        items.append((key, path, strip_nulls(value), at))
+    for key, path, value, at in items:
+        try:
+            layer = apply_values(layer, [(path, value, at or Location(format_key((*level, "set", key))))])
+        except BadInput as exc:
+            findings.extend(Finding(CHECK, f"set {cut(key)}: {f.message}", at, format_key((*level, "set", key)))
+                            for f in exc.findings)
+    return layer
+
+
+@functools.lru_cache(maxsize=4096)
+def _set_key_path(key: str) -> KeyPath:
+    """A `set` key read as --set reads it (most are repeated for every host: read once)."""
+    path, end = parse_key_path(key)
+    if end != len(key):
+        raise KeyPathError(f"unexpected {shown(key[end:])} at character {end + 1}")
+    if path[0] == "extends":
+        raise KeyPathError("extends cannot be set: it is read before any value is set")
+    return path
 
 
 def _put(

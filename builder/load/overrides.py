@@ -9,12 +9,13 @@ length to append one (so ``packages.install[3]=foo`` on a three-item list adds a
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from builder.errors import BadInput, Finding, Location
+from builder.errors import BadInput, Finding, Location, cut
 from builder.load.merge import Layer, drop_locations, strip_nulls
 from builder.load.yaml_source import CHECK, MAX_NESTING, parse_yaml_text
 from builder.vocabulary import KeyPath, format_key
@@ -70,17 +71,41 @@ def parse_key_path(text: str) -> tuple[KeyPath, int]:
     return tuple(path), position
 
 
+_SECRET_WORDS = re.compile(r"pass(word|phrase)?|secret|hash|token|rootpw", re.IGNORECASE)
+HIDDEN_VALUE = "(secret, not shown)"
+
+
+def recorded_override(text: str) -> str:
+    """A ``--set`` text as a manifest records it: a value that may be a secret (the key, or a key inside the
+    value, names a password, hash, passphrase, secret or token: a plaintext typed by mistake included) is
+    replaced by "(secret, not shown)", so the record says a secret was set, not what it is."""
+    if not _SECRET_WORDS.search(text):
+        return text
+    try:
+        _, end = parse_key_path(text)
+    except KeyPathError:
+        end = text.find("=") if "=" in text else len(text)
+    key = text[:end].rstrip(" ")
+    return f"{key}={HIDDEN_VALUE}" if "=" in text[end:] else key
+
+
+def shown_override(text: str) -> str:
+    """A ``--set`` text as messages and ``show`` repeat it: as recorded, and cut when long."""
+    return cut(recorded_override(text), 200)
+
+
 def override_location(text: str) -> Location:
-    """Where a ``--set`` value comes from, as messages and ``show`` name it."""
-    return Location(f"--set {text}")
+    """Where a ``--set`` value comes from, as messages and ``show`` name it (a secret's value not shown)."""
+    return Location(f"--set {shown_override(text)}")
 
 
-def parse_override(text: str) -> tuple[KeyPath, Any]:
+def parse_override(text: str, origin: Location | None = None) -> tuple[KeyPath, Any]:
     """``"network.bridges[0].stp=false"`` → ``(("network", "bridges", 0, "stp"), False)``.
 
-    Raises BadInput (located ``--set TEXT``) unless the text is KEY=VALUE with a readable key and YAML value.
+    Raises BadInput (located at `origin`, by default ``--set TEXT``) unless the text is KEY=VALUE with a
+    readable key and YAML value.
     """
-    origin = override_location(text)
+    origin = origin or override_location(text)
 
     def refuse(message: str, key: str | None = None) -> BadInput:
         finding = Finding(CHECK, message, origin, key)
@@ -103,14 +128,35 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
 
 
 def apply_overrides(layer: Layer, overrides: Sequence[str]) -> Layer:
-    """`layer` with each override applied in order; BadInput listing every override that cannot be applied."""
-    data = layer.data
-    locations = dict(layer.locations)
+    """`layer` with each ``--set`` text applied in order; BadInput listing every override that cannot be
+    applied. `layer.data` is changed in place."""
     findings: list[Finding] = []
+    items: list[tuple[KeyPath, Any, Location]] = []
     for text in overrides:
         try:
             path, value = parse_override(text)
-            _apply(data, locations, path, value, override_location(text))
+            items.append((path, value, override_location(text)))
+        except BadInput as exc:
+            findings.extend(exc.findings)
+    try:
+        result = apply_values(layer, items)
+    except BadInput as exc:
+        findings.extend(exc.findings)
+    if findings:
+        raise BadInput(f"{len(findings)} bad --set option(s)", findings)
+    return result
+
+
+def apply_values(layer: Layer, items: Sequence[tuple[KeyPath, Any, Location]]) -> Layer:
+    """`layer` with each (key path, value, where it was given) set in order, as ``--set`` sets it (null removes);
+    BadInput listing every one that cannot be applied. `layer.data` is changed in place; values are copied, so
+    one value given for many hosts is not shared between them."""
+    data = layer.data
+    locations = dict(layer.locations)
+    findings: list[Finding] = []
+    for path, value, origin in items:
+        try:
+            _apply(data, locations, path, copy.deepcopy(value), origin)
         except BadInput as exc:
             findings.extend(exc.findings)
     if findings:
