@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from builder.errors import shown
+
 FOLDER_MODE = 0o755
 """Every folder ksbuild creates: readable by the web or TFTP server that serves it, writable by its owner only.
 The files in them get their own modes (0600 for anything holding a password hash)."""
@@ -146,3 +148,27 @@ def is_dir(path: Path) -> bool:
         return path.is_dir()
     except OSError:
         return False
+
+
+class Contained:
+    """Joins paths read back from files ksbuild wrote into `root` (a manifest, a boot entries file), which someone
+    may have edited, refusing any that would leave `root`: ValueError unless the path is plain and relative (no
+    absolute path, no empty, ``.`` or ``..`` part, no NUL) and no symbolic link on the way leads out. Each folder
+    is resolved once per instance: make one per run, not one for the life of a server."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._real_root = real_path(root)
+        self._inside: set[Path] = set()
+
+    def __call__(self, relpath: object) -> Path:
+        if not isinstance(relpath, str) or not relpath or "\x00" in relpath or relpath.startswith("/"):
+            raise ValueError(f"{shown(relpath)} is not a relative path")
+        if any(part in ("", ".", "..") for part in relpath.split("/")):
+            raise ValueError(f"{shown(relpath)} is not a plain path inside the folder (it has . or .. parts)")
+        path = self.root / relpath
+        if path.parent not in self._inside:
+            if not real_path(path.parent).is_relative_to(self._real_root):
+                raise ValueError(f"{shown(relpath)} leads out of the folder through a symbolic link")
+            self._inside.add(path.parent)
+        return path

@@ -366,3 +366,47 @@ def test_each_file_of_the_tree_has_its_mode_whatever_the_umask(lab: Path) -> Non
             want = next((m for prefix, m in expected.items() if path.startswith(prefix)), 0o644)
             assert mode == want, path
     assert {"manifest.json", "dnsmasq.conf", "boot/kvm01.lab.local.json", "http/ks/kvm01.lab.local.cfg"} <= set(modes)
+
+
+@pytest.mark.parametrize("tamper", ["entry", "kickstart", "file", "hostname", "symlink"])
+def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: str) -> None:
+    out = lab.parent / "out"
+    render(lab, out)
+    victim = lab.parent / "victim"
+    victim.write_text("not ksbuild's\n")
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    host = manifest["hosts"]["kvm01.lab.local"]
+    if tamper == "entry":
+        host["entries"]["../../victim"] = host["entries"].popitem()[1]
+    elif tamper == "kickstart":
+        host["kickstart"]["path"] = "../victim"
+    elif tamper == "file":
+        manifest["files"]["tftp/../../victim"] = "0" * 64
+    elif tamper == "hostname":
+        manifest["hosts"]["../../victim"] = manifest["hosts"].pop("kvm01.lab.local")
+    else:
+        (out / "tftp/pxelinux.cfg").rename(out / "tftp/pxelinux.cfg.moved")
+        (out / "tftp/pxelinux.cfg").symlink_to(lab.parent)  # the entries' folder now leads out of the tree
+    manifest_path.write_text(json.dumps(manifest))
+    edit(lab, "192.168.80.41/24", "192.168.80.51/24")  # something to render: the old files would be replaced
+    edit(lab, "  - hostname: kvm03.lab.local", "  - hostname: kvm09.lab.local")  # a host leaves: its files go
+    with pytest.raises(BadInput) as caught:
+        render(lab, out)
+    assert "stays inside the tree" in caught.value.message or "leads out" in caught.value.message
+    assert victim.read_text() == "not ksbuild's\n"
+    assert sorted(p.name for p in lab.parent.iterdir()) == ["lab.yaml", "out", "profiles", "victim"]
+
+
+def test_paths_in_a_host_s_boot_entries_stay_inside_the_tree(lab: Path) -> None:
+    out = lab.parent / "out"
+    render(lab, out)
+    boot = out / "boot/kvm01.lab.local.json"
+    data = json.loads(boot.read_text())
+    data["entries"]["../../victim"] = data["entries"].popitem()[1]
+    boot.write_text(json.dumps(data))
+    for switch in (lambda: pxe.mark_installed(out, "kvm01.lab.local", by="test"),
+                   lambda: pxe.reinstall(out, "kvm01.lab.local")):
+        with pytest.raises(BadInput, match="stays inside the tree"):
+            switch()
+    assert not (lab.parent / "victim").exists() and not (lab.parent.parent / "victim").exists()

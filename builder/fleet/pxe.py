@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 import jinja2
 
-from builder.errors import BadInput
+from builder.errors import BadInput, shown
 from builder.fleet.inventory import Firmware, InventoryModel, PxeSettings
-from builder.fsutil import atomic_copy, atomic_write
+from builder.fsutil import Contained, atomic_copy, atomic_write
 
 Variant = Literal["install", "local"]
 INSTALL: Variant = "install"
@@ -147,15 +147,51 @@ def encode_entries(entries: Mapping[str, Mapping[Variant, bytes]]) -> bytes:
     return (json.dumps({"entries": text}, indent=1, sort_keys=True) + "\n").encode()
 
 
-def read_entries(tree: Path, hostname: str) -> dict[str, dict[Variant, bytes]]:
+class TreePaths(Contained):
+    """Paths read back from the tree's own files (manifest.json, boot/<host>.json): each must stay inside the tree,
+    so an edited file cannot make a render delete, or a callback write, anything elsewhere."""
+
+    def join(self, relpath: object, source: Path) -> Path:
+        """`tree / relpath`; BadInput naming `source` (the file it was read from) when it would leave the tree."""
+        try:
+            return self(relpath)
+        except ValueError as exc:
+            raise BadInput(f"{source}: {exc}; every path there stays inside the tree (was the file edited?): "
+                           "render into an empty folder") from None
+
+
+def read_entries(tree: Path, hostname: str, paths: TreePaths | None = None) -> dict[str, dict[Variant, bytes]]:
+    paths = paths or TreePaths(tree)
+    source = paths.join(boot_file(hostname), tree / MANIFEST_NAME)
     try:
-        data = json.loads((tree / boot_file(hostname)).read_text())
-        return {
+        data = json.loads(source.read_text())
+        entries = {
             path: {INSTALL: versions[INSTALL].encode(), LOCAL: versions[LOCAL].encode()}
             for path, versions in data["entries"].items()
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BadInput(f"{tree / boot_file(hostname)}: cannot read the boot entries; render again ({exc})") from exc
+        raise BadInput(f"{source}: cannot read the boot entries; render again ({exc})") from exc
+    for path in entries:
+        paths.join(path, source)
+    return entries
+
+
+def check_manifest_paths(tree: Path, manifest: Mapping[str, Any], paths: TreePaths | None = None) -> None:
+    """BadInput unless every path the manifest names (hosts' files and entries, shared files) is inside the tree
+    and shaped as ksbuild writes it."""
+    paths = paths or TreePaths(tree)
+    source = tree / MANIFEST_NAME
+    try:
+        for hostname, entry in manifest["hosts"].items():
+            paths.join(boot_file(hostname), source)
+            paths.join(kickstart_path(hostname, "token"), source)
+            for path in entry["entries"]:
+                paths.join(path, source)
+        for path in manifest["files"]:
+            paths.join(path, source)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{source}: not a manifest this ksbuild wrote ({shown(str(exc))}); render into an empty "
+                       "folder") from None
 
 
 def host_entries(
@@ -251,12 +287,13 @@ class TreeWriter:
     def __init__(self, root: Path, *, durable_each: bool = False) -> None:
         self.root = root
         self._durable_each = durable_each
+        self._paths = TreePaths(root)
 
     def write(self, relpath: str, data: bytes, mode: int = 0o644) -> None:
-        atomic_write(self.root / relpath, data, mode, durable=self._durable_each)
+        atomic_write(self._paths.join(relpath, self.root), data, mode, durable=self._durable_each)
 
     def copy(self, relpath: str, source: Path) -> None:
-        atomic_copy(self.root / relpath, source, durable=self._durable_each)
+        atomic_copy(self._paths.join(relpath, self.root), source, durable=self._durable_each)
 
     def finish(self) -> None:
         if not self._durable_each:
@@ -290,7 +327,9 @@ def manifest_hosts(tree: Path) -> dict[str, Any]:
     hosts = manifest.get("hosts") if isinstance(manifest, dict) else None
     if not isinstance(hosts, dict):
         raise BadInput(f"{tree / MANIFEST_NAME}: no hosts; render again")
-    return {str(name): record for name, record in hosts.items() if isinstance(record, dict)}
+    records = {str(name): record for name, record in hosts.items() if isinstance(record, dict)}
+    check_manifest_paths(tree, {"hosts": records, "files": {}})
+    return records
 
 
 def manifest_host(tree: Path, hostname: str) -> dict[str, Any] | None:

@@ -33,11 +33,16 @@ class Versions:
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    """The last render's manifest (None when there is none to read); BadInput when a path it names would lead
+    out of the tree: it decides what a render deletes and where entries are written."""
     try:
         data = json.loads((out_dir / pxe.MANIFEST_NAME).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("hosts"), dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("hosts"), dict):
+        return None
+    pxe.check_manifest_paths(out_dir, data)
+    return data
 
 
 def manifest_bytes(data: Mapping[str, Any]) -> bytes:
@@ -261,6 +266,8 @@ def remove_stale(
     if previous is None:
         return []
     served = {path for entry in hosts.values() for path in entry["entries"]} | set(files)
+    # Checked when the manifest was read; checked again here, where a path decides what is deleted.
+    paths, manifest = pxe.TreePaths(out_dir), out_dir / pxe.MANIFEST_NAME
     removed = []
     for hostname, entry in previous.get("hosts", {}).items():
         stale = [path for path in entry.get("entries", {}) if path not in served]
@@ -270,10 +277,10 @@ def remove_stale(
             stale.append(pxe.boot_file(hostname))
             states.pop(hostname, None)
         for path in stale:
-            (out_dir / path).unlink(missing_ok=True)
+            paths.join(path, manifest).unlink(missing_ok=True)
     for path in previous.get("files", {}):
         if path not in files:
-            (out_dir / path).unlink(missing_ok=True)
+            paths.join(path, manifest).unlink(missing_ok=True)
     if removed:
         state.write(out_dir, states)
     return removed
