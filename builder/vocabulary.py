@@ -163,7 +163,12 @@ def schema_findings(
     """pydantic's errors as located findings: unknown keys with a "did you mean", missing keys said plainly.
     `unknown_key_messages` replaces the message for particular unknown keys (a plaintext password key)."""
     findings = []
-    for error in exc.errors(include_url=False, include_input=False):
+    errors = exc.errors(include_url=False, include_input=False)
+    # pydantic also says a list whose only items were refused is "too short": the items' errors say why.
+    failed_items = {tuple(e["loc"][:-1]) for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in failed_items:
+            continue
         path: KeyPath = tuple(part for part in error["loc"] if isinstance(part, str | int))
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":

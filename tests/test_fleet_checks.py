@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from builder.errors import BadInput
 from builder.fleet.checks import model_fleet
 from builder.fleet.inventory import Inventory, load_inventory
 from builder.vocabulary import Roots
@@ -66,6 +67,34 @@ def test_duplicate_hostnames_are_found_whatever_their_case(fleet_dir: Path) -> N
         f"lab.yaml:{line_of(path, 'KVM01')}: hosts[1].hostname: host KVM01.lab.local: hostname is already used by "
         f"hosts[0] (lab.yaml:{line_of(path, 'kvm01')})"
     ]
+
+
+def test_two_hosts_whose_short_names_collide_are_an_error(fleet_dir: Path) -> None:
+    # The dnsmasq snippet says dhcp-host=...,kvm01 for both: dnsmasq drops a name's domain unless it is its own.
+    hosts = host("kvm01.lab.local", "52:54:00:aa:00:01", "192.168.80.41/24") + \
+        host("kvm01.other.local", "52:54:00:aa:00:02", "192.168.80.42/24")
+    path, found = findings_of(fleet_dir, hosts)
+    assert found == [
+        f"lab.yaml:{line_of(path, 'kvm01.other')}: hosts[1].hostname: host kvm01.other.local: its short name kvm01 "
+        f"is already that of kvm01.lab.local (hosts[0], lab.yaml:{line_of(path, 'kvm01.lab')}); dnsmasq hands out "
+        "names without their domain (dhcp-host=...,kvm01), so both would claim one name"
+    ]
+
+
+@pytest.mark.parametrize(("mac", "why"), [
+    ("00:00:00:00:00:00", "00:00:00:00:00:00 is the all-zero address, not a NIC's"),
+    ("FF:FF:FF:FF:FF:FF", "ff:ff:ff:ff:ff:ff is the broadcast address, not a NIC's"),
+    ("01:00:5e:00:00:fb", "01:00:5e:00:00:fb is a multicast address (the first octet is odd), not a NIC's"),
+    ("33:33:00:00:00:01", "33:33:00:00:00:01 is a multicast address (the first octet is odd), not a NIC's"),
+])
+def test_macs_that_are_no_nic_s_are_refused_at_their_line(fleet_dir: Path, mac: str, why: str) -> None:
+    hosts = host("kvm01.lab.local", "52:54:00:aa:00:01", "192.168.80.41/24") + \
+        host("kvm02.lab.local", mac, "192.168.80.42/24")
+    path = fleet_dir / "lab.yaml"
+    path.write_text(HEADER + hosts)
+    with pytest.raises(BadInput) as caught:
+        load(path)
+    assert [f.format() for f in caught.value.findings] == [f"lab.yaml:{line_of(path, mac)}: hosts[1].macs[0]: {why}"]
 
 
 def test_duplicate_macs_are_found_across_hosts_and_within_one(fleet_dir: Path) -> None:

@@ -121,16 +121,26 @@ def _named(host: FleetHost, path: KeyPath) -> str:
 
 
 def _duplicate_hostnames(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+    # dnsmasq keeps a dhcp-host name's domain only when it matches its own `domain=` for that address (option.c
+    # strips it, rfc2131.c logs "Ignoring domain" otherwise), and the snippet hands out the short name: two hosts
+    # whose names differ only after the first dot would claim one DHCP name.
     first: dict[str, FleetHost] = {}
     for host in inventory.hosts:
-        key = host.hostname.lower().rstrip(".")
+        name = host.hostname.lower().rstrip(".")
+        short = name.split(".")[0]
         path: KeyPath = ("hosts", host.index, "hostname")
-        if key in first:
-            where = inventory.locate(("hosts", first[key].index, "hostname"))
-            message = f"host {host.hostname}: hostname is already used by hosts[{first[key].index}] ({where})"
-            yield Finding(CHECK, message, inventory.locate(path), format_key(path))
+        owner = first.get(short)
+        if owner is None:
+            first[short] = host
+            continue
+        where = inventory.locate(("hosts", owner.index, "hostname"))
+        if owner.hostname.lower().rstrip(".") == name:
+            message = f"host {host.hostname}: hostname is already used by hosts[{owner.index}] ({where})"
         else:
-            first[key] = host
+            message = (f"host {host.hostname}: its short name {short} is already that of {owner.hostname} "
+                       f"(hosts[{owner.index}], {where}); dnsmasq hands out names without their domain "
+                       f"(dhcp-host=...,{short}), so both would claim one name")
+        yield Finding(CHECK, message, inventory.locate(path), format_key(path))
 
 
 def _duplicate_macs(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:

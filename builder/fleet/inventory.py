@@ -102,6 +102,19 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _unicast_mac(value: str) -> str:
+    # A NIC's own address is unicast: PXE firmware never sends from these, and a DHCP or boot entry for one
+    # would match no machine (or, for a broadcast or multicast address, confuse the server).
+    if value == "00:00:00:00:00:00":
+        raise ValueError(f"{value} is the all-zero address, not a NIC's")
+    if value == "ff:ff:ff:ff:ff:ff":
+        raise ValueError(f"{value} is the broadcast address, not a NIC's")
+    if int(value[:2], 16) & 1:
+        raise ValueError(f"{value} is a multicast address (the first octet is odd), not a NIC's")
+    return value
+
+
+HostMac = Annotated[MacAddress, AfterValidator(_unicast_mac)]
 KernelArg = Annotated[Line, AfterValidator(_kernel_arg)]
 TftpPath = Annotated[Line, AfterValidator(_tftp_path)]
 Subnet = Annotated[IPv4Network, BeforeValidator(_network)]
@@ -190,7 +203,7 @@ class Group(Level):
 class HostEntry(Level):
     hostname: HostName = Field(description="The host's name: system.hostname and its kickstart's file name.")
     group: Identifier | None = Field(None, description="A name from groups:.")
-    macs: tuple[MacAddress, ...] = Field(min_length=1, description="The host's NICs, the boot NIC first.")
+    macs: tuple[HostMac, ...] = Field(min_length=1, description="The host's NICs, the boot NIC first.")
     boot_interface: InterfaceName | None = Field(
         None, description="Kernel name of the boot NIC; becomes network.install_device."
     )
