@@ -360,15 +360,16 @@ def test_each_file_of_the_tree_has_its_mode_whatever_the_umask(lab: Path) -> Non
     modes[".."] = stat.S_IMODE(tree.parent.stat().st_mode)
     folders = {path for path in modes if path == ".." or (tree / path).is_dir()}
     assert {modes[path] for path in folders} == {0o755}
-    expected = {"http/ks/": 0o600, "boot/": 0o600, ".state.lock": 0o600}
+    expected = {"http/ks/": 0o600, "boot/": 0o600, ".state.lock": 0o600, "state.json": 0o600}
     for path, mode in modes.items():
         if path not in folders:
             want = next((m for prefix, m in expected.items() if path.startswith(prefix)), 0o644)
             assert mode == want, path
-    assert {"manifest.json", "dnsmasq.conf", "boot/kvm01.lab.local.json", "http/ks/kvm01.lab.local.cfg"} <= set(modes)
+    assert {"manifest.json", "dnsmasq.conf", "boot/kvm01.lab.local.json", "state.json"} <= set(modes)
+    assert modes["http/ks/kvm01.lab.local"] == 0o755  # the host's kickstart folder: its kickstart in it is 0600
 
 
-@pytest.mark.parametrize("tamper", ["entry", "kickstart", "file", "hostname", "symlink"])
+@pytest.mark.parametrize("tamper", ["entry", "file", "hostname", "symlink"])
 def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: str) -> None:
     out = lab.parent / "out"
     render(lab, out)
@@ -379,8 +380,6 @@ def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: st
     host = manifest["hosts"]["kvm01.lab.local"]
     if tamper == "entry":
         host["entries"]["../../victim"] = host["entries"].popitem()[1]
-    elif tamper == "kickstart":
-        host["kickstart"]["path"] = "../victim"
     elif tamper == "file":
         manifest["files"]["tftp/../../victim"] = "0" * 64
     elif tamper == "hostname":
@@ -405,8 +404,7 @@ def test_paths_in_a_host_s_boot_entries_stay_inside_the_tree(lab: Path) -> None:
     data = json.loads(boot.read_text())
     data["entries"]["../../victim"] = data["entries"].popitem()[1]
     boot.write_text(json.dumps(data))
-    for switch in (lambda: pxe.mark_installed(out, "kvm01.lab.local", by="test"),
-                   lambda: pxe.reinstall(out, "kvm01.lab.local")):
+    for switch in (lambda: report_install(out, "kvm01.lab.local"), lambda: tree.reinstall(out, "kvm01.lab.local")):
         with pytest.raises(BadInput, match="stays inside the tree"):
             switch()
     assert not (lab.parent / "victim").exists() and not (lab.parent.parent / "victim").exists()
