@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from builder.errors import EXIT_BAD_INPUT, BadInput, Location
 from builder.load import MAX_FILE_BYTES
+from builder.load.yaml_source import parse_yaml_text
 from tests.helpers import Workdir
 
 DATA = Path(__file__).parent / "data" / "load"
@@ -342,3 +344,19 @@ def test_a_file_outside_the_current_folder_is_named_by_absolute_path(tmp_path: P
         f"{path}:2: YAML error: expected the node content, but found '<stream end>' "
         "(column 1; while parsing a flow node)"
     ]
+
+
+YAML_FILES = sorted([*Path(__file__).parent.parent.joinpath("profiles").glob("*.yaml"),
+                     *Path(__file__).parent.joinpath("data").rglob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: str(p.relative_to(p.parents[2])))
+def test_libyaml_and_the_pure_python_parser_read_the_same(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # libyaml reads documents (a 10,000-host inventory in a second, not ten); the pure-Python parser words the
+    # errors users see. Both must give the same values, lines and findings.
+    text = path.read_text(encoding="utf-8-sig")
+    fast = parse_yaml_text(text, path.name)
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    slow = parse_yaml_text(text, path.name)
+    assert (fast.data, fast.locations, fast.findings, fast.root) == (slow.data, slow.locations, slow.findings,
+                                                                      slow.root)

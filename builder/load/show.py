@@ -78,7 +78,7 @@ def _plain_is_safe(text: str) -> bool:
     # The reader decides: a plain scalar is safe only if both loaders read it back as this very string.
     for loader in (yaml.SafeLoader, ProfileYamlLoader):
         try:
-            if yaml.load(text, Loader=loader) != text:  # noqa: S506 - both loaders are safe loaders
+            if yaml.load(text, Loader=loader) != text:  # type: ignore[arg-type]  # noqa: S506 - both are safe loaders
                 return False
         except (yaml.YAMLError, ValueError):
             return False

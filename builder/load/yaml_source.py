@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from yaml._yaml import CParser
 from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -79,15 +80,19 @@ class _Size:
     height: int
 
 
-class ProfileYamlLoader(yaml.SafeLoader):
-    """SafeLoader reading YAML 1.1 types, except sexagesimal numbers, timestamps and the ``=`` value key;
-    it refuses deep nesting, recursive aliases and what aliases add beyond `limits`, each at its line."""
+class _ProfileResolver(yaml.resolver.BaseResolver):
+    """YAML 1.1 types as SafeLoader reads them, except sexagesimal numbers, timestamps and the ``=`` value key."""
 
     # Own table, filled below; an empty class attribute stops PyYAML copying SafeLoader's resolvers into it.
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML keeps this table on the class
 
-    def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
-        super().__init__(stream)
+
+class _BoundedComposer(yaml.composer.Composer):
+    """PyYAML's composer, refusing deep nesting, recursive aliases and what aliases add beyond `limits`, each at
+    its line. It reads events from either parser: PyYAML's own (pure Python) or libyaml's."""
+
+    def __init__(self, limits: YamlLimits) -> None:
+        super().__init__()
         self._limits = limits
         self._nesting = 0
         self._open_anchors: set[str] = set()  # anchors of collections still being composed
@@ -99,7 +104,7 @@ class ProfileYamlLoader(yaml.SafeLoader):
         # PyYAML composes recursively: refuse deep nesting here, at its line, before Python's stack runs out.
         self._nesting += 1
         try:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[attr-defined]  # the parser part of the loader
             if self._nesting > MAX_NESTING:
                 self._refuse(f"nested more than {MAX_NESTING} levels deep", event.start_mark)
             if isinstance(event, AliasEvent):
@@ -156,12 +161,39 @@ class ProfileYamlLoader(yaml.SafeLoader):
         return size
 
 
-ProfileYamlLoader.add_implicit_resolver(
+class ProfileYamlLoader(
+    _BoundedComposer, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.constructor.SafeConstructor,
+    _ProfileResolver,
+):
+    """The pure-Python loader: its error messages are the ones users see (libyaml words them differently)."""
+
+    def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        _BoundedComposer.__init__(self, limits)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _ProfileResolver.__init__(self)
+
+
+class _FastProfileYamlLoader(_BoundedComposer, CParser, yaml.constructor.SafeConstructor, _ProfileResolver):
+    """libyaml's scanner and parser (a 10,000-host inventory reads in a second instead of ten) under the same
+    composer, so the same limits apply at the same lines. A document it refuses is read again by
+    ProfileYamlLoader for the message."""
+
+    def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
+        CParser.__init__(self, stream)
+        _BoundedComposer.__init__(self, limits)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _ProfileResolver.__init__(self)
+
+
+_ProfileResolver.add_implicit_resolver(
     _BOOL,
     re.compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
     list("yYnNtTfFoO"),
 )
-ProfileYamlLoader.add_implicit_resolver(
+_ProfileResolver.add_implicit_resolver(
     _FLOAT,
     re.compile(
         r"^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?"
@@ -171,7 +203,7 @@ ProfileYamlLoader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
-ProfileYamlLoader.add_implicit_resolver(
+_ProfileResolver.add_implicit_resolver(
     _INT,
     re.compile(
         r"^(?:[-+]?0b[0-1_]*[0-1][0-1_]*"
@@ -181,8 +213,8 @@ ProfileYamlLoader.add_implicit_resolver(
     ),
     list("-+0123456789"),
 )
-ProfileYamlLoader.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
-ProfileYamlLoader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_ProfileResolver.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
+_ProfileResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 
 
 @dataclass
@@ -238,16 +270,23 @@ def parse_yaml_text(
 
     `display` names the source in locations. With `require_mapping` the top level must be a mapping.
     """
+    loader: ProfileYamlLoader | _FastProfileYamlLoader
     try:
-        loader = ProfileYamlLoader(text, limits)
-    except yaml.reader.ReaderError as exc:
-        return YamlDocument(None, findings=[_reader_finding(text, exc.position, display)])
-    try:
+        loader = (_FastProfileYamlLoader if yaml.__with_libyaml__ else ProfileYamlLoader)(text, limits)
         root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
+    except _Refused as exc:
         return YamlDocument(None, findings=[_syntax_finding(exc, display)])
-    except yaml.YAMLError as exc:
-        return YamlDocument(None, findings=[Finding(CHECK, f"YAML error: {exc}", Location(display))])
+    except yaml.YAMLError:
+        try:
+            loader = ProfileYamlLoader(text, limits)
+        except yaml.reader.ReaderError as exc:
+            return YamlDocument(None, findings=[_reader_finding(text, exc.position, display)])
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            return YamlDocument(None, findings=[_syntax_finding(exc, display)])
+        except yaml.YAMLError as exc:
+            return YamlDocument(None, findings=[Finding(CHECK, f"YAML error: {exc}", Location(display))])
     finally:
         loader.dispose()
 
@@ -330,7 +369,7 @@ _Entry = tuple[ScalarNode, Node]
 class _ValueBuilder:
     """Builds plain values from checked nodes, recording locations and collecting problems."""
 
-    def __init__(self, loader: ProfileYamlLoader, display: str) -> None:
+    def __init__(self, loader: yaml.constructor.SafeConstructor, display: str) -> None:
         self._loader = loader
         self._display = display
         self.locations: dict[KeyPath, Location] = {}
