@@ -159,16 +159,21 @@ class Contained:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._real_root = real_path(root)
-        self._inside: set[Path] = set()
+        self._inside: set[str] = set()  # folders (relative to root) found inside it
 
     def __call__(self, relpath: object) -> Path:
+        return self.root / self.check(relpath)
+
+    def check(self, relpath: object) -> str:
+        """`relpath` itself when it stays inside `root` (strings only: a manifest names thousands)."""
         if not isinstance(relpath, str) or not relpath or "\x00" in relpath or relpath.startswith("/"):
             raise ValueError(f"{shown(relpath)} is not a relative path")
-        if any(part in ("", ".", "..") for part in relpath.split("/")):
+        parts = relpath.split("/")
+        if "" in parts or "." in parts or ".." in parts:
             raise ValueError(f"{shown(relpath)} is not a plain path inside the folder (it has . or .. parts)")
-        path = self.root / relpath
-        if path.parent not in self._inside:
-            if not real_path(path.parent).is_relative_to(self._real_root):
+        parent = relpath.rpartition("/")[0]
+        if parent not in self._inside:
+            if not real_path(self.root / parent).is_relative_to(self._real_root):
                 raise ValueError(f"{shown(relpath)} leads out of the folder through a symbolic link")
-            self._inside.add(path.parent)
-        return path
+            self._inside.add(parent)
+        return relpath

@@ -38,7 +38,9 @@ def fleet_dir(tmp_path: Path) -> Path:
 
 def load(path: Path) -> Inventory:
     """The inventory as `ksbuild fleet` run in its folder reads it: profiles/ there, paths shown relative to it."""
-    return load_inventory(path, roots=Roots.under(path.parent))
+    inventory = load_inventory(path, roots=Roots.under(path.parent))
+    inventory.hosts  # noqa: B018 - hosts are built on demand; here every problem is found at once, as a render does
+    return inventory
 
 
 def write(folder: Path, text: str, *, header: str = "") -> Path:

@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -290,12 +291,13 @@ def test_check_validates_without_writing_and_reports_every_host(lab: Path) -> No
         check(lab)
     gateway_line = profile_gateway_line(lab)
     assert [f.format() for f in caught.value.findings if f.severity == "error"] == [
+        # The host's own findings first (its profile, its install network), then those between hosts.
         f"profiles/hv.yaml:{gateway_line}: network.bridges[0].ipv4.gateway: host kvm02.lab.local: gateway "
         "192.168.80.1 is the host's own address",
-        "lab.yaml:30: network.bridges[0].ipv4.address: host kvm02.lab.local: address 192.168.80.1 of br0 is the "
-        f"gateway of host kvm01.lab.local (profiles/hv.yaml:{gateway_line})",
         "lab.yaml:30: network.bridges[0].ipv4.address: host kvm02.lab.local: install address 192.168.80.1 is the "
         "DHCP gateway",
+        "lab.yaml:30: network.bridges[0].ipv4.address: host kvm02.lab.local: address 192.168.80.1 of br0 is the "
+        f"gateway of host kvm01.lab.local (profiles/hv.yaml:{gateway_line})",
     ]
 
 
@@ -408,3 +410,48 @@ def test_paths_in_a_host_s_boot_entries_stay_inside_the_tree(lab: Path) -> None:
         with pytest.raises(BadInput, match="stays inside the tree"):
             switch()
     assert not (lab.parent / "victim").exists() and not (lab.parent.parent / "victim").exists()
+
+
+def many_hosts(tmp_path: Path, count: int, extra: Callable[[int], str] = lambda n: "") -> Path:
+    """`count` hosts of one profile, each with its name, MAC and address (and `extra(n)` lines of its own)."""
+    shutil.copytree(DATA / "profiles", tmp_path / "profiles")
+    hosts = "".join(
+        f"  - hostname: kvm{n:02d}.lab.local\n    macs: [\"52:54:00:bb:00:{n:02x}\"]\n"
+        f"    set:\n      network.bridges[0].ipv4.address: 192.168.80.{100 + n}/24\n{extra(n)}"
+        for n in range(count)
+    )
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text('pxe: {server: "http://192.168.80.1:8080"}\ndefaults: {profile: profiles/hv.yaml}\n'
+                         f"hosts:\n{hosts}")
+    return inventory
+
+
+def test_a_host_whose_kickstart_differs_from_the_others_is_validated_on_its_own(tmp_path: Path) -> None:
+    # Eleven kickstarts of one kind (they differ in name, MAC, address and token only) and one with a script of
+    # its own that bash refuses: its problem is found, the others have none.
+    def broken(n: int) -> str:
+        return "      scripts.post[0]: {name: own, body: 'if true; then echo'}\n" if n == 7 else ""
+
+    inventory = many_hosts(tmp_path, 12, broken)
+    with pytest.raises(ChecksFailed) as caught:
+        render(inventory, tmp_path / "out", jobs=2)
+    errors = [f.format() for f in caught.value.findings if f.severity == "error"]
+    prefix = f"lab.yaml:{line_of(inventory, 'if true; then echo')}: scripts.post[0].body: host kvm07.lab.local: "
+    assert errors and all(error.startswith(prefix) for error in errors), errors
+    assert any(error.startswith(f"{prefix}bash -n: syntax error") for error in errors)
+
+
+def test_each_host_of_a_kind_with_a_problem_is_told_its_own(tmp_path: Path) -> None:
+    # The same broken script in every host, each set at the host's own line: every host gets the finding, each
+    # at its own line (a kind with any finding is validated host by host).
+    inventory = many_hosts(tmp_path, 10, lambda n: "      scripts.post[0]: {name: own, body: 'if true; then echo'}\n")
+    with pytest.raises(ChecksFailed) as caught:
+        render(inventory, tmp_path / "out", jobs=2)
+    said = {(f.message.split(":")[0], f.location.line if f.location else None)
+            for f in caught.value.findings if "bash -n: syntax error" in f.message}
+    assert said == {(f"host kvm{n:02d}.lab.local", line_of(inventory, "if true; then echo", n + 1)) for n in range(10)}
+
+
+def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
+    lines = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line]
+    return lines[occurrence - 1]

@@ -1,10 +1,13 @@
 """Checks of a whole fleet: every host's profile through the core checks, then conflicts between hosts.
 
 Per host: the profile schema and the semantic checks, exactly as `ksbuild validate` runs them (pykickstart,
-shellcheck and policy run on the rendered kickstarts, in `builder.fleet.render`). Across hosts: duplicate
-hostnames, MACs and addresses (a bridge address shared by two hosts included); an address outside the
-provisioning subnet, equal to a gateway, or the subnet's network or broadcast address; an address inside
-the dynamic DHCP range.
+shellcheck and policy run on the rendered kickstarts, in `builder.fleet.worker`), and what one host's install
+needs of the provisioning network (`host_checks`): its install address inside the subnet, not a gateway, not the
+subnet's network or broadcast address, not inside the dynamic DHCP range; its boot NIC not pinned to another MAC;
+a network install source. Across hosts (`fleet_checks`): duplicate hostnames and short names, MACs and addresses
+(a bridge address shared by two hosts included), an address that is another host's gateway. A fleet render runs
+the per-host checks where it renders each host (in worker processes), and keeps only `HostFacts`, what the
+fleet-wide checks need, of each host.
 
 Every finding names its host, and sits at the inventory line that set the value; a value that came from the
 profile is reported at the host's entry in the inventory, with the profile line in the message.
@@ -17,8 +20,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
 from builder import targets
-from builder.errors import BadInput, Finding, Severity
-from builder.fleet.inventory import FleetHost, Inventory, for_host
+from builder.errors import BadInput, Finding, Location, Severity
+from builder.fleet.inventory import Dhcp, FleetHost, Inventory, PxeSettings, for_host
 from builder.model.network import Device, Vlan
 from builder.model.profile import Profile
 from builder.pipeline import BuildRequest, Modelled, model
@@ -29,10 +32,46 @@ CHECK = "fleet"
 
 
 @dataclass(frozen=True)
+class FleetScope:
+    """What the per-host checks need of the inventory (small: it goes to every worker process)."""
+
+    display: str  # the inventory file as messages show it
+    dhcp: Dhcp
+    pxe: PxeSettings
+
+    @classmethod
+    def of(cls, inventory: Inventory) -> FleetScope:
+        return cls(inventory.display, inventory.model.dhcp, inventory.model.pxe)
+
+
+@dataclass(frozen=True)
+class AddressFact:
+    """One static address of a host, located (where it was set, where its gateway was set)."""
+
+    path: KeyPath
+    device: str
+    ip: IPv4Address
+    gateway: IPv4Address | None
+    at: Location
+    gateway_at: Location
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """What the fleet-wide checks need of one host: small enough to keep for 10,000 of them."""
+
+    index: int
+    hostname: str
+    entry: Location
+    target: str  # the profile's target, as it names it
+    addresses: tuple[AddressFact, ...]
+
+
+@dataclass(frozen=True)
 class ModelledHost:
     host: FleetHost
     modelled: Modelled  # the host's merged profile through the pipeline's model stage
-    findings: tuple[Finding, ...]  # the core semantic checks, each naming the host
+    findings: tuple[Finding, ...]  # the core semantic checks and the per-host fleet checks, each naming the host
 
     @property
     def hostname(self) -> str:
@@ -44,16 +83,24 @@ class ModelledHost:
 
     @property
     def install_address(self) -> IPv4Interface | None:
-        """The address the installer uses on the boot NIC (its own or its bridge's): what DHCP hands out."""
-        network = install_network(self.profile)
-        if network.dhcp or network.ip is None or network.netmask is None:
-            return None
-        return IPv4Interface(f"{network.ip}/{network.netmask}")
+        return install_address(self.profile)
 
     @property
     def install_gateway(self) -> IPv4Address | None:
-        gateway = install_network(self.profile).gateway
-        return IPv4Address(gateway) if gateway is not None else None
+        return install_gateway(self.profile)
+
+
+def install_address(profile: Profile) -> IPv4Interface | None:
+    """The address the installer uses on the boot NIC (its own or its bridge's): what DHCP hands out."""
+    network = install_network(profile)
+    if network.dhcp or network.ip is None or network.netmask is None:
+        return None
+    return IPv4Interface(f"{network.ip}/{network.netmask}")
+
+
+def install_gateway(profile: Profile) -> IPv4Address | None:
+    gateway = install_network(profile).gateway
+    return IPv4Address(gateway) if gateway is not None else None
 
 
 @dataclass(frozen=True)
@@ -69,109 +116,158 @@ class FleetModel:
         return tuple(f for f in self.findings if f.severity == "error")
 
 
+def model_host(host: FleetHost, scope: FleetScope, roots: Roots) -> ModelledHost:
+    """One host through the pipeline's model stage, its semantic and per-host fleet findings named for it;
+    BadInput (naming the host) when its merged profile does not have the right shape."""
+    try:
+        result = model(BuildRequest(host.merged(), roots=roots))
+    except BadInput as exc:
+        found = exc.findings or (Finding(CHECK, exc.message, host.entry),)
+        raise BadInput(exc.message, [for_host(f, host.hostname) for f in found]) from None
+    semantic = [for_host(f, host.hostname) for f in result.semantic]
+    return ModelledHost(host, result, (*semantic, *host_checks(scope, host, result.profile)))
+
+
 def model_fleet(inventory: Inventory, roots: Roots = DEFAULT_ROOTS) -> FleetModel:
     """Model and check every host (as `ksbuild validate` does), then check the fleet as a whole; all problems
-    are collected."""
+    are collected. In one process: a fleet render does the same per host in its workers."""
     findings: list[Finding] = []
     modelled: list[ModelledHost] = []
     unreadable = False
+    scope = FleetScope.of(inventory)
     for host in inventory.hosts:
         try:
-            result = model(BuildRequest(host.merged(), roots=roots))
+            one = model_host(host, scope, roots)
         except BadInput as exc:
             unreadable = True
-            found = exc.findings or (Finding(CHECK, exc.message, host.entry),)
-            findings.extend(for_host(f, host.hostname) for f in found)
+            findings.extend(exc.findings)
             continue
-        semantic = tuple(for_host(f, host.hostname) for f in result.semantic)
-        findings.extend(semantic)
-        modelled.append(ModelledHost(host, result, semantic))
-    findings.extend(check_fleet(inventory, modelled))
+        findings.extend(one.findings)
+        modelled.append(one)
+    findings.extend(fleet_checks(inventory, [host_facts(m.host, m.profile) for m in modelled]))
     return FleetModel(inventory, tuple(modelled), tuple(findings), unreadable)
 
 
-def check_fleet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> list[Finding]:
-    checks = (_duplicate_hostnames, _duplicate_macs, _boot_mac_matches_profile, _duplicate_addresses,
-              _provisioning_subnet, _network_install_source, _one_installer_per_target, _installer_arguments)
-    return [finding for check in checks for finding in check(inventory, hosts)]
+def host_facts(host: FleetHost, profile: Profile) -> HostFacts:
+    addresses = tuple(
+        AddressFact(path, device, address.ip, gateway, host.locate(path), host.locate((*path[:-1], "gateway")))
+        for path, device, address, gateway in static_addresses(profile)
+    )
+    return HostFacts(host.index, host.hostname, host.entry, profile.target, addresses)
+
+
+def host_checks(scope: FleetScope, host: FleetHost, profile: Profile) -> list[Finding]:
+    """What one host's install needs of the provisioning network and the inventory."""
+    return [*_boot_mac_matches_profile(scope, host, profile), *_install_address_checks(scope, host, profile),
+            *_network_install_source(scope, host, profile)]
+
+
+def fleet_checks(inventory: Inventory, hosts: Sequence[HostFacts]) -> list[Finding]:
+    """Conflicts between hosts, and the inventory's own DHCP settings."""
+    return [*_duplicate_hostnames(inventory), *_duplicate_macs(inventory), *_duplicate_addresses(inventory, hosts),
+            *_dhcp_settings(inventory), *_one_installer_per_target(inventory, hosts),
+            *_installer_arguments(inventory, hosts)]
+
+
+def _placed(display: str, at: Location, entry: Location, message: str) -> tuple[Location, str]:
+    """A finding at the inventory line that set a value, or at the host's entry when the value came from the
+    profile (said in the message)."""
+    if at.file != display:
+        return entry, f"{message} (value from {at})"
+    return at, message
 
 
 def _finding(
-    inventory: Inventory, host: FleetHost, path: KeyPath, message: str, severity: Severity = "error"
+    scope: FleetScope, host: FleetHost, path: KeyPath, message: str, severity: Severity = "error"
 ) -> Finding:
     """A finding on `host` at the inventory line that set `path`, or at the host's entry."""
-    location = host.locate(path)
-    if location.file != inventory.display:
-        message += f" (value from {location})"
-        location = host.entry
+    location, message = _placed(scope.display, host.locate(path), host.entry, message)
     return Finding(CHECK, f"host {host.hostname}: {message}", location, format_key(path), severity)
 
 
-def _network_install_source(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    pxe = inventory.model.pxe
-    for modelled in hosts:
-        images = pxe.images_for(modelled.profile.target)
-        if pxe.repo is None and (images is None or images.repo is None) and modelled.profile.install.source.cdrom:
-            message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
-            yield _finding(inventory, modelled.host, ("install", "source"), message)
+def _network_install_source(scope: FleetScope, host: FleetHost, profile: Profile) -> Iterator[Finding]:
+    pxe = scope.pxe
+    images = pxe.images_for(profile.target)
+    if pxe.repo is None and (images is None or images.repo is None) and profile.install.source.cdrom:
+        message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
+        yield _finding(scope, host, ("install", "source"), message)
 
 
-def _named(host: FleetHost, path: KeyPath) -> str:
-    return f"host {host.hostname} ({host.locate(path)})"
+def _boot_mac_matches_profile(scope: FleetScope, host: FleetHost, profile: Profile) -> Iterator[Finding]:
+    # An ifcfg file pinned to another MAC (HWADDR=) would leave the boot NIC unconfigured after the install.
+    device = install_network(profile).device
+    for index, interface in enumerate(profile.network.interfaces):
+        if interface.name == device and interface.mac is not None and interface.mac != host.macs[0]:
+            path: KeyPath = ("network", "interfaces", index, "mac")
+            message = (f"boot interface {device} is pinned to MAC {interface.mac}, but the host's first "
+                       f"(boot) MAC is {host.macs[0]}")
+            yield _finding(scope, host, path, message)
 
 
-def _duplicate_hostnames(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+def _install_address_checks(scope: FleetScope, host: FleetHost, profile: Profile) -> Iterator[Finding]:
+    dhcp = scope.dhcp
+    address = install_address(profile)
+    if address is None:
+        return
+    path = install_network(profile).address_key or ("network",)
+    ip = address.ip
+    if dhcp.gateway is not None and ip == dhcp.gateway:
+        yield _finding(scope, host, path, f"install address {ip} is the DHCP gateway")
+    if dhcp.range is not None and dhcp.range[0] <= ip <= dhcp.range[1]:
+        message = f"install address {ip} is inside the dynamic range {dhcp.range[0]}-{dhcp.range[1]}"
+        yield _finding(scope, host, path, message)
+    subnet = dhcp.subnet
+    if subnet is None:
+        return
+    if ip not in subnet:
+        yield _finding(scope, host, path, f"install address {ip} is outside the subnet {subnet}")
+    elif subnet.prefixlen < 31 and ip in (subnet.network_address, subnet.broadcast_address):
+        yield _finding(scope, host, path, f"install address {ip} is the network or broadcast address of {subnet}")
+    elif address.network != subnet:
+        message = f"install address {address} has another prefix than the subnet {subnet}"
+        yield _finding(scope, host, path, message, "warning")
+
+
+def _duplicate_hostnames(inventory: Inventory) -> Iterator[Finding]:
     # dnsmasq keeps a dhcp-host name's domain only when it matches its own `domain=` for that address (option.c
     # strips it, rfc2131.c logs "Ignoring domain" otherwise), and the snippet hands out the short name: two hosts
     # whose names differ only after the first dot would claim one DHCP name.
-    first: dict[str, FleetHost] = {}
-    for host in inventory.hosts:
-        name = host.hostname.lower().rstrip(".")
+    first: dict[str, int] = {}
+    entries = inventory.model.hosts
+    for index, entry in enumerate(entries):
+        name = entry.hostname.lower().rstrip(".")
         short = name.split(".")[0]
-        path: KeyPath = ("hosts", host.index, "hostname")
-        owner = first.get(short)
-        if owner is None:
-            first[short] = host
+        path: KeyPath = ("hosts", index, "hostname")
+        owner = first.setdefault(short, index)
+        if owner == index:
             continue
-        where = inventory.locate(("hosts", owner.index, "hostname"))
-        if owner.hostname.lower().rstrip(".") == name:
-            message = f"host {host.hostname}: hostname is already used by hosts[{owner.index}] ({where})"
+        where = inventory.locate(("hosts", owner, "hostname"))
+        other = entries[owner].hostname
+        if other.lower().rstrip(".") == name:
+            message = f"host {entry.hostname}: hostname is already used by hosts[{owner}] ({where})"
         else:
-            message = (f"host {host.hostname}: its short name {short} is already that of {owner.hostname} "
-                       f"(hosts[{owner.index}], {where}); dnsmasq hands out names without their domain "
+            message = (f"host {entry.hostname}: its short name {short} is already that of {other} "
+                       f"(hosts[{owner}], {where}); dnsmasq hands out names without their domain "
                        f"(dhcp-host=...,{short}), so both would claim one name")
         yield Finding(CHECK, message, inventory.locate(path), format_key(path))
 
 
-def _duplicate_macs(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    first: dict[str, tuple[FleetHost, int]] = {}
-    for host in inventory.hosts:
-        for position, mac in enumerate(host.macs):
-            path: KeyPath = ("hosts", host.index, "macs", position)
-            if mac in first:
-                owner, owner_position = first[mac]
-                where = inventory.locate(("hosts", owner.index, "macs", owner_position))
-                whose = "this host" if owner is host else f"host {owner.hostname}"
-                message = f"host {host.hostname}: MAC {mac} is already {whose}'s ({where})"
-                yield Finding(CHECK, message, inventory.locate(path), format_key(path))
-            else:
-                first[mac] = (host, position)
+def _duplicate_macs(inventory: Inventory) -> Iterator[Finding]:
+    first: dict[str, tuple[int, int]] = {}
+    entries = inventory.model.hosts
+    for index, entry in enumerate(entries):
+        for position, mac in enumerate(entry.macs):
+            path: KeyPath = ("hosts", index, "macs", position)
+            owner, owner_position = first.setdefault(mac, (index, position))
+            if (owner, owner_position) == (index, position):
+                continue
+            where = inventory.locate(("hosts", owner, "macs", owner_position))
+            whose = "this host" if owner == index else f"host {entries[owner].hostname}"
+            message = f"host {entry.hostname}: MAC {mac} is already {whose}'s ({where})"
+            yield Finding(CHECK, message, inventory.locate(path), format_key(path))
 
 
-def _boot_mac_matches_profile(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    # An ifcfg file pinned to another MAC (HWADDR=) would leave the boot NIC unconfigured after the install.
-    for modelled in hosts:
-        host, net = modelled.host, modelled.profile.network
-        device = install_network(modelled.profile).device
-        for index, interface in enumerate(net.interfaces):
-            if interface.name == device and interface.mac is not None and interface.mac != host.macs[0]:
-                path: KeyPath = ("network", "interfaces", index, "mac")
-                message = (f"boot interface {device} is pinned to MAC {interface.mac}, but the host's first "
-                           f"(boot) MAC is {host.macs[0]}")
-                yield _finding(inventory, host, path, message)
-
-
-def _static_addresses(profile: Profile) -> Iterator[tuple[KeyPath, str, IPv4Interface, IPv4Address | None]]:
+def static_addresses(profile: Profile) -> Iterator[tuple[KeyPath, str, IPv4Interface, IPv4Address | None]]:
     """(key path of the address, device name, address, gateway) of every static address of a host."""
     net = profile.network
     devices: list[tuple[str, int, Device]] = [
@@ -187,31 +283,36 @@ def _static_addresses(profile: Profile) -> Iterator[tuple[KeyPath, str, IPv4Inte
             yield path, name, device.ipv4.address, device.ipv4.gateway
 
 
-def _duplicate_addresses(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
-    owners: dict[IPv4Address, tuple[FleetHost, KeyPath, str]] = {}
-    gateways: dict[IPv4Address, tuple[FleetHost, KeyPath]] = {}
-    for modelled in hosts:
-        for path, device, address, gateway in _static_addresses(modelled.profile):
-            ip = address.ip
-            if ip in owners:
-                owner, owner_path, owner_device = owners[ip]
-                both_bridges = path[1] == "bridges" and owner_path[1] == "bridges"
+def _duplicate_addresses(inventory: Inventory, hosts: Sequence[HostFacts]) -> Iterator[Finding]:
+    display = inventory.display
+
+    def finding(host: HostFacts, fact: AddressFact, message: str) -> Finding:
+        location, message = _placed(display, fact.at, host.entry, message)
+        return Finding(CHECK, f"host {host.hostname}: {message}", location, format_key(fact.path))
+
+    owners: dict[IPv4Address, tuple[HostFacts, AddressFact]] = {}
+    gateways: dict[IPv4Address, tuple[HostFacts, Location]] = {}
+    for host in hosts:
+        for fact in host.addresses:
+            if fact.ip in owners:
+                owner, owned = owners[fact.ip]
+                both_bridges = fact.path[1] == "bridges" and owned.path[1] == "bridges"
                 shared = "bridge address" if both_bridges else "address"
-                other = _named(owner, owner_path)
-                message = f"{shared} {ip} of {device} is already {owner_device}'s on {other}"
-                yield _finding(inventory, modelled.host, path, message)
+                message = (f"{shared} {fact.ip} of {fact.device} is already {owned.device}'s on host "
+                           f"{owner.hostname} ({owned.at})")
+                yield finding(host, fact, message)
             else:
-                owners[ip] = (modelled.host, path, device)
-            if gateway is not None:
-                gateways.setdefault(gateway, (modelled.host, (*path[:-1], "gateway")))
-    for ip, (owner, owner_path, device) in owners.items():
+                owners[fact.ip] = (host, fact)
+            if fact.gateway is not None:
+                gateways.setdefault(fact.gateway, (host, fact.gateway_at))
+    for ip, (owner, owned) in owners.items():
         if ip in gateways and gateways[ip][0] is not owner:
-            gateway_host, gateway_path = gateways[ip]
-            message = f"address {ip} of {device} is the gateway of {_named(gateway_host, gateway_path)}"
-            yield _finding(inventory, owner, owner_path, message)
+            gateway_host, gateway_at = gateways[ip]
+            message = f"address {ip} of {owned.device} is the gateway of host {gateway_host.hostname} ({gateway_at})"
+            yield finding(owner, owned, message)
 
 
-def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+def _dhcp_settings(inventory: Inventory) -> Iterator[Finding]:
     dhcp = inventory.model.dhcp
     subnet = dhcp.subnet
     if dhcp.gateway is not None and subnet is not None and dhcp.gateway not in subnet:
@@ -225,42 +326,15 @@ def _provisioning_subnet(inventory: Inventory, hosts: Sequence[ModelledHost]) ->
         if subnet is not None and not (start in subnet and end in subnet):
             message = f"range {start}-{end} is not inside the subnet {subnet}"
             yield Finding(CHECK, message, where, "dhcp.range")
-    for modelled in hosts:
-        address = modelled.install_address
-        if address is None:
-            continue
-        path = _install_address_path(modelled)
-        ip = address.ip
-        if dhcp.gateway is not None and ip == dhcp.gateway:
-            yield _finding(inventory, modelled.host, path, f"install address {ip} is the DHCP gateway")
-        if dhcp.range is not None and dhcp.range[0] <= ip <= dhcp.range[1]:
-            message = f"install address {ip} is inside the dynamic range {dhcp.range[0]}-{dhcp.range[1]}"
-            yield _finding(inventory, modelled.host, path, message)
-        if subnet is None:
-            continue
-        if ip not in subnet:
-            message = f"install address {ip} is outside the subnet {subnet}"
-            yield _finding(inventory, modelled.host, path, message)
-        elif subnet.prefixlen < 31 and ip in (subnet.network_address, subnet.broadcast_address):
-            message = f"install address {ip} is the network or broadcast address of {subnet}"
-            yield _finding(inventory, modelled.host, path, message)
-        elif address.network != subnet:
-            message = f"install address {address} has another prefix than the subnet {subnet}"
-            yield _finding(inventory, modelled.host, path, message, "warning")
 
 
-def _install_address_path(modelled: ModelledHost) -> KeyPath:
-    """Key path of the address `install_network` picked: the boot device's own, or its bridge's."""
-    return install_network(modelled.profile).address_key or ("network",)
-
-
-def _one_installer_per_target(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+def _one_installer_per_target(inventory: Inventory, hosts: Sequence[HostFacts]) -> Iterator[Finding]:
     """An installer installs its own release only: hosts of different targets cannot share pxe.kernel/initrd."""
     pxe = inventory.model.pxe
     sharing: dict[str, list[str]] = {}
-    for modelled in hosts:
-        if pxe.images_for(modelled.profile.target) is None:
-            sharing.setdefault(targets.target(modelled.profile.target).name, []).append(modelled.hostname)
+    for host in hosts:
+        if pxe.images_for(host.target) is None:
+            sharing.setdefault(targets.target(host.target).name, []).append(host.hostname)
     if len(sharing) < 2:
         return
     who = "; ".join(f"{name}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
@@ -270,10 +344,10 @@ def _one_installer_per_target(inventory: Inventory, hosts: Sequence[ModelledHost
                   "(kernel, initrd) for all but one of them", inventory.locate(("pxe",)), "pxe.images")
 
 
-def _installer_arguments(inventory: Inventory, hosts: Sequence[ModelledHost]) -> Iterator[Finding]:
+def _installer_arguments(inventory: Inventory, hosts: Sequence[HostFacts]) -> Iterator[Finding]:
     """anaconda options in pxe.kernel_args without their inst. prefix, for the targets that do not take them."""
     arguments = inventory.model.pxe.kernel_args
-    for name in sorted({targets.target(m.profile.target).name for m in hosts}):
+    for name in sorted({targets.target(host.target).name for host in hosts}):
         target = targets.target(name)
         if target.unprefixed_boot_options == "accepted":
             continue

@@ -250,19 +250,58 @@ class FleetHost:
 
 
 @dataclass(frozen=True)
+class HostSource:
+    """What one host's merged profile is built from, resolved when the inventory is read; `build_host` makes
+    the host from it. Picklable and small (the profile is shared), so a fleet render builds hosts in its
+    worker processes, a batch at a time, instead of holding 10,000 merged profiles at once."""
+
+    index: int
+    entry: HostEntry
+    # Each level that applies (defaults, the host's group, the host): its key path, its settings, and the
+    # locations inside its `values` and its `set`, relative to them.
+    levels: tuple[tuple[KeyPath, Level, Mapping[KeyPath, Location], Mapping[KeyPath, Location]], ...]
+    profile: LoadedProfile
+    firmware: Firmware
+    at: Location  # the host's entry
+    hostname_at: Location
+    boot_interface_at: Location
+
+    @property
+    def hostname(self) -> str:
+        return self.entry.hostname
+
+
+@dataclass(frozen=True)
 class Inventory:
     path: Path
     model: InventoryModel
-    hosts: tuple[FleetHost, ...]
+    host_sources: tuple[HostSource, ...]
     locations: Mapping[KeyPath, Location]
     display: str  # the inventory file as messages show it
     root: Location | None = None  # where its top-level mapping starts: findings about the whole file go there
+    # Hosts that have no source (an unknown group, no profile, a profile that cannot be loaded): reported with
+    # the problems found when the others are built, so one run says everything.
+    problems: tuple[Finding, ...] = ()
 
     @property
     def sources(self) -> tuple[Path, ...]:
         """Every input file: the inventory and each profile file its hosts are built from."""
-        files = [self.path] + [source for host in self.hosts for source in host.sources]
+        files = [self.path] + [path for source in self.host_sources for path in source.profile.sources]
         return tuple(dict.fromkeys(files))
+
+    @functools.cached_property
+    def hosts(self) -> tuple[FleetHost, ...]:
+        """Every host built (`build_host`); BadInput listing every host that cannot be (a `set` entry that
+        cannot be applied, say), each at its line."""
+        hosts, findings = [], list(self.problems)
+        for source in self.host_sources:
+            try:
+                hosts.append(build_host(source))
+            except BadInput as exc:
+                findings.extend(exc.findings)
+        if findings:
+            raise BadInput(f"{len(findings)} problem(s) in inventory {self.display}", findings)
+        return tuple(hosts)
 
     @property
     def templates_dir(self) -> Path | None:
@@ -288,12 +327,13 @@ def inventory_schema() -> dict[str, Any]:
 
 
 def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
-    """Read the inventory and build each host's merged profile data (bare profile names are looked up in
-    `roots.profile_dirs`, as `ksbuild render` looks them up).
+    """Read the inventory, load the profiles it names (bare profile names are looked up in `roots.profile_dirs`,
+    as `ksbuild render` looks them up) and resolve what each host is built from.
 
-    Raises BadInput listing every problem found (YAML, inventory schema, profiles that cannot be loaded,
-    unknown groups, `set` keys that cannot be applied), each at its file:line. The merged profiles are not
-    modelled or checked here: that is `builder.fleet.checks`.
+    Raises BadInput for a file that cannot be read as an inventory (YAML, schema), each problem at its
+    file:line. Problems of single hosts (profiles that cannot be loaded, unknown groups) are in `problems`,
+    and `hosts` raises them together with those found building the hosts (`set` keys that cannot be applied).
+    The merged profiles are not modelled or checked here: that is `builder.fleet.checks`.
     """
     display = roots.display(path)
     text = read_text_file(path, display, INVENTORY_LIMITS)
@@ -315,15 +355,13 @@ def load_inventory(path: Path, *, roots: Roots = DEFAULT_ROOTS) -> Inventory:
     findings: list[Finding] = []
     profiles = _load_profiles(model, path.parent, roots, locate, findings)
     level_locations = _LevelLocations(locations)
-    hosts = []
+    sources = []
     for index, entry in enumerate(model.hosts):
-        host = _build_host(index, entry, model=model, profiles=profiles, level_locations=level_locations,
-                           locate=locate, findings=findings)
-        if host is not None:
-            hosts.append(host)
-    if findings:
-        raise BadInput(f"{len(findings)} problem(s) in inventory {display}", findings)
-    return Inventory(path, model, tuple(hosts), MappingProxyType(locations), display, root)
+        source = _host_source(index, entry, model=model, profiles=profiles, level_locations=level_locations,
+                              locate=locate, findings=findings)
+        if source is not None:
+            sources.append(source)
+    return Inventory(path, model, tuple(sources), MappingProxyType(locations), display, root, tuple(findings))
 
 
 # -- profiles ---------------------------------------------------------------------------------------------
@@ -447,7 +485,7 @@ def _put(
     locations[path] = location
 
 
-def _build_host(
+def _host_source(
     index: int,
     entry: HostEntry,
     *,
@@ -456,7 +494,7 @@ def _build_host(
     level_locations: _LevelLocations,
     locate: Locate,
     findings: list[Finding],
-) -> FleetHost | None:
+) -> HostSource | None:
     here: KeyPath = ("hosts", index)
     levels: list[tuple[KeyPath, Level]] = [(("defaults",), model.defaults)]
     if entry.group is not None:
@@ -481,43 +519,56 @@ def _build_host(
         return None  # why is reported once, where the profile is named
     firmware = next((level.firmware for _, level in reversed(levels) if level.firmware is not None),
                     DEFAULT_FIRMWARE)
+    return HostSource(
+        index=index, entry=entry,
+        levels=tuple((path, level, level_locations.values(path), level_locations.sets(path))
+                     for path, level in levels),
+        profile=profile, firmware=firmware, at=locate(here), hostname_at=locate((*here, "hostname")),
+        boot_interface_at=locate((*here, "boot_interface")),
+    )
+
+
+def build_host(source: HostSource) -> FleetHost:
+    """The host's merged profile data, each value located; BadInput (naming the host) when a `set` entry
+    cannot be applied or the hostname is set elsewhere."""
+    entry, profile = source.entry, source.profile
+    findings: list[Finding] = []
 
     def merge_levels(base: Layer) -> Layer:
         # merge_layers returns fresh containers: the one copy made here is the host's own, so the `set`
         # entries and the hostname below may change it in place without touching the shared profile data.
-        merged = merge_layers(base, Layer(model.defaults.values, level_locations.values(("defaults",))))
-        for path, level in levels:
-            if level.values and path != ("defaults",):
-                merged = merge_layers(merged, Layer(level.values, level_locations.values(path)))
-            merged = _apply_sets(merged, level.set_values, path, level_locations.sets(path), findings)
+        _, defaults, defaults_values, _ = source.levels[0]
+        merged = merge_layers(base, Layer(defaults.values, defaults_values))
+        for position, (path, level, values_at, sets_at) in enumerate(source.levels):
+            if level.values and position > 0:
+                merged = merge_layers(merged, Layer(level.values, values_at))
+            merged = _apply_sets(merged, level.set_values, path, sets_at, findings)
         return merged
 
-    problems_before = len(findings)
     merged = merge_levels(Layer(profile.data, profile.locations))
     host_target = target_of(merged.data)
-    if len(findings) == problems_before and has_overlays(profile.chain) and host_target != target_of(profile.data):
+    if not findings and has_overlays(profile.chain) and host_target != target_of(profile.data):
         # The host's target is not its profile's: the profile's when_target entries for the host's target apply.
         merged = merge_levels(merge_chain(profile.chain, host_target))
-    if len(findings) > problems_before:
-        for position in range(problems_before, len(findings)):
-            findings[position] = for_host(findings[position], entry.hostname)
-        return None
+    if not findings:
+        _check_hostname_not_set_elsewhere(merged, entry, profile, findings)
+    if findings:
+        named = [for_host(finding, entry.hostname) for finding in findings]
+        raise BadInput(f"host {entry.hostname}: {len(named)} problem(s)", named)
     data, locations = merged.data, dict(merged.locations)
-    _check_hostname_not_set_elsewhere(merged, entry, profile, findings)
-    _put(data, locations, ("system", "hostname"), entry.hostname, locate((*here, "hostname")))
+    _put(data, locations, ("system", "hostname"), entry.hostname, source.hostname_at)
     if entry.boot_interface is not None:
-        where = locate((*here, "boot_interface"))
-        _put(data, locations, ("network", "install_device"), entry.boot_interface, where)
+        _put(data, locations, ("network", "install_device"), entry.boot_interface, source.boot_interface_at)
     return FleetHost(
-        index=index,
+        index=source.index,
         hostname=entry.hostname,
         macs=entry.macs,
-        firmware=firmware,
+        firmware=source.firmware,
         boot_interface=entry.boot_interface,
         profile=profile,
         data=data,
         locations=locations,
-        entry=locate(here),
+        entry=source.at,
     )
 
 
@@ -532,6 +583,6 @@ def _check_hostname_not_set_elsewhere(
     from_profile = location == profile.locations.get(("system", "hostname"))
     if location is None or value in (None, entry.hostname) or from_profile:
         return
-    message = (f"host {entry.hostname}: system.hostname is set to {shown(value)} here, but each host's hostname "
-               "comes from its hostname: key")
+    message = (f"system.hostname is set to {shown(value)} here, but each host's hostname comes from its "
+               "hostname: key")
     findings.append(Finding(CHECK, message, location, "system.hostname"))

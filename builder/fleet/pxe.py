@@ -153,8 +153,11 @@ class TreePaths(Contained):
 
     def join(self, relpath: object, source: Path) -> Path:
         """`tree / relpath`; BadInput naming `source` (the file it was read from) when it would leave the tree."""
+        return self.root / self.verify(relpath, source)
+
+    def verify(self, relpath: object, source: Path) -> str:
         try:
-            return self(relpath)
+            return self.check(relpath)
         except ValueError as exc:
             raise BadInput(f"{source}: {exc}; every path there stays inside the tree (was the file edited?): "
                            "render into an empty folder") from None
@@ -183,12 +186,12 @@ def check_manifest_paths(tree: Path, manifest: Mapping[str, Any], paths: TreePat
     source = tree / MANIFEST_NAME
     try:
         for hostname, entry in manifest["hosts"].items():
-            paths.join(boot_file(hostname), source)
-            paths.join(kickstart_path(hostname, "token"), source)
+            paths.verify(boot_file(hostname), source)
+            paths.verify(kickstart_path(hostname, "token"), source)
             for path in entry["entries"]:
-                paths.join(path, source)
+                paths.verify(path, source)
         for path in manifest["files"]:
-            paths.join(path, source)
+            paths.verify(path, source)
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadInput(f"{source}: not a manifest this ksbuild wrote ({shown(str(exc))}); render into an empty "
                        "folder") from None

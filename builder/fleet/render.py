@@ -6,23 +6,23 @@ settings, ksbuild and pykickstart versions). When no input changed and every out
 read beyond those files; otherwise only hosts whose digest changed (or whose files were touched) are
 rendered again. Nothing is written unless every host passes every check.
 
-Every host goes through the one pipeline (builder.pipeline): its merged profile is modelled and checked here,
-then rendered as a `FleetHostVariant` and validated in worker processes (pykickstart keeps its version state in
-class attributes, so threads could not share it), a batch per task: one shellcheck run per batch, and scripts
-that differ from host to host only in here-document data (the ifcfg files, the callback URL) checked once for
-the whole fleet.
+Every host goes through the one pipeline (builder.pipeline) in worker processes (builder.fleet.worker: pykickstart
+keeps its version state in class attributes, so threads could not share it), a batch per task: its merged
+profile built, modelled, checked, rendered as a `FleetHostVariant` and validated. The workers are started
+before the inventory is read, so they do not inherit it, and a batch is sent only when a worker is ready for
+it: of each host the parent keeps its outcome (findings, the facts the fleet-wide checks need, its plan, its
+files compressed), never its merged profile or model. The fleet-wide checks run here, on those facts.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -30,41 +30,17 @@ from typing import Any
 from builder import __version__
 from builder.errors import BadInput, ChecksFailed, Finding
 from builder.fleet import pxe, state, tree
-from builder.fleet.checks import FleetModel, ModelledHost, model_fleet
-from builder.fleet.inventory import Inventory, PxeSettings, for_host, load_inventory
+from builder.fleet.checks import FleetScope, fleet_checks
+from builder.fleet.inventory import Inventory, PxeSettings, load_inventory
+from builder.fleet.worker import FleetJob, HostOutcome, HostTask, run_batch
 from builder.fsutil import atomic_write, is_dir, sha256_file
-from builder.pipeline import BuildRequest, FleetHostVariant, Modelled, template_dirs
-from builder.render.environment import effective_templates, make_environment, template_search_path
-from builder.render.target_plan import install_tree
+from builder.render.environment import make_environment, template_search_path
 from builder.vocabulary import DEFAULT_ROOTS, Progress, Roots
 
 _HOSTS_PER_TASK = 50
 # A worker pool costs ~0.1 s to start: below this many hosts one process is faster.
 _MIN_HOSTS_FOR_POOL = 8
 _CHECK_TOKEN = "0" * 32  # a placeholder: `fleet check` writes nothing, so it issues no tokens
-
-
-@dataclass(frozen=True)
-class HostPlan:
-    """One host's inputs for rendering, with the digest that decides whether it is rendered again."""
-
-    modelled: ModelledHost
-    record: pxe.BootRecord
-    template_dirs: tuple[Path, ...]  # for the kickstart: --templates, the inventory's, the profile's
-    callback_url: str | None
-    digest: str
-
-    @property
-    def hostname(self) -> str:
-        return self.modelled.hostname
-
-
-@dataclass(frozen=True)
-class RenderedHost:
-    hostname: str
-    text: str | None  # None when the templates could not be rendered (findings say why)
-    entries: dict[str, dict[pxe.Variant, bytes]]
-    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -102,15 +78,13 @@ def check_fleet_inventory(
 
     Raises BadInput (the inventory or a host's profile cannot be read or modelled) or ChecksFailed.
     """
-    inventory = load_inventory(inventory_path, roots=roots)
-    fleet = _checked_model(inventory, roots)
-    # Checked with placeholder tokens: a check writes nothing, so it issues none.
-    placeholders = {host.hostname: _CHECK_TOKEN for host in fleet.hosts}
-    plans = _plans(fleet.hosts, inventory, templates, roots, placeholders)
-    rendered = render_hosts(plans, inventory, templates, jobs=jobs, roots=roots, progress=progress)
-    findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
-    _raise_on_errors(findings)
-    return FleetOutcome(None, tuple(p.hostname for p in plans), findings=findings)
+    with _Workers(jobs) as workers:
+        inventory = load_inventory(inventory_path, roots=roots)
+        # Checked with placeholder tokens: a check writes nothing, so it issues none.
+        tokens = {source.hostname: _CHECK_TOKEN for source in inventory.host_sources}
+        outcomes = workers.run(_job(inventory, templates, roots, None), _tasks(inventory, tokens, None), progress)
+    findings = _checked(inventory, outcomes)
+    return FleetOutcome(None, tuple(o.hostname for o in outcomes), findings=findings)
 
 
 def render_fleet(
@@ -145,33 +119,101 @@ def render_fleet(
     if previous is not None and tree.up_to_date(previous, versions, settings, out_dir, roots.workdir):
         return FleetOutcome(out_dir, tuple(previous["hosts"]), up_to_date=True)
 
-    inventory = load_inventory(inventory_path, roots=roots)
-    fleet = _checked_model(inventory, roots)
-    tokens = state.tokens_for(out_dir, [host.hostname for host in fleet.hosts])
-    plans = _plans(fleet.hosts, inventory, templates, roots, tokens)
-    old: dict[str, Any] = previous["hosts"] if previous is not None else {}
-    stale = [p for p in plans
-             if not tree.host_intact(out_dir, p.hostname, old.get(p.hostname), p.digest, p.record.token)]
-    if progress is not None:
-        progress(f"{len(plans)} host(s): {len(stale)} to render, {len(plans) - len(stale)} unchanged")
-    rendered = render_hosts(stale, inventory, templates, jobs=jobs, roots=roots, progress=progress)
-    findings = (*fleet.findings, *(f for host in rendered for f in host.findings))
-    _raise_on_errors(findings)
-
+    with _Workers(jobs) as workers:
+        inventory = load_inventory(inventory_path, roots=roots)
+        tokens = state.tokens_for(out_dir, [source.hostname for source in inventory.host_sources])
+        old: Mapping[str, Any] = previous["hosts"] if previous is not None else {}
+        outcomes = workers.run(_job(inventory, templates, roots, out_dir), _tasks(inventory, tokens, old),
+                               progress)
+    findings = _checked(inventory, outcomes)
     copied = _copied_files(inventory, syslinux, boot_files, settings, target_boot_files)
     with state.lock(out_dir):
-        removed = _write_tree(out_dir, inventory, templates, plans, rendered, previous, copied, settings,
-                              roots.workdir)
-    return FleetOutcome(out_dir, tuple(p.hostname for p in plans), tuple(h.hostname for h in rendered),
-                        tuple(removed), findings, notes=tuple(_notes(out_dir, plans, inventory.model.pxe)))
+        removed = _write_tree(out_dir, inventory, templates, outcomes, previous, copied, settings, roots.workdir)
+    records = [o.plan.record for o in outcomes if o.plan is not None]
+    return FleetOutcome(out_dir, tuple(o.hostname for o in outcomes), tuple(o.hostname for o in outcomes
+                                                                              if o.rendered),
+                        tuple(removed), findings, notes=tuple(_notes(out_dir, records, inventory.model.pxe)))
+
+
+def _job(inventory: Inventory, templates: Sequence[Path], roots: Roots, out_dir: Path | None) -> FleetJob:
+    versions = _versions()
+    return FleetJob(FleetScope.of(inventory), inventory.model.pxe, _fleet_template_dirs(inventory, templates),
+                    roots, out_dir, (versions.ksbuild, versions.pykickstart))
+
+
+def _tasks(inventory: Inventory, tokens: Mapping[str, str], old: Mapping[str, Any] | None) -> list[HostTask]:
+    return [HostTask(source, tokens[source.hostname], (old or {}).get(source.hostname))
+            for source in inventory.host_sources]
+
+
+def _checked(inventory: Inventory, outcomes: Sequence[HostOutcome]) -> tuple[Finding, ...]:
+    """Every host's findings and the fleet-wide ones; BadInput when a host could not be built or modelled (or
+    the inventory names one that cannot be), ChecksFailed when any check found an error."""
+    facts = [o.facts for o in outcomes if o.facts is not None]
+    findings = (*inventory.problems, *(f for o in outcomes for f in o.findings), *fleet_checks(inventory, facts))
+    if inventory.problems or any(o.unreadable for o in outcomes):
+        errors = [f for f in findings if f.severity == "error"]
+        raise BadInput(f"{len(errors)} error(s) in the inventory or the hosts' profiles; nothing written", findings)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise ChecksFailed(f"{len(errors)} error(s); nothing written", findings)
+    return findings
+
+
+class _Workers:
+    """The worker processes of one render, started (forked) before the inventory is read, so they do not
+    inherit it. Batches go out as workers take them: of each host the parent keeps only its outcome."""
+
+    def __init__(self, jobs: int | None) -> None:
+        self._count = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Workers:
+        if self._count > 1:
+            # Imported before the pool forks, so every worker starts with pykickstart loaded.
+            import builder.validate.pipeline  # noqa: F401
+
+            self._pool = ProcessPoolExecutor(max_workers=self._count, mp_context=multiprocessing.get_context("fork"))
+            # A fork-context pool starts all its workers at the first task: start them now, while this process
+            # holds nothing the workers need not have.
+            self._pool.submit(int).result()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def run(self, job: FleetJob, tasks: Sequence[HostTask], progress: Progress | None) -> list[HostOutcome]:
+        """Each task's outcome, in order: in the workers when there are enough hosts, in this process otherwise."""
+        if self._pool is None or len(tasks) < _MIN_HOSTS_FOR_POOL:
+            return run_batch(job, tasks)
+        size = max(1, min(_HOSTS_PER_TASK, -(-len(tasks) // (self._count * 2))))
+        batches = (tasks[start:start + size] for start in range(0, len(tasks), size))
+        outcomes: list[HostOutcome] = []
+        for done in self._in_turn(job, batches):
+            outcomes.extend(done)
+            if progress is not None:
+                progress(f"built, rendered and validated {len(outcomes)}/{len(tasks)} host(s)")
+        return outcomes
+
+    def _in_turn(self, job: FleetJob, batches: Iterator[Sequence[HostTask]]) -> Iterator[list[HostOutcome]]:
+        # At most two batches per worker in flight: the tasks (each with its host's source) are pickled as they
+        # go, not all at once.
+        assert self._pool is not None
+        pending: deque[Future[list[HostOutcome]]] = deque()
+        for batch in batches:
+            pending.append(self._pool.submit(run_batch, job, batch))
+            if len(pending) >= self._count * 2:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _write_tree(
     out_dir: Path,
     inventory: Inventory,
     templates: Sequence[Path],
-    plans: Sequence[HostPlan],
-    rendered: Sequence[RenderedHost],
+    outcomes: Sequence[HostOutcome],
     previous: Mapping[str, Any] | None,
     copied: Mapping[str, tuple[Path, str]],
     settings: Mapping[str, Any],
@@ -179,32 +221,33 @@ def _write_tree(
 ) -> list[str]:
     """Write everything (caller holds the state lock); the manifest last, once the rest is on disk."""
     writer = pxe.TreeWriter(out_dir)
+    plans = [(o, o.plan) for o in outcomes if o.plan is not None]
     before = state.read(out_dir)
-    states = state.with_tokens(before, {plan.hostname: plan.record.token for plan in plans})
+    states = state.with_tokens(before, {o.hostname: plan.record.token for o, plan in plans})
     if states != before or not state.is_private(out_dir):
         state.write(out_dir, states)
-    fresh = {host.hostname: host for host in rendered}
     old: Mapping[str, Any] = previous["hosts"] if previous is not None else {}
     hosts: dict[str, Any] = {}
-    for plan in plans:
-        variant = state.variant_for(states, plan.hostname)
-        host = fresh.get(plan.hostname)
-        if host is not None:
-            written = tree.write_host(writer, plan.hostname, plan.record.token, host.text or "", host.entries)
-            hosts[plan.hostname] = {"input_sha256": plan.digest, "profile": plan.modelled.host.profile.name,
-                                    "boot": plan.record.to_json(), **written}
-            pxe.serve_variant(out_dir, host.entries, variant, writer)
+    for outcome, plan in plans:
+        hostname = outcome.hostname
+        variant = state.variant_for(states, hostname)
+        if outcome.rendered:
+            text, entries = outcome.kickstart_and_entries()
+            written = tree.write_host(writer, hostname, plan.record.token, text, entries)
+            hosts[hostname] = {"input_sha256": plan.digest, "profile": plan.profile_name,
+                               "boot": plan.record.to_json(), **written}
+            pxe.serve_variant(out_dir, entries, variant, writer)
         else:
-            hosts[plan.hostname] = old[plan.hostname]
-            if not tree.served_as_recorded(out_dir, old[plan.hostname], variant):
-                pxe.serve_variant(out_dir, pxe.read_entries(out_dir, plan.hostname), variant, writer)
+            hosts[hostname] = old[hostname]
+            if not tree.served_as_recorded(out_dir, old[hostname], variant):
+                pxe.serve_variant(out_dir, pxe.read_entries(out_dir, hostname), variant, writer)
     env = make_environment(template_search_path(_fleet_template_dirs(inventory, templates)))
-    shared = pxe.shared_files(env, inventory.model, inventory.display, [p.record for p in plans],
+    shared = pxe.shared_files(env, inventory.model, inventory.display, [plan.record for _, plan in plans],
                               (out_dir / "tftp").resolve())
     files = tree.write_shared(writer, shared, copied, previous)
     removed = tree.remove_stale(out_dir, previous, hosts, files, states)
     writer.finish()
-    template_dirs = {folder for plan in plans for folder in template_search_path(plan.template_dirs)}
+    template_dirs = {folder for _, plan in plans for folder in template_search_path(plan.template_dirs)}
     manifest = tree.manifest(inventory=inventory.display, versions=_versions(), settings=settings,
                              sources=inventory.sources, template_dirs=sorted(template_dirs), hosts=hosts,
                              files=files, workdir=workdir)
@@ -233,16 +276,16 @@ def _copied_files(
     return copied
 
 
-def _notes(out_dir: Path, plans: Sequence[HostPlan], settings: PxeSettings) -> list[str]:
+def _notes(out_dir: Path, records: Sequence[pxe.BootRecord], settings: PxeSettings) -> list[str]:
     notes = []
-    firmwares = {p.record.firmware for p in plans}
+    firmwares = {record.firmware for record in records}
     if "bios" in firmwares and not (out_dir / "tftp/pxelinux.0").is_file():
         notes.append("no pxelinux.0 copied (install Debian's pxelinux and syslinux-common, or give "
                      "--syslinux-dir): put pxelinux.0 and ldlinux.c32 into tftp/ yourself")
     if "uefi" in firmwares and not all((out_dir / "tftp" / path).is_file() for path in pxe.UEFI_LOADERS):
         notes.append(f"UEFI hosts load tftp/{pxe.UEFI_BOOT_FILE}, which loads tftp/{pxe.GRUB_DIR}/grubx64.efi: "
                      "copy shimx64.efi and grubx64.efi from CentOS 7's shim-x64 and grub2-efi-x64 packages")
-    for path in dict.fromkeys(p for plan in plans for p in (plan.record.kernel, plan.record.initrd)):
+    for path in dict.fromkeys(p for record in records for p in (record.kernel, record.initrd)):
         if not (out_dir / "tftp" / path).is_file():
             notes.append(f"tftp/{path} is missing: copy the installer's file there, or give --boot-files")
     return notes
@@ -256,146 +299,8 @@ def _versions() -> tree.Versions:
     return tree.Versions(ksbuild=__version__, pykickstart=version("pykickstart"))
 
 
-def _checked_model(inventory: Inventory, roots: Roots) -> FleetModel:
-    fleet = model_fleet(inventory, roots)
-    if fleet.unreadable:
-        raise BadInput(f"{len(fleet.errors)} error(s) in the hosts' profiles; nothing written", fleet.findings)
-    return fleet
-
-
-def _raise_on_errors(findings: Sequence[Finding]) -> None:
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise ChecksFailed(f"{len(errors)} error(s); nothing written", findings)
-
-
 def _fleet_template_dirs(inventory: Inventory, templates: Sequence[Path]) -> tuple[Path, ...]:
     folder = inventory.templates_dir
     if folder is not None and not is_dir(folder):
         raise BadInput(f"{inventory.display}: templates: folder {folder} does not exist")
     return (*templates, *((folder,) if folder is not None else ()))
-
-
-def _plan(
-    modelled: ModelledHost, inventory: Inventory, templates: Sequence[Path], roots: Roots, token: str,
-    digests: dict[tuple[Path, ...], dict[str, str]],
-) -> HostPlan:
-    host, settings = modelled.host, inventory.model.pxe
-    dirs = template_dirs(modelled.modelled, _fleet_template_dirs(inventory, templates), roots)
-    images = settings.images_for(modelled.profile.target)
-    record = pxe.BootRecord(
-        hostname=host.hostname,
-        macs=host.macs,
-        firmware=host.firmware,
-        repo=(images.repo if images is not None else None) or settings.repo or install_tree(modelled.profile).url
-        or "",
-        address=modelled.install_address,
-        gateway=modelled.install_gateway,
-        token=token,
-        kernel=images.kernel if images is not None else settings.kernel,
-        initrd=images.initrd if images is not None else settings.initrd,
-    )
-    callback = pxe.callback_url(settings.server, host.hostname, token) if settings.callback else None
-    versions = _versions()
-    # The token is not part of the digest: the host's kickstart path carries it (tree.host_intact), so
-    # `fleet reinstall` can rotate it without the inventory.
-    digest_input = {
-        "data": host.data,
-        "profile": host.profile.name,
-        "templates": _template_digests(template_search_path(dirs), digests),
-        "boot": record.to_json(),
-        "entry_paths": record.entry_paths(),  # where the entries go: a new tree layout renders them again
-        "pxe": settings.model_dump(mode="json"),
-        "versions": [versions.ksbuild, versions.pykickstart],
-    }
-    digest = hashlib.sha256(json.dumps(digest_input, sort_keys=True, default=str).encode()).hexdigest()
-    return HostPlan(modelled, record, dirs, callback, digest)
-
-
-def _plans(
-    hosts: Sequence[ModelledHost], inventory: Inventory, templates: Sequence[Path], roots: Roots,
-    tokens: Mapping[str, str],
-) -> list[HostPlan]:
-    # Template files are hashed once per search path per run (hosts of one profile share one).
-    digests: dict[tuple[Path, ...], dict[str, str]] = {}
-    return [_plan(modelled, inventory, templates, roots, tokens[modelled.hostname], digests) for modelled in hosts]
-
-
-def _template_digests(search_path: tuple[Path, ...], cache: dict[tuple[Path, ...], dict[str, str]]) -> dict[str, str]:
-    if search_path not in cache:
-        chosen = effective_templates(search_path)
-        cache[search_path] = {name: sha256_file(path) for name, path in chosen.items()}
-    return cache[search_path]
-
-
-# -- render + validate, in worker processes ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One host's work for a worker process: its modelled profile and how to render it (picklable)."""
-
-    hostname: str
-    request: BuildRequest
-    modelled: Modelled
-    record: pxe.BootRecord
-    pxe_settings: PxeSettings
-    pxe_template_dirs: tuple[Path, ...]
-
-
-def render_hosts(
-    plans: Sequence[HostPlan], inventory: Inventory, templates: Sequence[Path], *, jobs: int | None = None,
-    roots: Roots = DEFAULT_ROOTS, progress: Progress | None = None,
-) -> list[RenderedHost]:
-    """Render (kickstart and boot entries) and validate (pykickstart, shell, policy) each host.
-
-    In worker processes when there are enough hosts; results come back in the order of `plans`.
-    """
-    # Imported before the pool forks, so every worker starts with pykickstart loaded.
-    import builder.validate.pipeline  # noqa: F401
-
-    fleet_dirs = _fleet_template_dirs(inventory, templates)
-    work = [
-        _Job(p.hostname, BuildRequest(p.modelled.modelled.loaded, templates=fleet_dirs,
-                                      variant=FleetHostVariant(p.callback_url), roots=roots),
-             p.modelled.modelled, p.record, inventory.model.pxe, fleet_dirs)
-        for p in plans
-    ]
-    workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-    if workers == 1 or len(work) < _MIN_HOSTS_FOR_POOL:
-        return _render_batch(work)
-    size = max(1, min(_HOSTS_PER_TASK, -(-len(work) // (workers * 2))))
-    batches = [work[start:start + size] for start in range(0, len(work), size)]
-    results: list[RenderedHost] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for batch in pool.map(_render_batch, batches):
-            results.extend(batch)
-            if progress is not None:
-                progress(f"rendered and validated {len(results)}/{len(work)}")
-    return results
-
-
-def _render_batch(batch: Sequence[_Job]) -> list[RenderedHost]:
-    from builder.pipeline import Prepared, prepare, validate
-
-    prepared: list[tuple[_Job, Prepared]] = []
-    results: dict[str, RenderedHost] = {}
-    for job in batch:
-        try:
-            rendered = prepare(job.modelled, job.request)
-            env = make_environment(template_search_path(job.pxe_template_dirs))
-            entries = pxe.host_entries(env, job.record, job.pxe_settings)
-        except BadInput as exc:
-            findings = exc.findings or (Finding("render", exc.message),)
-            named = tuple(for_host(f, job.hostname) for f in findings)
-            results[job.hostname] = RenderedHost(job.hostname, None, {}, named)
-            continue
-        prepared.append((job, rendered))
-        results[job.hostname] = RenderedHost(job.hostname, rendered.kickstart.text, entries, ())
-    checked = validate([prep for _, prep in prepared], sources=[f"ks/{job.hostname}.cfg" for job, _ in prepared])
-    for (job, _), result in zip(prepared, checked, strict=True):
-        # The host's semantic findings were reported when the fleet was modelled: only the kickstart's here.
-        own = result.findings[len(job.modelled.semantic):]
-        named = tuple(for_host(f, job.hostname) for f in own)
-        results[job.hostname] = replace(results[job.hostname], findings=named)
-    return [results[job.hostname] for job in batch]
