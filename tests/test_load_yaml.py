@@ -165,8 +165,8 @@ def test_syntax_errors_give_line_and_column(in_tmp: Workdir, text: str, expected
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "p.yaml: is empty; a profile is a YAML mapping"),
-        ("# only a comment\n", "p.yaml: is empty; a profile is a YAML mapping"),
+        ("", "p.yaml:1: is empty; a profile is a YAML mapping"),
+        ("# only a comment\n", "p.yaml:1: is empty; a profile is a YAML mapping"),
         ("\n\n- a\n- b\n", "p.yaml:3: the top level must be a mapping (key: value lines), not a list"),
         ("just text\n", "p.yaml:1: the top level must be a mapping (key: value lines), not a single value"),
     ],
@@ -325,7 +325,7 @@ def test_an_unreadable_file(in_tmp: Workdir) -> None:
 
 def test_non_utf8_names_the_byte_and_line(in_tmp: Workdir) -> None:
     in_tmp.path("p.yaml").write_bytes(b"a: 1\nb: caf\xe9\n")
-    assert problems(in_tmp, "p.yaml") == ["p.yaml: is not UTF-8 text (byte 0xe9 at line 2)"]
+    assert problems(in_tmp, "p.yaml") == ["p.yaml:2: is not UTF-8 text (byte 0xe9)"]
 
 
 def test_a_file_over_the_size_limit(in_tmp: Workdir) -> None:

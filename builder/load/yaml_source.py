@@ -232,8 +232,8 @@ class YamlDocument:
 def read_text_file(path: Path, display: str, limits: YamlLimits = PROFILE_LIMITS) -> str:
     """The UTF-8 text of a profile (or inventory) file; BadInput naming the file for anything that is not one."""
 
-    def refuse(message: str) -> BadInput:
-        finding = Finding(check=CHECK, message=message, location=Location(display))
+    def refuse(message: str, line: int | None = None) -> BadInput:
+        finding = Finding(check=CHECK, message=message, location=Location(display, line))
         return BadInput(f"{display}: {message}", [finding])
 
     try:
@@ -259,8 +259,7 @@ def read_text_file(path: Path, display: str, limits: YamlLimits = PROFILE_LIMITS
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        message = f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
-        raise refuse(message) from exc
+        raise refuse(f"is not UTF-8 text (byte 0x{raw[exc.start]:02x})", line) from exc
 
 
 def parse_yaml_text(
@@ -292,7 +291,7 @@ def parse_yaml_text(
 
     if root is None:
         if require_mapping:
-            empty = Finding(CHECK, "is empty; a profile is a YAML mapping", Location(display))
+            empty = Finding(CHECK, "is empty; a profile is a YAML mapping", Location(display, 1))
             return YamlDocument(None, findings=[empty])
         return YamlDocument(None)
     if require_mapping and not isinstance(root, MappingNode):
