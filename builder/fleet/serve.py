@@ -38,7 +38,7 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from builder.errors import BadInput
+from builder.errors import BadInput, shown
 from builder.fleet import pxe, state
 from builder.fleet.serve_log import AccessLog, Console, attach, detach
 
@@ -199,7 +199,7 @@ def _address(text: str, option: str) -> str:
     try:
         return str(ip_address(text))
     except ValueError:
-        raise BadInput(f"{option} {text!r}: not an IP address") from None
+        raise BadInput(f"{option} {shown(text)}: not an IP address") from None
 
 
 def _logged_by_handler(handler: tornado.web.RequestHandler) -> None:
@@ -343,7 +343,7 @@ class _Handler(tornado.web.RequestHandler):
         given = fields.get("status", [""])[0]
         if given not in ("installed", "failed"):
             self._text(400, "expected a form body status=installed or status=failed\n",
-                       f"report without a valid status ({given!r})")
+                       f"report without a valid status ({shown(given)})")
             return
         status: state.ReportStatus = "installed" if given == "installed" else "failed"
         if self._authorised(hostname, token) is None:

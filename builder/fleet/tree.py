@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.errors import BadInput
+from builder.errors import BadInput, shown
 from builder.fleet import pxe, state
 from builder.fsutil import atomic_write, sha256_bytes, sha256_file
 from builder.vocabulary import display_path
@@ -195,7 +195,7 @@ def reinstall(out_dir: Path, hostname: str) -> list[str]:
     with state.lock(out_dir):
         record = pxe.manifest_host(out_dir, hostname)
         if record is None:
-            raise BadInput(f"{out_dir}: no host named {hostname!r} in {pxe.MANIFEST_NAME}")
+            raise BadInput(f"{out_dir}: no host named {shown(hostname)} in {pxe.MANIFEST_NAME}")
         states = state.read(out_dir)
         current = states.get(hostname)
         if current is None:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from builder.errors import cut
+from builder.errors import cut, shown
 from builder.model.types import (
     AbsolutePath,
     Bool,
@@ -84,7 +84,7 @@ def _install_device(value: str) -> str:
         raise ValueError("link (the first NIC with a carrier) is not supported: name the NIC, give its MAC, or "
                          "use bootif (the NIC the host PXE-booted from)")
     if not _INTERFACE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a device name (1-15 letters, digits, _ . : -), a MAC address such as "
+        raise ValueError(f"{shown(value)} is not a device name (1-15 letters, digits, _ . : -), a MAC address such as "
                          "52:54:00:12:34:56, or bootif")
     return value
 

@@ -68,17 +68,17 @@ def _package_name(value: str) -> str:
     %packages a leading - marks an exclusion and @ a group, so they may not start a name; the message names the
     character that is refused, and where."""
     if not 1 <= len(value) <= 128:
-        raise ValueError(f"{value!r} is not a package name or glob (1-128 characters)")
+        raise ValueError(f"{shown(value)} is not a package name or glob (1-128 characters)")
     if value[0] == "-":
-        raise ValueError(f"{value!r}: a leading '-' marks an exclusion in %packages; "
+        raise ValueError(f"{shown(value)}: a leading '-' marks an exclusion in %packages; "
                          "list the name without it under packages.exclude")
     if value[0] == "@":
-        raise ValueError(f"{value!r}: a leading '@' marks a group in %packages; list it under packages.groups")
+        raise ValueError(f"{shown(value)}: a leading '@' marks a group in %packages; list it under packages.groups")
     for index, char in enumerate(value):
         allowed = _PACKAGE_FIRST if index == 0 else _PACKAGE_CHARS
         if not allowed.fullmatch(char):
             where = "at the start" if index == 0 else f"at position {index + 1}"
-            raise ValueError(f"{value!r}: the character {char!r} {where} is refused; a package name or glob "
+            raise ValueError(f"{shown(value)}: the character {char!r} {where} is refused; a package name or glob "
                              "holds letters, digits and _ . + - * ? : [ ] (not . : ] - first)")
     return value
 
@@ -107,7 +107,7 @@ def mac_address(value: str) -> str:
     """`value` in lower case, if it is a MAC address (ValueError otherwise)."""
     lowered = value.lower()
     if not _MAC.fullmatch(lowered):
-        raise ValueError(f"{value!r} is not a MAC address such as 52:54:00:12:34:56")
+        raise ValueError(f"{shown(value)} is not a MAC address such as 52:54:00:12:34:56")
     return lowered
 
 
@@ -161,7 +161,7 @@ Url = Annotated[Line, AfterValidator(_url)]
 def _file_or_url(value: str) -> str:
     if value.startswith("file://"):
         if not re.fullmatch(r"file:///[A-Za-z0-9/._+-]*", value):
-            raise ValueError(f"{value!r} is not a file:/// URL of an absolute path of plain characters")
+            raise ValueError(f"{shown(value)} is not a file:/// URL of an absolute path of plain characters")
         return value
     return _url(value)
 
@@ -179,9 +179,9 @@ def _proxy_url(value: str) -> str:
             "and set proxy_username with proxy_password_env (or proxy_password_file)"
         )
     if parts.scheme not in ("http", "https", "ftp") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError(f"{value!r} is not a proxy URL such as http://proxy.lab.local:3128")
+        raise ValueError(f"{shown(value)} is not a proxy URL such as http://proxy.lab.local:3128")
     if re.search(r"[\s\"'`$\\]", value):
-        raise ValueError(f"{value!r}: a URL may not contain spaces, quotes, backslashes, backticks or $")
+        raise ValueError(f"{shown(value)}: a URL may not contain spaces, quotes, backslashes, backticks or $")
     return value
 
 
@@ -252,7 +252,7 @@ _KERNEL_ARG = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})(=(?P<value>
 def _kernel_arg(value: str) -> str:
     if not _KERNEL_ARG.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a kernel argument NAME or NAME=VALUE (name: letters, digits, _ . -; value: "
+            f"{shown(value)} is not a kernel argument NAME or NAME=VALUE (name: letters, digits, _ . -; value: "
             "letters, digits and _ . , : / = + @ % ~ -), e.g. crashkernel=auto or console=ttyS0,115200n8"
         )
     return value

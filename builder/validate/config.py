@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BadInput, Finding
+from builder.errors import BadInput, Finding, shown
 from builder.rules import CATALOGUE, matching
 
 CONFIG_FILES = (".ksbuild.toml", "pyproject.toml")
@@ -99,7 +99,7 @@ def check_selectors(selectors: Iterable[str], where: str) -> tuple[str, ...]:
             continue
         if wanted != "ALL" and not _SHELLCHECK_CODE.match(wanted) and not matching(wanted):
             families = ", ".join(sorted({rule.id[:3] for rule in CATALOGUE}))
-            raise BadInput(f"{where}: {selector!r} matches no rule (rule ids start with {families}; "
+            raise BadInput(f"{where}: {shown(selector)} matches no rule (rule ids start with {families}; "
                            "`ksbuild rules` lists them)")
         checked.append(wanted)
     return tuple(checked)
@@ -145,7 +145,7 @@ def _settings(path: Path, table: dict[str, object]) -> Settings:
     where = f"{path}: [tool.ksbuild]" if path.name == "pyproject.toml" else str(path)
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        raise BadInput(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+        raise BadInput(f"{where}: unknown key {shown(unknown[0])} (known: {', '.join(KEYS)})")
     select = _strings(table["select"], f"{where}: select") if "select" in table else None
     strict = table.get("strict", False)
     if not isinstance(strict, bool):
