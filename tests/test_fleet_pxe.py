@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.errors import BadInput
+from builder.errors import BadInput, ChecksFailed, Location
 from builder.fleet import pxe, state
 from builder.fleet import tree as fleet_tree
 from builder.fleet.render import render_fleet
@@ -101,7 +101,7 @@ def test_the_dnsmasq_snippet_passes_dnsmasq_test_and_has_every_host(tree: Path) 
     result = run([find_tool("dnsmasq"), "--test", f"--conf-file={conf}"])
     assert "syntax check OK" in result.stderr + result.stdout
     lines = conf.read_text().splitlines()
-    assert f"tftp-root={(tree / 'tftp').resolve()}" in lines
+    assert f'tftp-root="{(tree / "tftp").resolve()}"' in lines  # quoted: a comma or # in a path is no syntax
     assert "dhcp-range=192.168.80.200,192.168.80.250,255.255.255.0,12h" in lines
     assert "dhcp-option=option:router,192.168.80.1" in lines
     assert [line for line in lines if line.startswith("dhcp-host=")] == [
@@ -109,7 +109,7 @@ def test_the_dnsmasq_snippet_passes_dnsmasq_test_and_has_every_host(tree: Path) 
         "dhcp-host=52:54:00:aa:00:02,52:54:00:aa:01:02,192.168.80.42,kvm02",
         "dhcp-host=52:54:00:aa:00:03,192.168.80.43,kvm03",
     ]
-    assert "dhcp-boot=tag:ipxe,http://192.168.80.1:8080/ipxe/boot.ipxe" in lines
+    assert 'dhcp-boot=tag:ipxe,"http://192.168.80.1:8080/ipxe/boot.ipxe"' in lines
     assert "dhcp-boot=tag:!ipxe,tag:efi-x86_64,grub2/shimx64.efi,,192.168.80.1" in lines
     assert "dhcp-boot=tag:!ipxe,tag:!efi-x86_64,pxelinux.0,,192.168.80.1" in lines
 
@@ -152,3 +152,88 @@ def test_the_switch_refuses_hosts_it_does_not_know(tmp_path: Path, tree: Path) -
         fleet_tree.reinstall(copy, "nothere")
     with pytest.raises(BadInput, match="run `ksbuild fleet render` first"):
         fleet_tree.reinstall(tmp_path, "kvm01.lab.local")
+
+
+def lab_with(tmp_path: Path, old: str, new: str) -> Path:
+    shutil.copytree(DATA / "profiles", tmp_path / "profiles")
+    text = (DATA / "lab.yaml").read_text()
+    assert old in text
+    (tmp_path / "lab.yaml").write_text(text.replace(old, new))
+    return tmp_path / "lab.yaml"
+
+
+def line_with(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+
+
+@pytest.mark.parametrize("repo", ["http://192.168.80.1/os;reboot", "http://192.168.80.1/os}", "http://h/os&x",
+                                  "http://h/os|x", "http://h/os<x", "http://h/a(b)", "http://h/a?b"])
+def test_a_url_grub_ipxe_or_pxelinux_would_read_as_syntax_is_refused_at_its_key(tmp_path: Path, repo: str) -> None:
+    # `inst.repo=http://.../os;reboot` would be two GRUB commands; `}` ends the menuentry; grub-script-check
+    # passes the first, so the value is refused where it is given, before anything is rendered.
+    inventory = lab_with(tmp_path, "  kernel: centos7/vmlinuz\n", f"  repo: '{repo}'\n  kernel: centos7/vmlinuz\n")
+    with pytest.raises(BadInput) as caught:
+        render_fleet(inventory, tmp_path / "out")
+    (finding,) = caught.value.findings
+    assert finding.location == Location(str(inventory), line_with(inventory, "  repo: ")) and finding.key == "pxe.repo"
+    assert "goes into the GRUB, pxelinux and iPXE entries" in finding.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_profile_url_used_as_inst_repo_is_checked_the_same(tmp_path: Path) -> None:
+    inventory = lab_with(tmp_path, "hosts:\n", "hosts:\n")
+    profile = tmp_path / "profiles/hv.yaml"
+    text = profile.read_text()
+    url = next(line for line in text.splitlines() if "url:" in line).split("url:", 1)[1].strip().strip("'\"}")
+    profile.write_text(text.replace(url, url + ";reboot"))
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(inventory, tmp_path / "out")
+    messages = [f.format() for f in caught.value.findings]
+    assert len(messages) == 3  # each host, at its entry, with the profile's line
+    assert all("install.source.url" in m and "goes into the GRUB, pxelinux and iPXE entries" in m for m in messages)
+    assert all(f"(value from {profile}:{line_with(profile, ';reboot')})" in m for m in messages), messages
+
+
+def test_a_comma_in_the_server_url_is_quoted_in_dnsmasq_by_its_rules(tmp_path: Path) -> None:
+    inventory = lab_with(tmp_path, "  server: http://192.168.80.1:8080\n", '  server: "http://192.168.80.1:8080/a,b"\n')
+    render_fleet(inventory, tmp_path / "out")
+    lines = (tmp_path / "out/dnsmasq.conf").read_text().splitlines()
+    assert 'dhcp-boot=tag:ipxe,"http://192.168.80.1:8080/a,b/ipxe/boot.ipxe"' in lines
+    assert "syntax check OK" in run([find_tool("dnsmasq"), "--test", f"--conf-file={tmp_path / 'out/dnsmasq.conf'}"]
+                                    ).stderr
+
+
+def test_what_the_real_checkers_refuse_is_never_written(tmp_path: Path) -> None:
+    # Template overrides that break a GRUB entry and the dnsmasq snippet: grub-script-check and dnsmasq --test
+    # run on what the render is about to write, and refuse it, at the generated file's line.
+    inventory = lab_with(tmp_path, "description: lab hypervisors\n", "description: lab hypervisors\ntemplates: site\n")
+    (tmp_path / "site/pxe").mkdir(parents=True)
+    grub = (Path(__file__).parent.parent / "kickstart_templates/pxe/grub-install.j2").read_text()
+    (tmp_path / "site/pxe/grub-install.j2").write_text(grub.replace("    initrdefi /", "    } initrdefi /"))
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(inventory, tmp_path / "out")
+    (grub_finding, *_) = [f for f in caught.value.findings if f.message.startswith("host kvm03.lab.local")]
+    assert "grub-script-check: syntax error in the install entry" in grub_finding.message
+    assert grub_finding.location is not None and grub_finding.location.file.startswith("tftp/grub2/grub.cfg-01-")
+    assert not (tmp_path / "out/manifest.json").exists()
+    (tmp_path / "site/pxe/grub-install.j2").unlink()
+    dnsmasq = (Path(__file__).parent.parent / "kickstart_templates/pxe/dnsmasq.conf.j2").read_text()
+    (tmp_path / "site/pxe/dnsmasq.conf.j2").write_text(dnsmasq + "dhcp-frobnicate=1\n")
+    with pytest.raises(ChecksFailed) as caught:
+        render_fleet(inventory, tmp_path / "out")
+    (finding,) = caught.value.findings
+    assert finding.message == "dnsmasq --test: bad option"
+    assert finding.location is not None and finding.location.file == "dnsmasq.conf" and finding.location.line
+    assert not (tmp_path / "out/manifest.json").exists()
+
+
+def test_a_missing_checker_is_a_note_not_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inventory = lab_with(tmp_path, "hosts:\n", "hosts:\n")
+    bin_dir = tmp_path / "bin"  # bash only: no grub-script-check, no dnsmasq
+    bin_dir.mkdir()
+    (bin_dir / "bash").symlink_to(find_tool("bash"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    outcome = render_fleet(inventory, tmp_path / "out", jobs=1)
+    assert any(note.startswith("grub-script-check not found") for note in outcome.notes), outcome.notes
+    assert any(note.startswith("dnsmasq not found") for note in outcome.notes), outcome.notes
+    assert (tmp_path / "out/manifest.json").is_file()

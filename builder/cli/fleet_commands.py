@@ -119,6 +119,8 @@ def check(inventory: Path, templates: tuple[Path, ...], jobs: int | None, output
     if output_format != "json":
         outcome = check_fleet_inventory(inventory, templates=templates, jobs=jobs, roots=here(), progress=_progress)
         print_findings(outcome.findings, err=False)
+        for note in outcome.notes:
+            click.echo(f"note: {note}", err=True)
         click.echo(f"{inventory}: {len(outcome.hosts)} host(s) ok")
         return
     try:

@@ -21,11 +21,12 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from builder import targets
 from builder.errors import BadInput, Finding, Location, Severity
-from builder.fleet.inventory import Dhcp, FleetHost, Inventory, PxeSettings, for_host
+from builder.fleet.inventory import Dhcp, FleetHost, Inventory, PxeSettings, boot_url_problem, for_host
 from builder.model.network import Device, Vlan
 from builder.model.profile import Profile
 from builder.pipeline import BuildRequest, Modelled, model
 from builder.render.context import install_network
+from builder.render.target_plan import install_tree
 from builder.vocabulary import DEFAULT_ROOTS, KeyPath, Roots, format_key
 
 CHECK = "fleet"
@@ -188,9 +189,17 @@ def _finding(
 def _network_install_source(scope: FleetScope, host: FleetHost, profile: Profile) -> Iterator[Finding]:
     pxe = scope.pxe
     images = pxe.images_for(profile.target)
-    if pxe.repo is None and (images is None or images.repo is None) and profile.install.source.cdrom:
+    if pxe.repo is not None or (images is not None and images.repo is not None):
+        return  # the entries' inst.repo= is the inventory's, checked where it is given
+    if profile.install.source.cdrom:
         message = "installs from cdrom, which a network boot does not have; set pxe.repo to a tree URL"
         yield _finding(scope, host, ("install", "source"), message)
+        return
+    # Without pxe.repo, the profile's install tree is each boot entry's inst.repo=.
+    url = install_tree(profile).url
+    problem = boot_url_problem(url) if url is not None else None
+    if problem is not None:
+        yield _finding(scope, host, ("install", "source", "url"), f"{problem}; or set pxe.repo")
 
 
 def _boot_mac_matches_profile(scope: FleetScope, host: FleetHost, profile: Profile) -> Iterator[Finding]:

@@ -96,6 +96,32 @@ def _network(value: object) -> object:
     return value
 
 
+_BOOT_URL_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~:/%+=@,-"
+)
+
+
+def boot_url_problem(value: str) -> str | None:
+    """Why `value` cannot go into a kernel command line of a GRUB, pxelinux or iPXE entry as one word, or None.
+
+    The entries hold it unquoted: GRUB splits commands at ; & | < > and braces, and expands $; iPXE expands $
+    and chains at || and &&; pxelinux and the kernel split at spaces; `?` and `*` are wildcards where GRUB has
+    them. So only letters, digits and . _ ~ : / % + = @ , - are taken (percent-encode anything else)."""
+    refused = sorted(set(value) - _BOOT_URL_CHARACTERS)
+    if not refused:
+        return None
+    shown_chars = " ".join("space" if char == " " else repr(char) for char in refused[:8])
+    return (f"{shown(value)} goes into the GRUB, pxelinux and iPXE entries, which would read {shown_chars} as "
+            "syntax: use letters, digits and . _ ~ : / % + = @ , - only (percent-encode the rest)")
+
+
+def _boot_url(value: str) -> str:
+    problem = boot_url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"{shown(value)}: hosts fetch kickstarts over HTTP; give an http:// or https:// URL")
@@ -118,7 +144,8 @@ HostMac = Annotated[MacAddress, AfterValidator(_unicast_mac)]
 KernelArg = Annotated[Line, AfterValidator(_kernel_arg)]
 TftpPath = Annotated[Line, AfterValidator(_tftp_path)]
 Subnet = Annotated[IPv4Network, BeforeValidator(_network)]
-ServerUrl = Annotated[Url, AfterValidator(_http_url)]
+ServerUrl = Annotated[Url, AfterValidator(_http_url), AfterValidator(_boot_url)]
+BootUrl = Annotated[Url, AfterValidator(_boot_url)]
 
 
 class TargetImages(Model):
@@ -126,7 +153,7 @@ class TargetImages(Model):
 
     kernel: TftpPath = Field(description="Installer kernel of the target, e.g. el9/vmlinuz.")
     initrd: TftpPath = Field(description="Installer initrd of the target, e.g. el9/initrd.img.")
-    repo: Url | None = Field(None, description="inst.repo= for the target's hosts (default: pxe.repo, else each "
+    repo: BootUrl | None = Field(None, description="inst.repo= for the target's hosts (default: pxe.repo, else each "
                              "profile's install tree).")
 
 
@@ -145,7 +172,7 @@ class PxeSettings(Model):
     server: ServerUrl = Field(
         description="Base URL of `ksbuild serve` as hosts reach it: kickstarts are <server>/ks/<host>.cfg."
     )
-    repo: Url | None = Field(None, description="inst.repo= (default: the profile's install.source.url).")
+    repo: BootUrl | None = Field(None, description="inst.repo= (default: the profile's install.source.url).")
     kernel: TftpPath = Field("images/pxeboot/vmlinuz", description="Installer kernel, in the TFTP root.")
     initrd: TftpPath = Field("images/pxeboot/initrd.img", description="Installer initrd, in the TFTP root.")
     kernel_args: tuple[KernelArg, ...] = Field((), description="More kernel arguments, e.g. console=ttyS0.")
@@ -203,7 +230,9 @@ class Group(Level):
 class HostEntry(Level):
     hostname: HostName = Field(description="The host's name: system.hostname and its kickstart's file name.")
     group: Identifier | None = Field(None, description="A name from groups:.")
-    macs: tuple[HostMac, ...] = Field(min_length=1, description="The host's NICs, the boot NIC first.")
+    # At most 32: dnsmasq reads a configuration line in 1,024-byte pieces, and a host's MACs share one line.
+    macs: tuple[HostMac, ...] = Field(min_length=1, max_length=32,
+                                      description="The host's NICs, the boot NIC first.")
     boot_interface: InterfaceName | None = Field(
         None, description="Kernel name of the boot NIC; becomes network.install_device."
     )

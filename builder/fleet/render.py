@@ -29,7 +29,7 @@ from typing import Any
 
 from builder import __version__
 from builder.errors import BadInput, ChecksFailed, Finding
-from builder.fleet import pxe, state, tree
+from builder.fleet import pxe, state, syntax, tree
 from builder.fleet.checks import FleetScope, fleet_checks
 from builder.fleet.inventory import Inventory, PxeSettings, load_inventory
 from builder.fleet.worker import FleetJob, HostOutcome, HostTask, run_batch
@@ -84,7 +84,9 @@ def check_fleet_inventory(
         tokens = {source.hostname: _CHECK_TOKEN for source in inventory.host_sources}
         outcomes = workers.run(_job(inventory, templates, roots, None), _tasks(inventory, tokens, None), progress)
     findings = _checked(inventory, outcomes)
-    return FleetOutcome(None, tuple(o.hostname for o in outcomes), findings=findings)
+    # A check has no tree: the snippet's tftp-root is where a render in this folder would put it.
+    _, notes = _shared_files(inventory, templates, outcomes, (Path("output") / inventory.path.stem / "tftp").absolute())
+    return FleetOutcome(None, tuple(o.hostname for o in outcomes), findings=findings, notes=tuple(notes))
 
 
 def render_fleet(
@@ -126,19 +128,40 @@ def render_fleet(
         outcomes = workers.run(_job(inventory, templates, roots, out_dir), _tasks(inventory, tokens, old),
                                progress)
     findings = _checked(inventory, outcomes)
+    shared, notes = _shared_files(inventory, templates, outcomes, (out_dir / "tftp").resolve())
     copied = _copied_files(inventory, syslinux, boot_files, settings, target_boot_files)
     with state.lock(out_dir):
-        removed = _write_tree(out_dir, inventory, templates, outcomes, previous, copied, settings, roots.workdir)
+        removed = _write_tree(out_dir, outcomes, shared, previous, copied, settings, inventory, roots.workdir)
     records = [o.plan.record for o in outcomes if o.plan is not None]
+    notes += _notes(out_dir, records, inventory.model.pxe)
     return FleetOutcome(out_dir, tuple(o.hostname for o in outcomes), tuple(o.hostname for o in outcomes
                                                                               if o.rendered),
-                        tuple(removed), findings, notes=tuple(_notes(out_dir, records, inventory.model.pxe)))
+                        tuple(removed), findings, notes=tuple(notes))
 
 
 def _job(inventory: Inventory, templates: Sequence[Path], roots: Roots, out_dir: Path | None) -> FleetJob:
     versions = _versions()
     return FleetJob(FleetScope.of(inventory), inventory.model.pxe, _fleet_template_dirs(inventory, templates),
-                    roots, out_dir, (versions.ksbuild, versions.pykickstart))
+                    roots, out_dir, (versions.ksbuild, versions.pykickstart), syntax.available(syntax.GRUB_CHECKER))
+
+
+def _shared_files(
+    inventory: Inventory, templates: Sequence[Path], outcomes: Sequence[HostOutcome], tftp_root: Path
+) -> tuple[dict[str, bytes], list[str]]:
+    """The shared files (default entries, iPXE script, dnsmasq snippet), checked by the real checkers before
+    anything is written (ChecksFailed when one refuses them), and notes for the checkers that are missing."""
+    env = make_environment(template_search_path(_fleet_template_dirs(inventory, templates)))
+    records = [o.plan.record for o in outcomes if o.plan is not None]
+    shared = pxe.shared_files(env, inventory.model, inventory.display, records, tftp_root)
+    notes = syntax.missing_checkers(grub=True, dnsmasq=True)
+    findings = []
+    if syntax.available(syntax.GRUB_CHECKER):
+        findings += syntax.grub_problems([(pxe.GRUB_DEFAULT, "default", shared[pxe.GRUB_DEFAULT])])
+    if syntax.available(syntax.DNSMASQ):
+        findings += syntax.dnsmasq_problems(shared[pxe.DNSMASQ_CONF], pxe.DNSMASQ_CONF)
+    if findings:
+        raise ChecksFailed(f"{len(findings)} error(s) in the shared boot files; nothing written", findings)
+    return shared, notes
 
 
 def _tasks(inventory: Inventory, tokens: Mapping[str, str], old: Mapping[str, Any] | None) -> list[HostTask]:
@@ -211,12 +234,12 @@ class _Workers:
 
 def _write_tree(
     out_dir: Path,
-    inventory: Inventory,
-    templates: Sequence[Path],
     outcomes: Sequence[HostOutcome],
+    shared: Mapping[str, bytes],
     previous: Mapping[str, Any] | None,
     copied: Mapping[str, tuple[Path, str]],
     settings: Mapping[str, Any],
+    inventory: Inventory,
     workdir: Path | None,
 ) -> list[str]:
     """Write everything (caller holds the state lock); the manifest last, once the rest is on disk."""
@@ -241,9 +264,6 @@ def _write_tree(
             hosts[hostname] = old[hostname]
             if not tree.served_as_recorded(out_dir, old[hostname], variant):
                 pxe.serve_variant(out_dir, pxe.read_entries(out_dir, hostname), variant, writer)
-    env = make_environment(template_search_path(_fleet_template_dirs(inventory, templates)))
-    shared = pxe.shared_files(env, inventory.model, inventory.display, [plan.record for _, plan in plans],
-                              (out_dir / "tftp").resolve())
     files = tree.write_shared(writer, shared, copied, previous)
     removed = tree.remove_stale(out_dir, previous, hosts, files, states)
     writer.finish()

@@ -1,6 +1,7 @@
 """What a fleet render does for each host, a batch at a time, in a worker process: build the host's merged
 profile, model and check it (builder.pipeline and builder.fleet.checks), plan it (the digest that decides whether
-it is rendered again), render its kickstart and boot entries, and validate the kickstarts.
+it is rendered again), render its kickstart and boot entries, validate the kickstarts and check the GRUB entries
+with grub-script-check (builder.fleet.syntax).
 
 The parent keeps of each host only its `HostOutcome`: findings, the `HostFacts` the fleet-wide checks need, its
 plan, and its rendered files compressed. So no process holds 10,000 merged profiles, models or kickstarts at once.
@@ -12,7 +13,7 @@ none of the rules compares them). Two kickstarts that differ only in those words
 Each kickstart's kind is its text with those words of its own host replaced by fixed stand-ins of the same
 shape; the first kickstart of a kind is validated as it is, and when it has no finding at all, every other of
 its kind has none either. A kind whose first kickstart has any finding is validated host by host, so every
-message is the host's own. One worker validates each kind once per render.
+message is the host's own. One worker validates each kind once per render. GRUB entries are checked the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.errors import BadInput, Finding
-from builder.fleet import pxe, tree
+from builder.fleet import pxe, syntax, tree
 from builder.fleet.checks import FleetScope, HostFacts, ModelledHost, host_facts, model_host, static_addresses
 from builder.fleet.inventory import HostSource, PxeSettings, build_host, for_host
 from builder.fsutil import sha256_file
@@ -50,6 +51,7 @@ class FleetJob:
     roots: Roots
     out_dir: Path | None  # the tree rendered into; None for `fleet check` (nothing compared, no files kept)
     versions: tuple[str, str]  # ksbuild, pykickstart
+    grub_check: bool  # grub-script-check is installed: GRUB entries are checked with it
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class _Rendered:
 
 _TEMPLATE_DIGESTS: dict[tuple[Path, ...], dict[str, str]] = {}
 _KIND_IS_CLEAN: dict[str, bool] = {}  # this process's validated kinds of kickstart: no finding at all?
+_GRUB_KIND_IS_CLEAN: dict[str, bool] = {}  # and its kinds of GRUB entry checked: grub-script-check passed?
 _KINDS_KEPT = 10_000
 
 
@@ -188,7 +191,33 @@ def _render(job: FleetJob, task: HostTask, modelled: ModelledHost, plan: HostPla
         found = exc.findings or (Finding("render", exc.message),)
         named = tuple(for_host(f, modelled.hostname) for f in found)
         return _Rendered(task, modelled, plan, facts, None, {}, (*modelled.findings, *named))
-    return _Rendered(task, modelled, plan, facts, prepared, entries, modelled.findings)
+    rendered = _Rendered(task, modelled, plan, facts, prepared, entries, modelled.findings)
+    if job.grub_check:
+        grub = tuple(for_host(f, modelled.hostname) for f in _grub_by_kind(rendered))
+        rendered.findings = (*rendered.findings, *grub)
+    return rendered
+
+
+def _grub_by_kind(one: _Rendered) -> list[Finding]:
+    """grub-script-check on the host's GRUB entries, once per kind of entry (as kickstarts are validated): an
+    entry of a kind already checked clean is not checked again, any other is."""
+    record = one.plan.record
+    kinds = {path: kind for mac in record.macs for path, kind in record.entries_of(mac).items()}
+    words = _host_words(one)
+    findings = []
+    for path, versions in one.entries.items():
+        if kinds.get(path) != "grub":
+            continue
+        for version, content in sorted(versions.items()):
+            kind = hashlib.sha256(_stand_ins(content.decode(), words).encode()).hexdigest()
+            if _GRUB_KIND_IS_CLEAN.get(kind):
+                continue
+            problems = syntax.grub_problems([(path, version, content)])
+            if len(_GRUB_KIND_IS_CLEAN) > _KINDS_KEPT:
+                _GRUB_KIND_IS_CLEAN.clear()
+            _GRUB_KIND_IS_CLEAN[kind] = not problems
+            findings.extend(problems)
+    return findings
 
 
 def _validate_by_kind(rendered: Sequence[_Rendered]) -> dict[int, tuple[Finding, ...]]:
@@ -225,19 +254,30 @@ def _validate(rendered: Sequence[_Rendered]) -> dict[int, tuple[Finding, ...]]:
 _WORD_EDGE = "A-Za-z0-9_.:-"
 
 
-def _kind(one: _Rendered) -> str:
-    """The kickstart's text with its host's name, token, MACs and static addresses replaced by stand-ins of
-    the same shape, hashed: kickstarts of one kind differ only in those words."""
-    assert one.prepared is not None
+def _host_words(one: _Rendered) -> dict[str, str]:
+    """The host's own words in its files (name, token, MACs, static addresses), each with its stand-in."""
     record = one.plan.record
     words: dict[str, str] = {record.hostname: "host.invalid", record.hostname.split(".")[0]: "host",
                              record.token: "token"}
     for position, mac in enumerate(record.macs):
-        words[mac] = words[mac.upper()] = f"02:00:00:00:00:{position:02x}"
+        stand_in = f"02:00:00:00:00:{position:02x}"
+        words[mac] = words[mac.upper()] = stand_in
+        words[pxe.mac_dashes(mac)] = stand_in.replace(":", "-")
     addresses = sorted({str(address.ip) for _, _, address, _ in static_addresses(one.modelled.profile)})
     for position, address in enumerate(addresses):
         words[address] = f"198.51.100.{position + 1}"
-    ordered = sorted((word for word in words if word), key=len, reverse=True)
+    words.pop("", None)
+    return words
+
+
+def _stand_ins(text: str, words: Mapping[str, str]) -> str:
+    ordered = sorted(words, key=len, reverse=True)
     pattern = re.compile(f"(?<![{_WORD_EDGE}])(?:{'|'.join(map(re.escape, ordered))})(?![{_WORD_EDGE}])")
-    text = pattern.sub(lambda match: words[match.group()], one.prepared.kickstart.text)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return pattern.sub(lambda match: words[match.group()], text)
+
+
+def _kind(one: _Rendered) -> str:
+    """The kickstart's text with its host's name, token, MACs and static addresses replaced by stand-ins of
+    the same shape, hashed: kickstarts of one kind differ only in those words."""
+    assert one.prepared is not None
+    return hashlib.sha256(_stand_ins(one.prepared.kickstart.text, _host_words(one)).encode()).hexdigest()

@@ -11,7 +11,15 @@ import jinja2
 from builder.contract import template_globals
 from builder.paths import templates_dir
 from builder.render.compiled import compiled_templates
-from builder.render.quoting import HEREDOC_END, heredoc_body, ifcfg_value, kickstart_quote, shell_quote
+from builder.render.quoting import (
+    HEREDOC_END,
+    config_comment,
+    dnsmasq_value,
+    heredoc_body,
+    ifcfg_value,
+    kickstart_quote,
+    shell_quote,
+)
 
 MAIN_TEMPLATE = "ks.cfg.j2"
 
@@ -37,6 +45,8 @@ def make_environment(search_path: tuple[Path, ...], cache: Path | None = None) -
     env.filters["shq"] = shell_quote
     env.filters["ifcfg_value"] = ifcfg_value
     env.filters["heredoc"] = heredoc_body
+    env.filters["dnsmasq"] = dnsmasq_value
+    env.filters["comment"] = config_comment
     env.globals["HEREDOC_END"] = HEREDOC_END
     env.globals.update(template_globals())
     env.bytecode_cache = compiled_templates(cache, env)

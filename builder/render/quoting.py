@@ -1,5 +1,5 @@
-"""Quoting for the languages a profile value can land in: kickstart lines, shell, ifcfg files, NetworkManager
-keyfiles.
+"""Quoting for the languages a value can land in: kickstart lines, shell, ifcfg files, NetworkManager keyfiles,
+dnsmasq configuration.
 
 pykickstart (and so anaconda) splits each command line with `shlex.split(line, comments=True)`, so
 `shlex.quote` is its exact inverse: a quoted value comes back unchanged and cannot start a comment or a new
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from builder.errors import BadInput, shown
+from builder.errors import BadInput, cut, shown
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IFCFG_BARE = re.compile(r"[A-Za-z0-9_.:/@%+,=-]*")
@@ -63,3 +63,23 @@ def heredoc_body(text: str) -> str:
     if any(line == HEREDOC_END for line in text.splitlines()):
         raise BadInput(f"a line of generated file content equals the here-document end word {HEREDOC_END}")
     return text if text.endswith("\n") else text + "\n"
+
+
+# dnsmasq reads its configuration with fgets() into a 1,024-byte buffer: a longer line goes on as a new line.
+DNSMASQ_LINE_BYTES = 1024
+
+
+def dnsmasq_value(value: object) -> str:
+    """A value for a dnsmasq configuration line that dnsmasq reads back as exactly `value`: double-quoted, so a
+    comma or # in it is not syntax (option.c hides them inside quotes), with \\ and \" escaped. A control
+    character is refused, and so is a value that would not fit in the line dnsmasq reads at once."""
+    text = _single_line(value)
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if len(quoted.encode()) > DNSMASQ_LINE_BYTES - 100:
+        raise BadInput(f"{shown(text)} is too long for a dnsmasq configuration line ({DNSMASQ_LINE_BYTES} bytes)")
+    return quoted
+
+
+def config_comment(value: object) -> str:
+    """Text for a `#` comment line of a generated file: one line (control characters become ?), and short."""
+    return cut(_CONTROL.sub("?", str(value)), 200)
