@@ -7,9 +7,9 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import itertools
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -56,7 +56,7 @@ def atomic_output(path: Path, mode: int = 0o644, *, durable: bool = True) -> Ite
 
     `durable=False` skips the fsync: for batches of many files that sync once at the end (`os.sync()`)."""
     make_dirs(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _temporary(path)
     try:
         # Set the mode before any data lands, so secrets are never readable by others, even briefly.
         os.fchmod(fd, mode)
@@ -70,6 +70,22 @@ def atomic_output(path: Path, mode: int = 0o644, *, durable: bool = True) -> Ite
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+_TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_temporaries = itertools.count()
+
+
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new file beside `path`, readable by its owner only, named by this process and a counter: as safe as
+    tempfile.mkstemp (O_EXCL, never an existing file or link), without its random names, which cost a fleet
+    render of 10,000 hosts seconds."""
+    while True:
+        name = str(path.parent / f".{path.name}.{os.getpid()}.{next(_temporaries)}.tmp")
+        try:
+            return os.open(name, _TEMPORARY_FLAGS, 0o600), name
+        except FileExistsError:
+            continue  # left by a process of the same id that died: take the next name
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = True) -> None:
