@@ -180,13 +180,19 @@ class Contained:
     def __call__(self, relpath: object) -> Path:
         return self.root / self.check(relpath)
 
-    def check(self, relpath: object) -> str:
-        """`relpath` itself when it stays inside `root` (strings only: a manifest names thousands)."""
+    def check_plain(self, relpath: object) -> str:
+        """`relpath` itself when it is a plain relative path (no absolute path, no empty, . or .. part, no NUL);
+        links are not looked at (`check` does, where a file is read, written or deleted)."""
         if not isinstance(relpath, str) or not relpath or "\x00" in relpath or relpath.startswith("/"):
             raise ValueError(f"{shown(relpath)} is not a relative path")
         parts = relpath.split("/")
         if "" in parts or "." in parts or ".." in parts:
             raise ValueError(f"{shown(relpath)} is not a plain path inside the folder (it has . or .. parts)")
+        return relpath
+
+    def check(self, relpath: object) -> str:
+        """`relpath` itself when it stays inside `root` (strings only: a manifest names thousands)."""
+        relpath = self.check_plain(relpath)
         parent = relpath.rpartition("/")[0]
         if parent not in self._inside:
             if not real_path(self.root / parent).is_relative_to(self._real_root):

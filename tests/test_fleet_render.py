@@ -371,7 +371,7 @@ def test_each_file_of_the_tree_has_its_mode_whatever_the_umask(lab: Path) -> Non
     assert modes["http/ks/kvm01.lab.local"] == 0o755  # the host's kickstart folder: its kickstart in it is 0600
 
 
-@pytest.mark.parametrize("tamper", ["entry", "file", "hostname", "symlink"])
+@pytest.mark.parametrize("tamper", ["entry", "file", "hostname", "symlink", "kickstart folder"])
 def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: str) -> None:
     out = lab.parent / "out"
     render(lab, out)
@@ -386,9 +386,15 @@ def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: st
         manifest["files"]["tftp/../../victim"] = "0" * 64
     elif tamper == "hostname":
         manifest["hosts"]["../../victim"] = manifest["hosts"].pop("kvm01.lab.local")
-    else:
+    elif tamper == "symlink":
         (out / "tftp/pxelinux.cfg").rename(out / "tftp/pxelinux.cfg.moved")
         (out / "tftp/pxelinux.cfg").symlink_to(lab.parent)  # the entries' folder now leads out of the tree
+    else:
+        # The kickstart folder of kvm03, which leaves the inventory below: its *.cfg would be deleted.
+        shutil.rmtree(out / "http/ks/kvm03.lab.local")
+        (lab.parent / "elsewhere").mkdir()
+        (lab.parent / "elsewhere/keep.cfg").write_text("not ksbuild's\n")
+        (out / "http/ks/kvm03.lab.local").symlink_to(lab.parent / "elsewhere")
     manifest_path.write_text(json.dumps(manifest))
     edit(lab, "192.168.80.41/24", "192.168.80.51/24")  # something to render: the old files would be replaced
     edit(lab, "  - hostname: kvm03.lab.local", "  - hostname: kvm09.lab.local")  # a host leaves: its files go
@@ -396,7 +402,10 @@ def test_paths_in_the_tree_s_manifest_stay_inside_the_tree(lab: Path, tamper: st
         render(lab, out)
     assert "stays inside the tree" in caught.value.message or "leads out" in caught.value.message
     assert victim.read_text() == "not ksbuild's\n"
-    assert sorted(p.name for p in lab.parent.iterdir()) == ["lab.yaml", "out", "profiles", "victim"]
+    if tamper == "kickstart folder":
+        assert (lab.parent / "elsewhere/keep.cfg").read_text() == "not ksbuild's\n"
+    else:
+        assert sorted(p.name for p in lab.parent.iterdir()) == ["lab.yaml", "out", "profiles", "victim"]
 
 
 def test_paths_in_a_host_s_boot_entries_stay_inside_the_tree(lab: Path) -> None:

@@ -172,8 +172,10 @@ def _remove_other_kickstarts(out_dir: Path, hostname: str, keep: str | None) -> 
     """A kickstart under an old token (or the pre-token ``http/ks/<host>.cfg``) must not stay reachable."""
     if _SAFE_NAME.fullmatch(hostname) is None:
         return  # not a name a render writes (a manifest edited by hand): touch nothing outside the tree
-    (out_dir / f"http/ks/{hostname}.cfg").unlink(missing_ok=True)
-    folder = out_dir / pxe.kickstart_path(hostname, "x").rsplit("/", 1)[0]
+    paths, source = pxe.TreePaths(out_dir), out_dir / pxe.MANIFEST_NAME
+    paths.join(f"http/ks/{hostname}.cfg", source).unlink(missing_ok=True)
+    # The host's folder must not lead out of the tree (a link): its *.cfg are deleted.
+    folder = paths.join(pxe.kickstart_path(hostname, "x"), source).parent
     if not folder.is_dir():
         return
     for old in folder.glob("*.cfg"):
