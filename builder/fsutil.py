@@ -97,8 +97,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, durable: bool = 
 def atomic_create(path: Path, data: bytes, mode: int = 0o644) -> bool:
     """Write `path` atomically only if it does not exist yet (the check and the write are one step: a link of a
     complete temporary file, which fails when the name is taken). False when it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_dirs(path.parent)
+    fd, tmp_name = _temporary(path)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:

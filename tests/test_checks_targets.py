@@ -46,7 +46,7 @@ def test_a_target_without_a_public_tree_needs_a_source(tmp_path: Path) -> None:
         system: {{hostname: kvm01.lab.local}}
         users: {{root: {{password_hash: "{ROOT_HASH}", ssh_password: true}}}}
         """)
-    assert found == [f"{tmp_path / 'host.yaml'}: install.source: no install source: give url:, cdrom: true or "
+    assert found == [f"{tmp_path / 'host.yaml'}:1: install.source: no install source: give url:, cdrom: true or "
                      "liveimg: {url: ...}; rhel9 has no public tree; rocky9, alma9, centos-stream9 use their "
                      "distribution's mirror"]
 
