@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from builder.errors import shown
+
 TargetName = Literal["centos7", "el8", "el9"]
 
 
@@ -259,7 +261,7 @@ def alias(name: str) -> Alias:
         return found
     close = difflib.get_close_matches(name.lower(), list(ALIASES), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise UnknownTarget(f"{name!r} is not a target ksbuild knows ({', '.join(ALIASES)}){hint}")
+    raise UnknownTarget(f"{shown(name)} is not a target ksbuild knows ({', '.join(ALIASES)}){hint}")
 
 
 def target(name: str) -> Target:

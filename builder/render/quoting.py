@@ -54,7 +54,7 @@ def keyfile_value(value: object) -> str:
     file: only characters that need no escape there."""
     text = _single_line(value)
     if not _KEYFILE_VALUE.fullmatch(text):
-        raise BadInput(f"keyfile value {text!r} contains characters that cannot be written safely")
+        raise BadInput(f"keyfile value {shown(text)} contains characters that cannot be written safely")
     return text
 
 
