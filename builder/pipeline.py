@@ -250,11 +250,28 @@ def _result(prepared: Prepared, report: KickstartReport) -> BuildResult:
     return BuildResult(modelled.loaded, prepared.profile, prepared.kickstart, (*modelled.semantic, *located))
 
 
+# What a finding about the whole kickstart (no line of it: something is missing) is about in a profile.
+_RULE_KEYS: dict[str, KeyPath] = {
+    "KS501": ("install", "finish"),
+    "KS502": ("install",),
+    "KS503": ("users", "root"),
+    "KS504": ("install", "source"),
+    "KS505": ("install", "source"),
+    "KS506": ("storage",),
+}
+
+
 def _locate_in_profile(finding: Finding, prepared: Prepared, report: KickstartReport) -> Finding:
-    """Point a finding on a rendered line back at the profile key that produced that line, where one did."""
+    """Point a finding on a rendered line back at the profile key that produced that line, where one did; one
+    about the whole kickstart at the key it is about, or the profile's first line."""
     line = finding.rendered_line
     if line is None:
-        return finding
+        if finding.location is not None and finding.location.line is not None:
+            return finding
+        path = _RULE_KEYS.get(finding.rule or "")
+        loaded = prepared.modelled.loaded
+        return replace(finding, location=loaded.locate(path) if path else loaded.origin,
+                       key=format_key(path) if path else finding.key)
     lines = prepared.kickstart.text.splitlines()
     path = _profile_key_for_line(lines, line, prepared.profile, report.parsed.scripts)
     if path is None:

@@ -24,7 +24,7 @@ from types import FrameType
 import pytest
 
 from builder.cli.main import main
-from tests.helpers import REPO
+from tests.helpers import MINIMAL, REPO
 
 DATA = Path(__file__).parent / "data"
 # The shipped profiles and examples (valid: mutations reach the model, checks, templates and validators) and the
@@ -164,3 +164,16 @@ def test_a_mutated_inventory_gets_an_answer_never_a_traceback(tmp_path: Path, ca
     report = check_run(["fleet", "check", "lab.yaml", "--jobs", "1", "--format", "json"], tmp_path, case)
     if report.lstrip().startswith("{"):
         check_findings(json.loads(report[: report.rindex("}") + 1]), case)
+
+
+def test_a_finding_about_the_whole_kickstart_is_located_in_the_profile(tmp_path: Path) -> None:
+    # Found by this fuzzer with another seed: a profile whose partitioning comes from an %include that no %pre
+    # writes gave "no partitioning" (KS506) for the whole kickstart, with no line. It belongs to storage.
+    profile = tmp_path / "lab.yaml"
+    profile.write_text(MINIMAL + "storage:\n  layout: include\n")
+    output = check_run(["validate", "lab.yaml", "--no-shellcheck", "--format", "json"], tmp_path, "include")
+    report = json.loads(output[: output.rindex("}") + 1])
+    (item,) = report["inputs"]
+    check_findings(report, "include")
+    no_storage = [f for f in item["findings"] if f["rule"] == "KS506"]
+    assert [(f["file"], f["line"], f["key"]) for f in no_storage] == [("lab.yaml", MINIMAL.count("\n") + 1, "storage")]
