@@ -150,7 +150,7 @@ def test_discovery_renders_includes_and_says_what_it_cannot_check(tmp_path: Path
 
 def test_an_include_nothing_writes_is_an_error_at_its_key(tmp_path: Path) -> None:
     result = build(write(tmp_path / "host.yaml", MINIMAL + "storage: {layout: include, include: /tmp/disks.ks}\n"))
-    assert [(f.key, f.rule) for f in result.errors] == [(None, "KS506"), ("storage.include", "KS111")]
+    assert [(f.key, f.rule) for f in result.errors] == [("storage", "KS506"), ("storage.include", "KS111")]
     assert result.errors[1].format().startswith(at(tmp_path, 15, "storage.include") + "KS111 error: %include "
                                                 "/tmp/disks.ks: no %pre script names this path")
 
