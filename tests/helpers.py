@@ -26,6 +26,15 @@ GRUB_HASH = (
 )
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJKRlvWlBd+E7sdUk7c4dBj45bbU3trTAODPEOtpGFFv ops@lab"
 
+# The smallest profile head that storage tests lay their `storage:` under: 6 lines, so theirs start at line 7.
+STORAGE_HEAD = f"""\
+install:
+  source: {{url: "http://192.168.80.1/centos7/os/x86_64"}}
+system:
+  hostname: kvm01.lab.local
+users:
+  root: {{password_hash: "{ROOT_HASH}"}}
+"""
 MINIMAL = f"""\
 install:
   source: {{url: "http://192.168.80.1/centos7/os/x86_64"}}

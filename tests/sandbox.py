@@ -161,39 +161,24 @@ def run_in_root(root: Path, interpreter: str, script: str) -> subprocess.Complet
 
 def run_post_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[ScriptRun]:
     """Run each chroot %post in order, stopping at the first --erroronfail failure, like anaconda."""
-    runs = []
-    for number, script in enumerate(s for s in scripts if s.kind == "post" and s.in_chroot):
-        path_in_root = f"/tmp/ks-script-{number}"
-        (root / path_in_root.lstrip("/")).write_text(script.body)
-        log = script.log or f"/tmp/ks-script-{number}.log"
-        log_file = root / log.lstrip("/")
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        with log_file.open("w") as handle:
-            # /dev/null stays a regular file in the root; that is fine for scripts that redirect into it.
-            result = subprocess.run(
-                _chroot_argv(root, script.interpreter, path_in_root),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
-                timeout=60,
-                check=False,
-            )
-        runs.append(ScriptRun(name=_section_name(script), returncode=result.returncode, log=log_file.read_text()))
-        if result.returncode != 0 and script.error_on_fail:
-            break
-    return runs
+    return _run_sections(root, [s for s in scripts if s.kind == "post" and s.in_chroot], "ks-script")
 
 
 def run_pre_scripts(root: Path, scripts: tuple[ScriptSection, ...]) -> list[ScriptRun]:
     """Run each %pre in `root` standing in for the installer's own root (where anaconda runs %pre, with /tmp and
     /proc/partitions of the installer), stopping at the first --erroronfail failure, like anaconda."""
+    return _run_sections(root, [s for s in scripts if s.kind == "pre"], "ks-script-pre")
+
+
+def _run_sections(root: Path, sections: list[ScriptSection], stem: str) -> list[ScriptRun]:
     runs = []
-    for number, script in enumerate(s for s in scripts if s.kind == "pre"):
-        path_in_root = f"/tmp/ks-script-pre-{number}"
+    for number, script in enumerate(sections):
+        path_in_root = f"/tmp/{stem}-{number}"
         (root / path_in_root.lstrip("/")).write_text(script.body)
-        log_file = root / (script.log or f"/tmp/ks-script-pre-{number}.log").lstrip("/")
+        log_file = root / (script.log or f"/tmp/{stem}-{number}.log").lstrip("/")
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("w") as handle:
+            # /dev/null stays a regular file in the root; that is fine for scripts that redirect into it.
             result = subprocess.run(
                 _chroot_argv(root, script.interpreter, path_in_root),
                 stdout=handle,

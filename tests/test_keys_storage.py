@@ -13,16 +13,9 @@ from pykickstart.constants import CLEARPART_TYPE_LINUX, CLEARPART_TYPE_LIST
 from builder.errors import BadInput
 from builder.pipeline import BuildResult, build
 from builder.validate.kickstart import parse_kickstart
-from tests.helpers import ROOT_HASH, at, run_cli, schema_errors, write
+from tests.helpers import STORAGE_HEAD, at, run_cli, schema_errors, write
 
-HEAD = f"""\
-install:
-  source: {{url: "http://192.168.80.1/centos7/os/x86_64"}}
-system:
-  hostname: kvm01.lab.local
-users:
-  root: {{password_hash: "{ROOT_HASH}"}}
-"""
+HEAD = STORAGE_HEAD
 # HEAD is 6 lines; line numbers below count from 7.
 LUKS = HEAD + """\
 storage:
