@@ -47,6 +47,35 @@ echo 'ETHTOOL_OPTS="-K eth0 gro off"' >> /etc/sysconfig/network-scripts/ifcfg-et
     assert kept(result) == []
 
 
+def test_the_installer_address_on_a_nic_that_post_makes_a_bridge_port_is_the_bridges() -> None:
+    # The lab guide written by hand: the installer's static address on the NIC, then %post moves the host onto
+    # br0 and appends BRIDGE= to the NIC's file. initscripts never applies a port's own address, so the profile
+    # has the address on the bridge only, and the NIC's file is reported as not carried, not as a conflict.
+    result = imported("""\
+%post
+cat > /etc/sysconfig/network-scripts/ifcfg-br0 <<EOF
+DEVICE=br0
+TYPE=Bridge
+BOOTPROTO=none
+IPADDR=10.0.0.5
+NETMASK=255.255.255.0
+GATEWAY=10.0.0.1
+ONBOOT=yes
+STP=no
+EOF
+echo "BRIDGE=br0" >> /etc/sysconfig/network-scripts/ifcfg-eth0
+%end
+""", HEAD + "network --device=eth0 --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.0 --gateway=10.0.0.1 "
+        "--noipv6\n")
+    network = result.data["network"]
+    assert network["interfaces"] == [{"name": "eth0", "bridge": "br0"}]
+    assert network["bridges"][0]["ipv4"] == {"address": "10.0.0.5/24", "gateway": "10.0.0.1"}
+    (dropped,) = result.report.of("dropped")
+    assert dropped.text == "the address in ifcfg-eth0"
+    assert "never applies a bridge port's own address" in dropped.reason
+    assert kept(result) == []
+
+
 def test_an_append_to_a_file_nothing_wrote_stays_in_the_script() -> None:
     result = imported("%post\necho MTU=9000 >> /etc/sysconfig/network-scripts/ifcfg-eth9\n%end\n")
     assert "network" not in result.data

@@ -88,6 +88,12 @@ class _Mapping:
         if e.get("NAME", name) != name:
             self.dropped.append((f"NAME={e['NAME']}", f"ksbuild writes NAME={name}"))
         self._address(e, nameservers_out)
+        if e.get("BRIDGE") and self.fields.pop("ipv4", None) is not None:
+            # ifup-eth flushes a bridge port's addresses, adds it to the bridge and exits: the address in the
+            # port's file (often the installer's, from its `network` line) never reaches the installed host.
+            self.dropped.append((f"the address in ifcfg-{name}", f"{name} is a port of {e['BRIDGE']}: initscripts "
+                                 "never applies a bridge port's own address (ifup-eth flushes it and stops after "
+                                 "adding the port); the host's address is the bridge's"))
         onboot = e.get("ONBOOT", "yes").lower()
         if onboot in _NO:
             self.fields["onboot"] = False
