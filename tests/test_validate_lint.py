@@ -314,3 +314,21 @@ def test_a_profile_and_the_same_layout_as_a_kickstart_get_the_same_storage_rules
     from_kickstart = sorted(f.rule for f in report.findings if f.rule and f.rule.startswith("KS2"))
     # The same disk twice in the /boot RAID; 10240 MiB of LVs on an 8192 MiB RAID1.
     assert from_profile == from_kickstart == ["KS201", "KS208"]
+
+
+def test_what_anaconda_creates_twice_is_not_a_duplicate_nor_a_repeated_option() -> None:
+    """pykickstart's duplicate warning compares only a network line's device and a partition's mount point, but a
+    VLAN on the bond (`--device=bond0 --vlanid=130`) and a BIOS boot partition on each RAID1 disk are both created;
+    `firewall --service`/`--port` collect every value given. A real second line for one NIC is still reported."""
+    report = lint("two-disk-bond-vlan.ks")
+    source = str(LINT / "two-disk-bond-vlan.ks")
+    assert found(report) == [("KS102", "warning", f"{source}:13")]   # em3 configured twice: the second line wins
+    assert report.findings[0].message == "A network device with the name em3 has already been defined."
+    assert report.ok
+
+
+def test_repeated_firewall_services_are_no_error_in_a_rendered_kickstart_either() -> None:
+    # The template writes one --service= per service of system.firewall.services.
+    text = (LINT / "two-disk-bond-vlan.ks").read_text().replace("network --device=em3 --bootproto=dhcp\n", "")
+    rendered = validate_kickstart_text(text, "r.ks", shell=False, mode="rendered")
+    assert [(f.rule, f.severity) for f in rendered.findings] == []

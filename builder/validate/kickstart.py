@@ -248,6 +248,21 @@ def _error_message(exc: Exception) -> str:
     return f"pykickstart failed on this line ({type(exc).__name__}: {exc})"
 
 
+def _not_a_duplicate(data: Any, command: Any) -> bool:
+    """Whether pykickstart's "already been defined" warning about `data` is wrong. It compares a network line by
+    its device alone and a partition by its mount point alone, but anaconda creates both of these: a VLAN on a
+    device another line configures (`network --device=bond0 --vlanid=130`), and a BIOS boot partition on each disk
+    (`part biosboot --ondisk=sdb`, so GRUB can be installed on every disk of a RAID1 /boot)."""
+    earlier = [other for other in (command.dataList() or []) if other is not data]
+    if hasattr(data, "vlanid") and hasattr(data, "device"):
+        same = [other for other in earlier if other.device == data.device]
+        return bool(same) and all(other.vlanid != data.vlanid for other in same)
+    if getattr(data, "mountpoint", None) == "biosboot" and getattr(data, "disk", None):
+        same = [other for other in earlier if getattr(other, "mountpoint", None) == "biosboot"]
+        return bool(same) and all(other.disk and other.disk != data.disk for other in same)
+    return False
+
+
 class _CollectingParser(KickstartParser):  # type: ignore[misc]
     _state: str  # set by KickstartParser: STATE_COMMANDS or the open section's header, e.g. "%post"
 
@@ -329,8 +344,11 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
         self.handler.currentLine = self._line
         self.attempted.add(args[0])
         _register_if_known(self.handler, args[0])
+        warned = len(self.findings)
         data = self.handler.dispatcher(args, line)
         command = self.handler.commands[args[0]]
+        if len(self.findings) > warned and isinstance(data, BaseData) and _not_a_duplicate(data, command):
+            self.findings[warned:] = [f for f in self.findings[warned:] if f.rule != "KS102"]
         snapshot = data if isinstance(data, BaseData) else copy.copy(data)
         self.commands.append(
             CommandLine(args[0], tuple(args), Location(self.source, line), self._line.rstrip("\n"), snapshot, command)

@@ -12,12 +12,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pykickstart.options import ExtendAction, ExtendConstAction
+
 from builder.errors import Finding, Location
 from builder.validate.facts import ResolvedInclude
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 
 CHECK = "structure"
-_COLLECTING = (argparse._AppendAction, argparse._AppendConstAction, argparse._ExtendAction, argparse._CountAction)
+# pykickstart's own ExtendAction collects too: `firewall --service=ssh --service=nfs` opens both.
+_COLLECTING = (argparse._AppendAction, argparse._AppendConstAction, argparse._ExtendAction, argparse._CountAction,
+               ExtendAction, ExtendConstAction)
 
 
 def _finding(rule: str, location: Location | None, message: str) -> Finding:
