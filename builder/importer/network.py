@@ -245,9 +245,22 @@ class _Network:
 
     def collect(self) -> None:
         named = [line for line in self.lines if is_named(line.data.device)]
+        # Anaconda writes the files of all lines together: a VLAN line for bond0 (`--device=bond0 --vlanid=130`)
+        # adds bond0.130 and keeps the bond another line made. Each file comes from the line that configures that
+        # device (the last one), else from the first VLAN line on it.
+        files = anaconda_ifcfg([line.data for line in named])
+        origins: dict[str, CommandLine] = {}
         for line in named:
-            for device, written in anaconda_ifcfg([line.data]).items():
-                self.devices[device] = _Device(device, written, line.location, line=line)
+            own = anaconda_ifcfg([line.data])
+            if line.data.vlanid:
+                origins.setdefault(line.data.device, line)
+                own.pop(line.data.device, None)
+            for device in own:
+                origins[device] = line
+        for device, written in files.items():
+            line = origins[device]
+            self.devices[device] = _Device(device, written, line.location, line=line)
+        for line in named:
             for server in nameservers(line.data):
                 if server not in self.servers:
                     self.servers.append(server)
