@@ -35,6 +35,14 @@ EXPECTED: dict[str, Expected] = {
     # The lab guide's host: everything has a key, and the host is the same.
     "lab-guide.ks": Expected(),
     "bond-vlan-bridge.ks": Expected(effects=ALWAYS),
+    "bond-vlan-lines.ks": Expected(effects=(
+        *ALWAYS, "command bootloader --boot-drive", "command clearpart --drives", "command ignoredisk",
+        "file /etc/sysconfig/network-scripts/ifcfg-bond0.130 DEFROUTE")),
+    # firewalld is turned off by the kept script, after ksbuild's sections, as in the original; the repo URLs with
+    # yum variables stay as written (a profile's repo URL takes no $).
+    "chkconfig-firewalld-repo-vars.ks": Expected(
+        passed=((4, "kickstart.extra_commands[0]"), (24, "scripts.post[0]")),
+        effects=(*ALWAYS, "command clearpart --drives", "command ignoredisk", WRAPPER.format(24))),
     "clearpart-list.ks": Expected(effects=(*ALWAYS, "command reqpart")),
     "kdump-addons.ks": Expected(effects=ALWAYS),
     "kernel-args.ks": Expected(effects=ALWAYS),
@@ -119,6 +127,26 @@ def test_the_lab_guide_host_is_the_same_host(tmp_path: Path) -> None:
     assert "scripts" not in data  # every statement of the %pre and %post became a key
     # The NIC's old file is kept as .bak by ksbuild, as the original's `cp` did: no difference at all.
     assert not [d for d in trip.result.differences if d.subject.endswith(".bak")]
+
+
+def test_a_vlan_line_on_the_bond_keeps_the_bond_of_the_line_before() -> None:
+    """`network --device=bond0 --vlanid=130` after the bond0 line adds the VLAN; the bond, its members and the
+    host's address stay (they were lost when each line's files were computed alone)."""
+    path = CORPUS / "bond-vlan-lines.ks"
+    data = import_kickstart(path.read_text(), "b.ks", path=path).data
+    assert data["network"]["bonds"] == [{"name": "bond0", "members": ["em1", "em2"], "mode": "802.3ad",
+                                         "ipv4": {"address": "192.0.2.41/24", "gateway": "192.0.2.1"}}]
+    assert data["network"]["vlans"] == [{"id": 130, "parent": "bond0", "ipv4": {"address": "198.51.100.41/24"}}]
+    assert data["system"]["firewall"] == {"enabled": True, "services": ["ssh", "nfs"],
+                                          "ports": ["16509/tcp", "5900-5999/tcp"]}
+
+
+def test_firewalld_turned_off_in_post_stays_in_the_script() -> None:
+    data = import_kickstart((CORPUS / "chkconfig-firewalld-repo-vars.ks").read_text(), "c.ks").data
+    assert data["system"]["firewall"] == {"enabled": True, "services": ["ssh"]}
+    assert data["system"]["services"] == {"disabled": ["NetworkManager"]}
+    assert data["scripts"]["post"][0]["body"].startswith("chkconfig firewalld off\ncat > /etc/yum.repos.d/")
+    assert "install" not in data or "repos" not in data["install"]
 
 
 def _every_kickstart() -> list[Path]:

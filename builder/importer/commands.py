@@ -28,8 +28,8 @@ from pykickstart.constants import (
     SELINUX_PERMISSIVE,
 )
 
-from builder.importer.context import ImportContext, given_options, line_text
-from builder.model.types import CryptHash
+from builder.importer.context import ImportContext, given_options, line_text, refused_url
+from builder.model.types import CryptHash, Url
 from builder.validate.kickstart import CommandLine
 
 # Where a secret the kickstart held in plaintext is read at render time instead (the report says so).
@@ -119,6 +119,11 @@ def _repo(ctx: ImportContext, command: CommandLine) -> None:
     data = command.data
     if not data.baseurl:
         ctx.pass_through(command, "repo --mirrorlist: install.repos takes a baseurl")
+        return
+    refused = refused_url(data.baseurl, Url)
+    if refused is not None:
+        # Anaconda expands yum's $releasever/$basearch in repo URLs; a profile's baseurl takes a plain URL.
+        ctx.pass_through(command, f"install.repos[].baseurl refuses it: {refused}")
         return
     repo: dict[str, object] = {"name": data.name, "baseurl": data.baseurl}
     if data.cost is not None:

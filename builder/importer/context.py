@@ -7,6 +7,8 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from builder.importer.ledger import Draft, Ledger
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 from builder.vocabulary import KeyPath
@@ -114,3 +116,12 @@ def given_options(command: CommandLine) -> list[tuple[str, str]]:
         if action is not None and action.dest != "help":
             found.append((action.option_strings[0], action.dest))
     return found
+
+
+def refused_url(value: str, kind: Any) -> str | None:
+    """The profile model's reason for refusing `value` as a URL of `kind` (Url, UrlOrFile), or None."""
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    return None

@@ -12,7 +12,7 @@ import configparser
 import posixpath
 import re
 
-from builder.importer.context import ImportContext
+from builder.importer.context import ImportContext, refused_url
 from builder.importer.scripts import SHELLS, Scripts, StatementRef
 from builder.importer.shell import SedEdit, Write, apply_sed, file_write, is_literal, sed_edit, words_of
 from builder.importer.system_files import (
@@ -22,6 +22,7 @@ from builder.importer.system_files import (
     SELINUX_CONFIG_LINK,
     SELINUX_CONFIG_PATH,
 )
+from builder.model.types import Url, UrlOrFile
 from builder.vocabulary import KeyPath
 
 _SELINUX_PATHS = (SELINUX_CONFIG_PATH, SELINUX_CONFIG_LINK)
@@ -165,8 +166,9 @@ def _flag(value: str | None, default: bool) -> bool | None:
 def _merge_repo(ctx: ImportContext, values: dict[str, str], ref: StatementRef) -> list[KeyPath] | None:
     repos = ctx.draft.get(("install", "repos"), [])
     enabled, gpgcheck = _flag(values.get("enabled"), True), _flag(values.get("gpgcheck"), True)
-    if enabled is None or gpgcheck is None or " " in values["baseurl"].strip():
-        return None
+    if enabled is None or gpgcheck is None or refused_url(values["baseurl"].strip(), Url) or (
+            values.get("gpgkey") and refused_url(values["gpgkey"], UrlOrFile)):
+        return None  # e.g. yum's $basearch: the file stays written by the script, which yum expands
     index = next((n for n, repo in enumerate(repos) if repo["name"] == values["id"]), None)
     options: dict[str, object] = {}
     if values.get("cost"):
@@ -213,6 +215,10 @@ def services(ctx: ImportContext, scripts: Scripts) -> None:
         opposite = ctx.draft.get(("system", "services", other), [])
         if any(name in opposite for name in names):
             continue  # the command says the opposite: the script's later change stays with the script
+        if kind == "disabled" and "firewalld" in names and ctx.draft.get(("system", "firewall", "enabled"), True):
+            # `firewall --enabled` (or anaconda's default) then firewalld off in %post: a profile says one or the
+            # other, so the script keeps turning it off after ksbuild's sections, as the original did.
+            continue
         for name in names:
             if name not in current:
                 current.append(name)
