@@ -163,9 +163,9 @@ CATALOGUE: tuple[Rule, ...] = (
           "Make /boot a partition (or a RAID1 of partitions) with xfs or ext4."),
     _rule("KS207", "firmware-boot-partition", "error", "error",
           "The BIOS boot or EFI system partition does not match the boot disk or disk label.",
-          "With BIOS and a GPT label GRUB2 needs a 1 MiB biosboot partition on the disk it is installed to; "
-          "biosboot needs GPT (not msdos); UEFI needs the EFI system partition (/boot/efi, fstype efi) on the boot "
-          "disk.",
+          "With BIOS and a GPT label GRUB2 needs a 1 MiB biosboot partition on each disk it is installed to: the "
+          "boot drive, and every disk of a RAID1 /boot (anaconda installs GRUB2 on each mirror disk); biosboot "
+          "needs GPT (not msdos); UEFI needs the EFI system partition (/boot/efi, fstype efi) on the boot disk.",
           "clearpart --all --disklabel=msdos\npart biosboot --fstype=biosboot --size=1",
           "Use --disklabel=gpt and put biosboot / the EFI partition on the bootloader's --boot-drive."),
     _rule("KS208", "does-not-fit", "error", "error",

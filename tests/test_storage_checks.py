@@ -43,12 +43,13 @@ def test_the_layout_is_clean(tmp_path: Path) -> None:
 
 def test_partitions_that_cannot_fit_the_declared_disk(tmp_path: Path) -> None:
     text = LAYOUT.replace("size: 16384, volume_group", "size: 19456, volume_group")
-    # 1 MiB alignment + 1 MiB BIOS boot + 1024 (/boot) + 19456 on sda; sdb has no BIOS boot partition.
+    # 1 MiB alignment + 1 MiB BIOS boot + 1024 (/boot) + 19456 on each disk: /boot is a mirror over both, so
+    # each of them gets GRUB2 and its BIOS boot partition.
     assert errors(tmp_path, text) == [
         at(tmp_path, 9, "storage.disk_sizes.sda")
         + "KS208 error: the layout needs at least 20482 MiB on sda, which has 20480 MiB",
         at(tmp_path, 9, "storage.disk_sizes.sdb")
-        + "KS208 error: the layout needs at least 20481 MiB on sdb, which has 20480 MiB",
+        + "KS208 error: the layout needs at least 20482 MiB on sdb, which has 20480 MiB",
     ]
 
 

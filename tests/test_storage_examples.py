@@ -49,9 +49,11 @@ def test_raid1_under_lvm_as_the_installer_reads_it() -> None:
     assert (volumes["root"].mountpoint, volumes["root"].size) == ("/", 40960)
     assert volumes["swap"].recommended is True and volumes["swap"].size is None
     assert volumes["tmp"].fsopts == "nodev,nosuid"
-    # BIOS firmware: GPT labels and a BIOS boot partition on the boot disk.
+    # BIOS firmware: GPT labels, and a BIOS boot partition on each disk of the /boot mirror: anaconda installs
+    # GRUB2 on every member's disk of a RAID1 /boot, and grub2-install fails on a GPT disk without one.
     assert ks.clearpart.disklabel == "gpt" and ks.clearpart.drives == ["sda", "sdb"]
-    assert (parts["biosboot"].fstype, parts["biosboot"].disk) == ("biosboot", "sda")
+    bios_boot = [(p.fstype, p.disk) for p in ks.partition.partitions if p.mountpoint == "biosboot"]
+    assert bios_boot == [("biosboot", "sda"), ("biosboot", "sdb")]
     assert ks.bootloader.bootDrive == "sda"
 
 

@@ -97,6 +97,19 @@ def test_raid1_lvm_defects_are_each_reported_at_their_line() -> None:
         assert secret not in text
 
 
+def test_a_mirrored_boot_needs_a_bios_boot_partition_on_each_mirror_disk() -> None:
+    # anaconda runs grub2-install on every disk of a RAID1 /boot (GRUB.install_targets); on GPT each needs its own
+    # BIOS boot partition, and only sda has one here. With one on sdb too the layout is clean.
+    name = "raid1-boot-one-biosboot.ks"
+    report = lint(name)
+    assert found(report) == [("KS207", "error", f"{LINT / name}:15")]
+    assert report.findings[0].message.startswith("/boot is a RAID1 with a member on sdb, so anaconda installs GRUB2 "
+                                                 "on sdb too, and sdb has no BIOS boot partition")
+    text = (LINT / name).read_text()
+    fixed = text.replace("part raid.11", "part biosboot --fstype=biosboot --size=1 --ondisk=sdb\npart raid.11")
+    assert found(validate_kickstart_text(fixed, "fixed.ks")) == []
+
+
 def test_liveimg_addon_and_efi_layout_are_clean() -> None:
     report = lint("liveimg-addon.ks")
     assert report.findings == ()

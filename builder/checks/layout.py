@@ -224,6 +224,28 @@ def _firmware(layout: StorageLayout) -> Iterator[LayoutProblem]:
             part = parts[0]
             yield _problem("KS207", part.origin, "disk",
                            f"the {kind} is on {part.disk}, but the boot loader is installed on {boot}")
+        if mount == BIOS_BOOT:
+            yield from _bios_boot_on_each_mirror_disk(layout, parts)
+
+
+def _bios_boot_on_each_mirror_disk(layout: StorageLayout, bios_boot: list[Partition]) -> Iterator[LayoutProblem]:
+    """anaconda installs GRUB2 on the disk of every member of a RAID1 /boot (or / without /boot) when the boot
+    drive holds one (GRUB.install_targets in pyanaconda/bootloader.py), and grub2-install fails the install on a
+    GPT disk with no BIOS boot partition to embed GRUB in."""
+    boot = layout.boot_disk
+    has_boot = any(p.mount == "/boot" for p in layout.partitions) or any(r.mount == "/boot" for r in layout.raids)
+    mirror = next((r for r in layout.raids if r.mount == ("/boot" if has_boot else "/")), None)
+    if boot is None or mirror is None or mirror.level != 1:
+        return
+    disks = [m.disk for m in mirror.members]
+    if boot not in disks or None in disks:
+        return
+    have = {p.disk for p in bios_boot}
+    for disk in dict.fromkeys(d for d in disks if d is not None and d not in have):
+        yield _problem("KS207", bios_boot[0].origin, "disk",
+                       f"{mirror.mount} is a RAID1 with a member on {disk}, so anaconda installs GRUB2 on {disk} "
+                       f"too, and {disk} has no BIOS boot partition: grub2-install fails there "
+                       f"(add part biosboot --fstype=biosboot --size=1 --ondisk={disk})")
 
 
 def _fit(layout: StorageLayout) -> Iterator[LayoutProblem]:

@@ -51,8 +51,8 @@ def profile_layout(storage: Storage) -> StorageLayout:
     custom = storage.layout == "custom"
     partitions: list[Partition] = []
     if custom and storage.firmware == "bios":
-        partitions.append(Partition(_origin("storage", "firmware"), BIOS_BOOT, "biosboot", BIOS_BOOT_MIB,
-                                    disk=storage.boot_disk, implicit=True))
+        partitions.extend(Partition(_origin("storage", "firmware"), BIOS_BOOT, "biosboot", BIOS_BOOT_MIB,
+                                    disk=disk, implicit=True) for disk in storage.bios_boot_disks)
     if custom and storage.firmware == "uefi":
         partitions.append(Partition(_origin("storage", "firmware"), EFI_SYSTEM, "efi", EFI_SYSTEM_MIB,
                                     disk=storage.boot_disk, implicit=True))

@@ -102,6 +102,10 @@ def compare_storage(original: ParsedKickstart, rendered: ParsedKickstart, explai
             reason = explain(name, None, line)
             if reason is None and identity in ("part biosboot", "part /boot/efi"):
                 reason = Reason("storage.firmware writes the boot partition the firmware needs")
+            elif reason is None and identity.startswith("part biosboot #") and mine is None:
+                reason = Reason("storage.firmware: bios writes a BIOS boot partition on each disk of a RAID1 /boot: "
+                                "anaconda installs GRUB2 on every mirror disk, and grub2-install fails on a GPT disk "
+                                "without one (the original would not install; the linter reports it as KS207)")
             differences.append(Difference("storage", identity, mine[0].text.strip() if mine else "(none)",
                                           other[0].text.strip() if other else "(none)", reason))
             continue

@@ -294,6 +294,19 @@ class Storage(Model):
     def boot_disk(self) -> str:
         return self.disks[0]
 
+    @property
+    def bios_boot_disks(self) -> tuple[str, ...]:
+        """The disks GRUB2 is installed to on BIOS, each of which needs a biosboot partition on GPT: the boot disk,
+        and when /boot (or / without a /boot) is a RAID1 with a member on the boot disk, every member's disk.
+        anaconda 21 runs grub2-install on each of those disks (GRUB.install_targets in pyanaconda/bootloader.py)
+        and fails the install when one has no biosboot to embed GRUB in."""
+        boot_mounts = [p.mount for p in self.partitions] + [r.mount for r in self.raids]
+        mount = "/boot" if "/boot" in boot_mounts else "/"
+        raid = next((r for r in self.raids if r.mount == mount), None)
+        if raid is None or raid.level != 1 or self.boot_disk not in raid.disks:
+            return (self.boot_disk,)
+        return (self.boot_disk, *(d for d in dict.fromkeys(raid.disks) if d != self.boot_disk))
+
     def raid_device(self, index: int) -> str:
         """The md device name of raids[index]: its own name, or md<index>."""
         return self.raids[index].name or f"md{index}"
