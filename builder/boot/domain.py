@@ -17,6 +17,11 @@ from typing import Literal
 from builder.errors import BadInput
 
 KSBUILD_XMLNS = "https://ksbuild.dev/xmlns/run/1"
+QEMU_XMLNS = "http://libvirt.org/schemas/domain/qemu/1.0"
+# The link a verification VM's NICs report, as a server's NICs do. virtio-net reports none unless qemu is told
+# one, and the bonding driver keeps every slave of an 802.3ad, balance-tlb or balance-alb bond down while it cannot
+# read a speed and duplex ("failed to get link speed/duplex"). libvirt has no element for it: qemu's -global.
+VERIFY_NIC_LINK = ("virtio-net-pci.speed=10000", "virtio-net-pci.duplex=full")
 DOMAIN_NAME_PREFIX = "ksbuild-"
 ANACONDA_LOG_PORT = "org.fedoraproject.anaconda.log.0"
 
@@ -137,6 +142,12 @@ class DomainSpec:
         _text(domain, "on_reboot", self.on_reboot)
         _text(domain, "on_crash", "destroy")
         self._add_devices(ET.SubElement(domain, "devices"))
+        if self.nics:
+            # Literal prefix and declaration on the element, as for the metadata above.
+            commandline = ET.SubElement(domain, "qemu:commandline", {"xmlns:qemu": QEMU_XMLNS})
+            for setting in VERIFY_NIC_LINK:
+                ET.SubElement(commandline, "qemu:arg", {"value": "-global"})
+                ET.SubElement(commandline, "qemu:arg", {"value": setting})
         ET.indent(domain, space="  ")
         return ET.tostring(domain, encoding="unicode") + "\n"
 
