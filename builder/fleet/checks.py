@@ -21,7 +21,8 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from builder import targets
 from builder.errors import BadInput, Finding, Location, Severity
-from builder.fleet.inventory import Dhcp, FleetHost, Inventory, PxeSettings, boot_url_problem, for_host
+from builder.fleet.inventory import FleetHost, Inventory, for_host
+from builder.fleet.inventory_model import Dhcp, PxeSettings, boot_url_problem
 from builder.model.network import Device, Vlan
 from builder.model.profile import Profile
 from builder.pipeline import BuildRequest, Modelled, model

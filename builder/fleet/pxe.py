@@ -39,7 +39,7 @@ from typing import Any, Literal
 import jinja2
 
 from builder.errors import BadInput, shown
-from builder.fleet.inventory import Firmware, InventoryModel, PxeSettings
+from builder.fleet.inventory_model import Firmware, InventoryModel, PxeSettings
 from builder.fsutil import Contained, atomic_copy, atomic_write
 
 Variant = Literal["install", "local"]

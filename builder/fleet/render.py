@@ -31,7 +31,8 @@ from builder import __version__
 from builder.errors import BadInput, ChecksFailed, Finding
 from builder.fleet import pxe, state, syntax, tree
 from builder.fleet.checks import FleetScope, fleet_checks
-from builder.fleet.inventory import Inventory, PxeSettings, load_inventory
+from builder.fleet.inventory import Inventory, load_inventory
+from builder.fleet.inventory_model import PxeSettings
 from builder.fleet.worker import FleetJob, HostOutcome, HostTask, run_batch
 from builder.fsutil import atomic_write, is_dir, sha256_file
 from builder.render.environment import make_environment, template_search_path

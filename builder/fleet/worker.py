@@ -30,7 +30,8 @@ from typing import Any
 from builder.errors import BadInput, Finding
 from builder.fleet import pxe, syntax, tree
 from builder.fleet.checks import FleetScope, HostFacts, ModelledHost, host_facts, model_host, static_addresses
-from builder.fleet.inventory import HostSource, PxeSettings, build_host, for_host
+from builder.fleet.inventory import HostSource, build_host, for_host
+from builder.fleet.inventory_model import PxeSettings
 from builder.fsutil import sha256_file
 from builder.pipeline import BuildRequest, FleetHostVariant, Prepared, prepare, template_dirs, validate
 from builder.render.environment import effective_templates, make_environment, template_search_path
