@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from builder.errors import BadInput, ChecksFailed, Finding, Location
+from builder.errors import BadInput, ChecksFailed, Finding, Location, shown
 from builder.fsutil import NO_SUCH_FILE, path_problem
 from builder.paths import shipped_profiles_dir
 from builder.vocabulary import Roots
@@ -251,6 +251,8 @@ def profile_schema() -> dict[str, Any]:
 
 # What `import` writes: a profile file `render` can read back (its size limit, its name rules).
 _IMPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A NIC's kernel name (IFNAMSIZ 16 with its NUL); no ':' (an alias, and what makes anaconda read a MAC).
+_NIC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,8 @@ def default_import_path(kickstart: Path) -> Path:
 
 
 def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots, extends: str | None = None,
-                          rootpw_hash: str | None = None, force: bool = False) -> ImportOutcome:
+                          rootpw_hash: str | None = None, nic_names: Sequence[str] = (),
+                          force: bool = False) -> ImportOutcome:
     """Import `kickstart` into a profile written to `output` (None: only returned, for standard output).
     Nothing is written when anything fails; an existing file is replaced only with `force`."""
     from pydantic import TypeAdapter, ValidationError
@@ -294,9 +297,10 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
         except ValidationError:
             raise BadInput("--rootpw-hash is not a crypt(3) hash ($6$salt$hash); make one with "
                            "`openssl passwd -6`") from None
+    names = _nic_names(nic_names)
     text = read_kickstart(kickstart)
     source = roots.display(kickstart)
-    imported = import_kickstart(text, source, path=kickstart, rootpw_hash=rootpw_hash)
+    imported = import_kickstart(text, source, path=kickstart, rootpw_hash=rootpw_hash, nic_names=names)
     findings = _validate_imported(imported, output.stem if output is not None else "imported", kickstart, roots)
     base = None
     written_extends = None
@@ -315,6 +319,28 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
         elif not atomic_create(output, data, mode):
             raise BadInput(f"{roots.display(output)} exists; nothing written (--force replaces it)")
     return ImportOutcome(kickstart, output, result.text, result.report, findings)
+
+
+def _nic_names(values: Sequence[str]) -> dict[str, str]:
+    """`--nic-name MAC=NAME` values as {mac: name}; BadInput for anything else."""
+    from builder.model.types import mac_address
+
+    names: dict[str, str] = {}
+    for value in values:
+        mac, equals, name = value.partition("=")
+        try:
+            mac = mac_address(mac.strip())
+        except ValueError:
+            mac = ""
+        if not equals or not mac or not _NIC_NAME.fullmatch(name):
+            raise BadInput(f"--nic-name {shown(value)}: give a MAC and the NIC's kernel name, such as "
+                           "--nic-name 52:54:00:12:34:56=eno1")
+        if mac in names and names[mac] != name:
+            raise BadInput(f"--nic-name: {mac} is named twice ({names[mac]}, {name})")
+        if name in names.values() and names.get(mac) != name:
+            raise BadInput(f"--nic-name: {name} is given to two MACs")
+        names[mac] = name
+    return names
 
 
 def _validate_imported(imported: Any, name: str, kickstart: Path, roots: Roots) -> tuple[Finding, ...]:

@@ -9,6 +9,7 @@ would have left them before %post.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ class Trip:
     runs: tuple[list[ScriptRun], list[ScriptRun]]
 
 
-def _root(path: Path, parsed: ParsedKickstart) -> Path:
+def _root(path: Path, parsed: ParsedKickstart, nic_names: Mapping[str, str] | None = None) -> Path:
     root = make_root(path)
     # CentOS's sed (GNU: --follow-symlinks), /etc/sysctl.d, and recording stand-ins for more CentOS tools.
     (root / "bin/sed").unlink()
@@ -51,7 +52,7 @@ def _root(path: Path, parsed: ParsedKickstart) -> Path:
         standin.chmod(0o755)
     (root / "etc/sysctl.d").mkdir(parents=True, exist_ok=True)
     (root / "etc/sysconfig/selinux").symlink_to("../selinux/config")
-    for file, text in installed_files(parsed).items():
+    for file, text in installed_files(parsed, nic_names).items():
         target = root / file.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
@@ -77,7 +78,8 @@ def _run(root: Path, parsed: ParsedKickstart) -> list[ScriptRun]:
         return run_post_scripts(root, shells)
 
 
-def round_trip(kickstart: Path, work: Path, *, rootpw_hash: str | None = None) -> Trip:
+def round_trip(kickstart: Path, work: Path, *, rootpw_hash: str | None = None,
+               nic_names: Mapping[str, str] | None = None) -> Trip:
     """Import `kickstart`, write and render the profile, run both kickstarts' %post, compare everything."""
     import yaml
 
@@ -86,7 +88,7 @@ def round_trip(kickstart: Path, work: Path, *, rootpw_hash: str | None = None) -
     from builder.pipeline import build
 
     text = kickstart.read_text()
-    imported = import_kickstart(text, str(kickstart), path=kickstart, rootpw_hash=rootpw_hash)
+    imported = import_kickstart(text, str(kickstart), path=kickstart, rootpw_hash=rootpw_hash, nic_names=nic_names)
     profile = work / f"{kickstart.stem}.yaml"
     written = profile_text(imported, text)
     profile.write_text(written.text)
@@ -96,8 +98,9 @@ def round_trip(kickstart: Path, work: Path, *, rootpw_hash: str | None = None) -
         raise ProfileInvalid([f.format() for f in result.errors])
     original = parse_kickstart(text, str(kickstart), path=kickstart)
     rendered = parse_kickstart(result.kickstart.text, "rendered.cfg")
-    root_a = _root(work / "original", original)
-    root_b = _root(work / "rendered", rendered)
+    # The NIC a `--device=<MAC>` line names has, on the installed host, the name the user gave the import.
+    root_a = _root(work / "original", original, nic_names)
+    root_b = _root(work / "rendered", rendered, nic_names)
     runs = (_run(root_a, original), _run(root_b, rendered))
     compared = compare_kickstarts(original, rendered, imported, trees=(tree(root_a), tree(root_b)))
     failures = tuple([_failure(run.log) for run in side if run.returncode != 0] for side in runs)

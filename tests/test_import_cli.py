@@ -117,6 +117,36 @@ def test_a_rootpw_hash_that_is_no_hash_is_refused_without_echo(tmp_path: Path) -
     assert "--rootpw-hash is not a crypt(3) hash" in run.stderr and "hunter2" not in run.stderr
 
 
+def test_nic_name_gives_a_nic_named_by_mac_its_interface(tmp_path: Path) -> None:
+    run = run_cli("import", str(CORPUS / "foreman-mac-static.ks"), "-o", "kvm17.yaml", "--nic-name",
+                  "52:54:00:3C:00:07=eno1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "not carried" not in run.stdout
+    network = yaml.safe_load((tmp_path / "kvm17.yaml").read_text())["network"]
+    assert network["interfaces"][0]["name"] == "eno1" and network["install_device"] == "52:54:00:3c:00:07"
+    rendered = run_cli("render", "kvm17.yaml", "-o", "out", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr
+    kickstart = (tmp_path / "out/ks.cfg").read_text()
+    assert ("network --device=52:54:00:3c:00:07 --bootproto=static --ip=192.0.2.57 --netmask=255.255.255.0 "
+            "--gateway=192.0.2.1 --nameserver=192.0.2.53") in kickstart
+
+
+def test_a_bad_nic_name_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    kickstart = str(CORPUS / "foreman-mac-static.ks")
+    for value, message in (
+            ("eno1", "--nic-name 'eno1': give a MAC and the NIC's kernel name, such as --nic-name "
+                     "52:54:00:12:34:56=eno1"),
+            ("52:54:00:3c:00:07=eth0:1", "give a MAC and the NIC's kernel name"),
+            ("52:54:00:3c:00:08=eno1", "--nic-name 52:54:00:3c:00:08: no `network --device=` line of "),
+    ):
+        run = run_cli("import", kickstart, "-o", "out.yaml", "--nic-name", value, cwd=tmp_path)
+        assert run.returncode == 2 and message in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr and not (tmp_path / "out.yaml").exists()
+    twice = run_cli("import", kickstart, "-o", "out.yaml", "--nic-name", "52:54:00:3c:00:07=eno1", "--nic-name",
+                    "52:54:00:3c:00:07=eno2", cwd=tmp_path)
+    assert twice.returncode == 2 and "52:54:00:3c:00:07 is named twice (eno1, eno2)" in twice.stderr
+
+
 def _same_as_without_extends(tmp_path: Path, kickstart: Path, child: str) -> None:
     """The child merged over its base is the profile the import writes without --extends."""
     full = run_cli("import", str(kickstart), "-o", "full.yaml", cwd=tmp_path)

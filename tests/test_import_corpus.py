@@ -27,6 +27,7 @@ class Expected:
     passed: tuple[tuple[int, str], ...] = ()    # (line, key) of each pass-through
     dropped: tuple[tuple[int, str], ...] = ()   # (line, what) of each value not carried
     effects: tuple[str, ...] = ()               # round trip: what the installed host gets differently
+    nic_names: tuple[tuple[str, str], ...] = ()  # ksbuild import --nic-name MAC=NAME
 
 
 WRAPPER = "script %post (line {}) wrapper"
@@ -44,6 +45,8 @@ EXPECTED: dict[str, Expected] = {
         passed=((4, "kickstart.extra_commands[0]"), (24, "scripts.post[0]")),
         effects=(*ALWAYS, "command clearpart --drives", "command ignoredisk", WRAPPER.format(24))),
     "clearpart-list.ks": Expected(effects=(*ALWAYS, "command reqpart")),
+    # A Foreman-shaped static host: its NIC named by MAC, its name given with --nic-name.
+    "foreman-mac-static.ks": Expected(effects=("command firstboot",), nic_names=(("52:54:00:3c:00:07", "eno1"),)),
     "kdump-addons.ks": Expected(effects=ALWAYS),
     "kernel-args.ks": Expected(effects=ALWAYS),
     "keyboard-de.ks": Expected(
@@ -89,8 +92,8 @@ def test_the_corpus_is_what_the_expectations_cover() -> None:
 def test_report(name: str) -> None:
     path = CORPUS / name
     text = path.read_text()
-    report = import_kickstart(text, name, path=path).report
     expected = EXPECTED[name]
+    report = import_kickstart(text, name, path=path, nic_names=dict(expected.nic_names)).report
     assert [(e.span.first, e.keys[0]) for e in report.of("passed")] == list(expected.passed)
     assert [(e.span.first, e.text) for e in report.of("dropped")] == list(expected.dropped)
     # Every line is mapped, passed through or (a whole line) not carried; none is lost without a word.
@@ -103,7 +106,7 @@ def test_report(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_round_trip(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KSBUILD_LUKS_PASSPHRASE", LUKS_PASSPHRASE)
-    trip = round_trip(CORPUS / name, tmp_path)
+    trip = round_trip(CORPUS / name, tmp_path, nic_names=dict(EXPECTED[name].nic_names))
     assert trip.result.unexplained == (), "\n".join(d.format() for d in trip.result.unexplained)
     effects = sorted(d.area + " " + d.subject for d in trip.result.differences if d.effect)
     assert effects == sorted(EXPECTED[name].effects), "\n".join(trip.result.format())
@@ -139,6 +142,38 @@ def test_a_vlan_line_on_the_bond_keeps_the_bond_of_the_line_before() -> None:
     assert data["network"]["vlans"] == [{"id": 130, "parent": "bond0", "ipv4": {"address": "198.51.100.41/24"}}]
     assert data["system"]["firewall"] == {"enabled": True, "services": ["ssh", "nfs"],
                                           "ports": ["16509/tcp", "5900-5999/tcp"]}
+
+
+def test_a_static_nic_named_by_mac_takes_the_name_the_user_gives() -> None:
+    """Foreman names the NIC by MAC: without its kernel name the static address has no interface to sit on, and
+    the report says how to give it; with --nic-name the interface gets the line's address and is pinned by MAC."""
+    path = CORPUS / "foreman-mac-static.ks"
+    text = path.read_text()
+    unnamed = import_kickstart(text, "f.ks", path=path)
+    assert [(e.span.first, e.text, e.reason) for e in unnamed.report.of("dropped")] == [
+        (10, "network --device=52:54:00:3c:00:07 --bootproto=static",
+         "the profile's installer line takes its address from the interface with that MAC, and no ifcfg file names "
+         "it: give its kernel name: ksbuild import --nic-name 52:54:00:3c:00:07=NAME")]
+    assert "interfaces" not in unnamed.data["network"]
+    named = import_kickstart(text, "f.ks", path=path, nic_names={"52:54:00:3c:00:07": "eno1"})
+    assert named.report.of("dropped") == ()
+    assert named.data["network"]["interfaces"] == [{"name": "eno1", "mac": "52:54:00:3c:00:07", "ipv4": {
+        "address": "192.0.2.57/24", "gateway": "192.0.2.1"}}]
+    assert named.data["network"]["install_device"] == "52:54:00:3c:00:07"
+    assert named.data["network"]["nameservers"] == ["192.0.2.53"]
+
+
+def test_an_ifcfg_file_with_another_address_than_the_mac_line_is_reported() -> None:
+    """The installer's line by MAC says one address and %post's file for that MAC another: ksbuild's installer
+    line takes the file's, and the report says so."""
+    path = CORPUS / "foreman-mac-static.ks"
+    text = path.read_text() + (
+        "%post\ncat > /etc/sysconfig/network-scripts/ifcfg-eno1 <<EOT\nDEVICE=eno1\nHWADDR=52:54:00:3c:00:07\n"
+        "BOOTPROTO=none\nIPADDR=192.0.2.58\nPREFIX=24\nGATEWAY=192.0.2.1\nONBOOT=yes\nEOT\n%end\n")
+    report = import_kickstart(text, "f.ks").report
+    assert [(e.span.first, e.reason) for e in report.of("dropped")] == [
+        (10, "the installer gets eno1's address from its ifcfg file (192.0.2.58/24 via 192.0.2.1), not the line's "
+             "(192.0.2.57/24 via 192.0.2.1)")]
 
 
 def test_firewalld_turned_off_in_post_stays_in_the_script() -> None:

@@ -177,11 +177,14 @@ def list_profiles(dirs: tuple[Path, ...]) -> None:
               help="Write only what differs from this profile (a name or a path), with `extends:` naming it.")
 @click.option("--rootpw-hash", "rootpw_hash", default=None, metavar="HASH",
               help="crypt(3) hash for root (`openssl passwd -6`), instead of the kickstart's rootpw.")
+@click.option("--nic-name", "nic_names", multiple=True, metavar="MAC=NAME",
+              help="The kernel name of a NIC the kickstart names by MAC (`network --device=<MAC>`, as Foreman "
+                   "writes), so that its address becomes that interface's; repeatable.")
 @click.option("--force", is_flag=True, help="Replace the profile if it exists.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="The report as text or JSON.")
-def import_command(kickstart: Path, output: str | None, extends: str | None, rootpw_hash: str | None, force: bool,
-                   output_format: str) -> None:
+def import_command(kickstart: Path, output: str | None, extends: str | None, rootpw_hash: str | None,
+                   nic_names: tuple[str, ...], force: bool, output_format: str) -> None:
     """Turn an existing KICKSTART into a profile: every command mapped to profile keys, what a %post does with
     ifcfg files, repos, SELinux, nested virtualization and services turned into keys, the rest kept as written
     (kickstart.extra_commands, scripts). Prints what was mapped, passed through and not carried, line by line.
@@ -190,7 +193,7 @@ def import_command(kickstart: Path, output: str | None, extends: str | None, roo
 
     target = None if output == "-" else Path(output) if output else default_import_path(kickstart)
     outcome = import_kickstart_file(kickstart, output=target, roots=here(), extends=extends, rootpw_hash=rootpw_hash,
-                                    force=force)
+                                    nic_names=nic_names, force=force)
     to_stdout = target is None
     if output_format == "json":
         click.echo(json.dumps(outcome.to_json(), indent=2, sort_keys=True), err=to_stdout)

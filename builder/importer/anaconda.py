@@ -8,6 +8,7 @@ The round trip starts both kickstarts' %post from these files, each from its own
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from builder.importer.ifcfg import IFCFG_DIR, anaconda_ifcfg, render_ifcfg
@@ -34,13 +35,14 @@ def _repo_file(data: object) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
-def installed_files(parsed: ParsedKickstart) -> dict[str, str]:
-    """Path -> content of the files a CentOS 7 host has when %post starts, after anaconda applied `parsed`."""
+def installed_files(parsed: ParsedKickstart, nic_names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Path -> content of the files a CentOS 7 host has when %post starts, after anaconda applied `parsed`
+    (`nic_names`: the kernel names of NICs its `network` lines name by MAC)."""
     files = dict(SYSTEM_FILES)
     mode = _SELINUX_MODES.get(parsed.handler.selinux.selinux)
     if mode is not None:
         files[SELINUX_CONFIG_PATH] = SELINUX_CONFIG.replace("SELINUX=enforcing", f"SELINUX={mode}")
-    for device, entries in anaconda_ifcfg([c.data for c in parsed.lines("network")]).items():
+    for device, entries in anaconda_ifcfg([c.data for c in parsed.lines("network")], nic_names).items():
         files[f"{IFCFG_DIR}/ifcfg-{device}"] = render_ifcfg(entries)
     for command in parsed.lines("repo"):
         if command.data.install and command.data.baseurl:

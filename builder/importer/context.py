@@ -27,6 +27,9 @@ class ImportContext:
     hardware_script: int | None = None
     # The kickstart has %addon com_redhat_kdump (it sets crashkernel= itself).
     kdump: bool = False
+    # MAC (lower case) -> kernel name, from `ksbuild import --nic-name`: for `network --device=<MAC>` lines, whose
+    # NIC anaconda finds at install time but whose ifcfg file the profile names.
+    nic_names: dict[str, str] = field(default_factory=dict)
 
     def pass_through(self, command: CommandLine, reason: str) -> None:
         """Keep the command line as written in kickstart.extra_commands (callers refuse lines with secrets)."""

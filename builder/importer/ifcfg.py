@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
 IFCFG_DIR = "/etc/sysconfig/network-scripts"
@@ -109,11 +110,18 @@ def is_named(device: str) -> bool:
     return bool(device) and device not in ("bootif", "link", "ibft") and ":" not in device
 
 
-def anaconda_ifcfg(lines: list[Any]) -> dict[str, dict[str, str]]:
-    """The ifcfg files anaconda writes on the installed system for these `network` data objects, by file suffix."""
+def device_name(device: str, nic_names: Mapping[str, str] | None = None) -> str:
+    """A line's --device as the kernel names it: a MAC given a name (`ksbuild import --nic-name`) is that name."""
+    return (nic_names or {}).get(device.lower(), device)
+
+
+def anaconda_ifcfg(lines: list[Any], nic_names: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The ifcfg files anaconda writes on the installed system for these `network` data objects, by file suffix.
+    A line naming its NIC by MAC gets a file only when `nic_names` (MAC -> kernel name) says the NIC's name: anaconda
+    finds the NIC by its MAC and writes that NIC's file, with HWADDR=."""
     files: dict[str, dict[str, str]] = {}
     for data in lines:
-        device = data.device
+        device = device_name(data.device, nic_names)
         if not is_named(device):
             continue
         common = {"ONBOOT": "yes" if data.onboot else "no", "IPV6INIT": "no" if data.noipv6 else "yes"}
@@ -151,6 +159,8 @@ def anaconda_ifcfg(lines: list[Any]) -> dict[str, dict[str, str]]:
                                     "ONBOOT": "yes"})
             continue
         own = files.get(device, {"DEVICE": device, "NAME": device, "TYPE": "Ethernet"})
+        if device != data.device and own.get("TYPE") == "Ethernet":
+            own.setdefault("HWADDR", data.device.lower())
         own.update(_address(data))
         own.update(common)
         files[device] = own

@@ -11,7 +11,9 @@ appended to) by what %post writes; that file is mapped key by key. Decisions:
 - NAME= other than the device, and DEFROUTE=/NM_CONTROLLED= that ksbuild derives differently, are not carried
   (ksbuild writes NAME=<device>, DEFROUTE from the gateway, NM_CONTROLLED=no when NetworkManager is disabled).
 - The installer's device is the first `network` line with --activate, else the first with --device; a bridge
-  stands for its first port. `--device` by MAC or bootif has no key here and is reported.
+  stands for its first port. `--device` by MAC or bootif is kept as written (`install_device`); the address
+  such a line gives belongs to the interface with that MAC, which is an ifcfg file's HWADDR= or a name the
+  user gave (`ksbuild import --nic-name MAC=NAME`, and then the line is read as one for that name).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from builder.importer.ifcfg import (
     BOND_MODES,
     anaconda_ifcfg,
     bond_options,
+    device_name,
     device_of_path,
     is_named,
     nameservers,
@@ -244,17 +247,18 @@ class _Network:
         self.refused_lines: set[Location] = set()
 
     def collect(self) -> None:
-        named = [line for line in self.lines if is_named(line.data.device)]
+        names = self.ctx.nic_names
+        named = [line for line in self.lines if is_named(device_name(line.data.device, names))]
         # Anaconda writes the files of all lines together: a VLAN line for bond0 (`--device=bond0 --vlanid=130`)
         # adds bond0.130 and keeps the bond another line made. Each file comes from the line that configures that
         # device (the last one), else from the first VLAN line on it.
-        files = anaconda_ifcfg([line.data for line in named])
+        files = anaconda_ifcfg([line.data for line in named], names)
         origins: dict[str, CommandLine] = {}
         for line in named:
-            own = anaconda_ifcfg([line.data])
+            own = anaconda_ifcfg([line.data], names)
             if line.data.vlanid:
-                origins.setdefault(line.data.device, line)
-                own.pop(line.data.device, None)
+                origins.setdefault(device_name(line.data.device, names), line)
+                own.pop(device_name(line.data.device, names), None)
             for device in own:
                 origins[device] = line
         for device, written in files.items():
@@ -396,10 +400,7 @@ class _Network:
         if not is_named(device):
             # A MAC or bootif: anaconda finds the NIC at install time.
             self.ctx.draft.set(("network", "install_device"), device.lower(), chosen.location)
-            if chosen.data.bootProto not in ("dhcp", "") or chosen.data.ip:
-                self.ctx.ledger.dropped(chosen.location, f"network --device={device} --bootproto="
-                                        f"{chosen.data.bootProto}", "a NIC named by MAC or bootif gets DHCP; a "
-                                        "static address needs the NIC's name under network.interfaces")
+            self._address_by_mac(chosen)
             return
         known = self.devices.get(device)
         if known is not None and known.kind() == "bridge":
@@ -410,6 +411,54 @@ class _Network:
         default = interfaces[0]["name"] if interfaces else (bonds[0]["members"][0] if bonds else None)
         if device != default and device in self.devices:
             self.ctx.draft.set(("network", "install_device"), device, chosen.location)
+
+    def _address_by_mac(self, chosen: CommandLine) -> None:
+        """The installer's address for a line naming its NIC by MAC or bootif: ksbuild's line takes it from the
+        interface with that MAC (bootif: the first interface), so a static line needs that interface."""
+        device = chosen.data.device.lower()
+        interfaces = self.ctx.draft.get(("network", "interfaces"), [])
+        if device == "bootif":
+            nic = interfaces[0] if interfaces else None
+        else:
+            nic = next((i for i in interfaces if i.get("mac") == device), None)
+            name = self.ctx.nic_names.get(device)
+            if nic is None and name is not None:
+                # The NIC's file came from a %post without HWADDR=: the profile pins it, as anaconda's file did.
+                nic = next((i for i in interfaces if i.get("name") == name), None)
+                if nic is not None:
+                    nic["mac"] = device
+        static = chosen.data.bootProto not in ("dhcp", "") or bool(chosen.data.ip)
+        line = f"network --device={chosen.data.device} --bootproto={chosen.data.bootProto or 'dhcp'}"
+        if nic is None:
+            if static:
+                fix = ("give its kernel name: ksbuild import --nic-name " f"{device}=NAME" if device != "bootif"
+                       else "add the interface it stands for")
+                self.ctx.ledger.dropped(chosen.location, line, f"the profile's installer line takes its address from "
+                                        f"the interface with that MAC, and no ifcfg file names it: {fix}")
+            return
+        given = self._line_address(chosen)
+        has = nic.get("ipv4") or {}
+        kept = {"dhcp": True} if has.get("dhcp") else {k: v for k, v in has.items() if k in ("address", "gateway")}
+        if given is not None and given != kept:
+            self.ctx.ledger.dropped(chosen.location, line, f"the installer gets {nic['name']}'s address from its "
+                                    f"ifcfg file ({_shown_ipv4(has)}), not the line's ({_shown_ipv4(given)})")
+
+    @staticmethod
+    def _line_address(line: CommandLine) -> dict[str, Any] | None:
+        """The line's IPv4 settings as a profile's `ipv4`, None when they cannot be read."""
+        data = line.data
+        if data.bootProto == "dhcp" or (not data.bootProto and not data.ip):
+            return {"dhcp": True}
+        if not data.ip:
+            return None
+        try:
+            network = ipaddress.IPv4Interface(f"{data.ip}/{data.netmask}" if data.netmask else data.ip)
+        except ValueError:
+            return None
+        ipv4: dict[str, Any] = {"address": str(network)}
+        if data.gateway:
+            ipv4["gateway"] = data.gateway
+        return ipv4
 
     def report_lines(self) -> None:
         handled = {"device", "bootProto", "ip", "netmask", "gateway", "nameserver", "noipv6", "onboot", "mtu",
@@ -425,10 +474,17 @@ class _Network:
             if data.teamslaves or data.teamconfig:
                 self.ctx.ledger.refuse(line.location, ("network",), "network --teamslaves: no profile key for "
                                        "teams; a bond (--bondslaves) is what ksbuild writes")
-            if is_named(data.device) and data.device in self.devices:
+            device = device_name(data.device, self.ctx.nic_names)
+            if is_named(device) and device in self.devices:
                 keys.append(("network",))
             self.ctx.ledger.mapped(line.location, line_text(line), keys)
             self.ctx.unhandled(line, handled)
+
+
+def _shown_ipv4(ipv4: dict[str, Any]) -> str:
+    if ipv4.get("dhcp"):
+        return "DHCP"
+    return " via ".join(str(ipv4[k]) for k in ("address", "gateway") if ipv4.get(k)) or "none"
 
 
 def map_network(ctx: ImportContext, lines: list[CommandLine], scripts: Scripts) -> None:

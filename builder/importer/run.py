@@ -8,6 +8,7 @@ import refuses (a plaintext password, a layout no profile can say) fails the imp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class Imported:
 
 
 def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path | None = None,
-                     rootpw_hash: str | None = None) -> Imported:
+                     rootpw_hash: str | None = None, nic_names: Mapping[str, str] | None = None) -> Imported:
     """Map a kickstart onto profile keys. Raises BadInput when the kickstart does not parse or holds values the
     import refuses (each at its line), ChecksFailed when the profile it makes fails the profile's own checks."""
     crlf = "\r\n" in text
@@ -52,7 +53,11 @@ def import_kickstart(text: str, source: str, *, version: int = RHEL7, path: Path
     if errors:
         raise BadInput(f"{source}: pykickstart cannot read this kickstart; fix these first (`ksbuild validate`)",
                        errors)
-    ctx = ImportContext(parsed, source, rootpw_hash=rootpw_hash)
+    ctx = ImportContext(parsed, source, rootpw_hash=rootpw_hash, nic_names=dict(nic_names or {}))
+    by_mac = {c.data.device.lower() for c in parsed.commands if c.name == "network" and c.data.device}
+    for mac in ctx.nic_names:
+        if mac not in by_mac:
+            raise BadInput(f"--nic-name {mac}: no `network --device=` line of {source} names that MAC")
     ctx.draft.set(("description",), f"imported from {source.rsplit('/', 1)[-1]}")
     if crlf:
         ctx.ledger.note(Location(source, 1), "CRLF", "the kickstart has Windows line ends (CRLF); read as LF",
