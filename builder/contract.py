@@ -53,6 +53,10 @@ RESERVED_SCRIPT_NAMES = frozenset({
 VERIFY_SCRIPT = "/usr/local/sbin/ksbuild-verify"
 VERIFY_UNIT = "ksbuild-verify.service"
 SEAL_SCRIPT = "/usr/local/sbin/ksbuild-seal"
+# Boot tests only: udev rules that give the verification VM's NICs the profile's names, by MAC, in the installed
+# system's own udev (a host-only initramfs has no dracut network module, so `ifname=` would do nothing there).
+# The verification removes the file once every check passed: an exported image names its NICs as any host does.
+TEST_NIC_RULES = "/etc/udev/rules.d/70-ksbuild-boot-test-nics.rules"
 # Lines the seal removes from ifcfg files, so clones do not carry this machine's identity (the seal script
 # removes them; the verification boot of a sealed image expects the files without them).
 SEALED_IFCFG_KEYS = ("HWADDR", "UUID")
@@ -83,6 +87,7 @@ class TemplateValues:
     verify_script: str = VERIFY_SCRIPT
     verify_unit: str = VERIFY_UNIT
     seal_script: str = SEAL_SCRIPT
+    test_nic_rules: str = TEST_NIC_RULES
     sealed_ifcfg_keys: tuple[str, ...] = SEALED_IFCFG_KEYS
     sealed_keyfile_keys: tuple[str, ...] = SEALED_KEYFILE_KEYS
     report_begin_printf: str = REPORT_BEGIN_PRINTF

@@ -76,7 +76,7 @@ def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstal
                  "firewalld", "service:libvirtd", "service:NetworkManager", "package:qemu-kvm*",
                  "package:bridge-utils", "libvirt-default-network", "hostname", "installed-marker"):
         assert status[name] == "pass", (name, not_passed(result))
-    # The VM has the profile's NIC, named by ifname= on the installed kernel's command line, and the report
+    # The VM has the profile's NIC, named by the boot test's udev rule (by MAC), and the report
     # shows the kernel's view of the network: the bridge's port, its STP delay, the address and the route.
     for name in ("nic:enp2s0f0", "bridge-port:br0:enp2s0f0", "bridge-delay:br0", "address:br0", "default-route"):
         assert status[name] == "pass", (name, not_passed(result))

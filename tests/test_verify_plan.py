@@ -4,7 +4,6 @@ name them), each bridge's delay, bond members, the device holding each address a
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 from builder.model.profile import InstallSource
@@ -49,29 +48,43 @@ def test_generated_macs_do_not_change_between_runs_or_collide_with_pinned_ones(t
     assert nics[1].mac == nic.mac and nics[0].mac != nic.mac and MAC.fullmatch(nics[0].mac)
 
 
-def test_the_boot_test_kickstart_names_each_nic_on_the_installed_kernel_command_line() -> None:
+def _verify_section(text: str) -> str:
+    parsed = parse_kickstart(text, "ks.cfg")
+    return next(s.body for s in parsed.scripts if "# ksbuild post script: verify" in s.body)
+
+
+def test_the_boot_test_kickstart_names_each_nic_with_a_udev_rule_by_mac() -> None:
+    """The installed system's own udev names the verification VM's NICs (a host-only initramfs has no dracut
+    network module, so `ifname=` on the kernel line would name nothing); the kernel line is the profile's."""
     boot_test = build(EXAMPLES / "bond-active-backup.yaml", variant=BootTestVariant(InstallSource(cdrom=True)),
                       shell=False)
-    bootloader = parse_kickstart(boot_test.kickstart.text, "ks.cfg").handler.bootloader
-    assert bootloader.appendLine == "ifname=eno1:52:54:00:a1:00:01 ifname=eno2:52:54:00:a1:00:02"
-    # A plain render (what a user installs from) has no such arguments.
+    assert not parse_kickstart(boot_test.kickstart.text, "ks.cfg").handler.bootloader.appendLine
+    body = _verify_section(boot_test.kickstart.text)
+    rules = re.search(r"cat > /etc/udev/rules.d/70-ksbuild-boot-test-nics.rules <<'(\w+)'\n(.*?)\n\1\n", body, re.S)
+    assert rules is not None, body
+    # Only a physical ethernet device is renamed: bond0 takes eno1's MAC and must keep its name.
+    assert rules[2].splitlines() == [
+        'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{type}=="1", ATTR{address}=="52:54:00:a1:00:01", '
+        'NAME="eno1"',
+        'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{type}=="1", ATTR{address}=="52:54:00:a1:00:02", '
+        'NAME="eno2"']
+    # A plain render (what a user installs from) has no verification and no rules.
     plain = build(EXAMPLES / "bond-active-backup.yaml", shell=False)
-    assert not parse_kickstart(plain.kickstart.text, "ks.cfg").handler.bootloader.appendLine
+    assert "70-ksbuild-boot-test-nics" not in plain.kickstart.text
 
 
-def test_a_verified_host_gives_back_the_kernel_arguments_the_boot_test_added() -> None:
-    # The ifname= arguments exist for the verification VM only: once verification passes (and before a golden
-    # image is sealed and exported), the unit removes exactly those, and leaves the profile's own.
+def test_a_verified_host_gives_back_its_own_nic_names() -> None:
+    # The rules exist for the verification VM only: once verification passes (and before a golden image is sealed
+    # and exported), the unit removes them, and the profile's own kernel arguments stay as they are.
     profile = EXAMPLES / "bond-active-backup.yaml"
     own = "storage.bootloader.append=[intel_iommu=on]"
     boot_test = build(profile, overrides=[own], variant=BootTestVariant(InstallSource(cdrom=True)), shell=False)
-    parsed = parse_kickstart(boot_test.kickstart.text, "ks.cfg")
-    added = parsed.handler.bootloader.appendLine.split()
-    assert added[0] == "intel_iommu=on"
-    verify = next(s for s in parsed.scripts if "# ksbuild post script: verify" in s.body)
-    removals = [shlex.split(line) for line in verify.body.splitlines() if "grubby --update-kernel=ALL" in line]
-    assert removals == [["grubby", "--update-kernel=ALL", f"--remove-args={' '.join(added[1:])}"]]
-    assert all(arg.startswith("ifname=") for arg in added[1:]) and len(added) == 3
+    assert parse_kickstart(boot_test.kickstart.text, "ks.cfg").handler.bootloader.appendLine == "intel_iommu=on"
+    body = _verify_section(boot_test.kickstart.text)
+    passed = body[body.index('if [ "$fails" -eq 0 ]; then'):]
+    passed = passed[:passed.index("\nfi\n")]
+    assert "    rm -f /etc/udev/rules.d/70-ksbuild-boot-test-nics.rules\n" in passed
+    assert "grubby" not in body
 
 
 def test_bridges_bonds_addresses_and_the_default_route() -> None:
@@ -101,7 +114,7 @@ def test_dhcp_devices_expect_an_address_and_a_route_from_dhcp(tmp_path: Path) ->
 
 def test_no_network_no_network_checks() -> None:
     plan = plan_of(SHIPPED_PROFILES / "golden-image.yaml")
-    assert (plan.nics, plan.addresses, plan.default_route, plan.kernel_args) == ((), (), None, ())
+    assert (plan.nics, plan.addresses, plan.default_route, plan.nic_rules) == ((), (), None, "")
 
 
 def test_the_verify_script_for_dhcp_and_bonds_passes_shellcheck(tmp_path: Path) -> None:

@@ -336,7 +336,8 @@ class _Session:
     run_id: str
     profile: str
     stop: threading.Event
-    # The NICs the profile names: the verification VM gets exactly these, named by the kickstart's ifname= args.
+    # The NICs the profile names: the verification VM gets exactly these, named by the kickstart's udev rules
+    # (contract.TEST_NIC_RULES).
     host_nics: tuple[NicExpectation, ...] = ()
 
     def run(self, media: InstallMedia, repo: str, kickstart: str, disk_count: int

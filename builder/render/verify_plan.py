@@ -28,7 +28,7 @@ from builder.render.target_plan import (
 from builder.render.views import keyboard_view, repo_files
 
 # A generated MAC (for a NIC the profile does not pin) is QEMU's prefix and three bytes from the NIC's name: the
-# kickstart's ifname= arguments and the verification VM agree, run after run.
+# kickstart's udev rules and the verification VM agree, run after run.
 GENERATED_MAC_PREFIX = "52:54:00"
 
 
@@ -40,9 +40,11 @@ class NicExpectation:
     mac: str
 
     @property
-    def kernel_arg(self) -> str:
-        """dracut's `ifname=<name>:<mac>`: the NIC with this MAC gets this name."""
-        return f"ifname={self.name}:{self.mac}"
+    def udev_rule(self) -> str:
+        """The udev rule that gives the NIC with this MAC this name: a physical device (it has a driver) of type
+        ethernet, so a bond or VLAN that takes the NIC's MAC is never renamed."""
+        return (f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{type}}=="1", ATTR{{address}}=="{self.mac}", '
+                f'NAME="{self.name}"')
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,10 @@ class VerifyPlan:
     default_route: RouteExpectation | None = None
 
     @property
-    def kernel_args(self) -> tuple[str, ...]:
-        """Boot arguments of the installed system in a boot test: each NIC named as the profile names it."""
-        return tuple(nic.kernel_arg for nic in self.nics)
+    def nic_rules(self) -> str:
+        """The installed system's udev rules in a boot test (contract.TEST_NIC_RULES): each NIC named as the
+        profile names it; empty without NICs."""
+        return "".join(f"{nic.udev_rule}\n" for nic in self.nics)
 
 
 def sealed_text(file: IfcfgFile | Keyfile, seal: bool) -> str:

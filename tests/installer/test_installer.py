@@ -539,7 +539,7 @@ NETWORK_KS = """\
 text
 cmdline
 network --bootproto=dhcp --onboot=no --hostname=net01.ksbuild.test
-bootloader --location=mbr --append="@IFNAMES@"
+bootloader --location=mbr
 poweroff
 
 %packages
@@ -547,6 +547,10 @@ poweroff
 %end
 
 %post --log=/root/ks-post.log
+mkdir -p /etc/udev/rules.d
+cat > /etc/udev/rules.d/70-nic-names.rules <<'RULES'
+@NIC_RULES@
+RULES
 cd /etc/sysconfig/network-scripts
 printf '%s\\n' DEVICE=eno1 TYPE=Ethernet ONBOOT=yes BOOTPROTO=none BRIDGE=br0 > ifcfg-eno1
 printf '%s\\n' DEVICE=br0 TYPE=Bridge ONBOOT=yes BOOTPROTO=none IPADDR=192.0.2.10 NETMASK=255.255.255.0 \\
@@ -583,7 +587,9 @@ echo "NET setfd $(brctl setfd br0 0 2>&1)"
 SCRIPT
 systemctl enable show-network.service
 %end
-""".replace("@IFNAMES@", " ".join(f"ifname=eno{n}:52:54:00:0e:00:0{n}" for n in (1, 2, 3)))
+""".replace("@NIC_RULES@", "\n".join(
+    f'SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{{type}}=="1", ATTR{{address}}=="52:54:00:0e:00:0{n}", '
+    f'NAME="eno{n}"' for n in (1, 2, 3)))
 
 
 @pytest.mark.boot
@@ -602,9 +608,9 @@ def test_installed_system_brings_up_ifcfg_files_in_el7_order_with_the_kernels_mo
     print(f"verification boot with three NICs under TCG: {verify.seconds:.1f} s")
     lines = console_lines(verify.console)
     assert verify.stopped_by_itself, verify.console
-    # dracut's ifname= names the NICs; the service brings up plain devices and bonds, then VLANs, then bridges.
+    # udev rules name the NICs; the service brings up plain devices and bonds, then VLANs, then bridges.
     assert_in_order(lines, [
-        "ksbuild test system: ifname: 52:54:00:0e:00:01 is eno1",
+        "ksbuild test system: udev: 52:54:00:0e:00:01 is eno1",
         "Bringing up interface bond0:  [  OK  ]",
         "Bringing up interface eno1:  [  OK  ]",
         "Bringing up interface bond0.10:  [  OK  ]",

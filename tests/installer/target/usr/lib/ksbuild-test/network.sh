@@ -260,27 +260,35 @@ start_network() {
     done
 }
 
-# NIC names as dracut's ifname=<name>:<mac> gives them (it writes a udev rule for each): every NIC with such a
-# MAC is renamed, through a temporary name first so that two names can swap.
-name_nics_from_cmdline() {
-    read -r cmdline < /proc/cmdline
+# NIC names as the installed system's own udev gives them from NAME= rules in /etc/udev/rules.d, in the form
+#   SUBSYSTEM=="net", ACTION=="add", DRIVERS=="?*", ATTR{type}=="1", ATTR{address}=="<mac>", NAME="<name>"
+# (DRIVERS=="?*": a device with a driver; ATTR{type}=="1": ethernet): every NIC that matches is renamed, through a
+# temporary name first so that two names can swap. The kernel command line's dracut ifname= is not honoured: an
+# installed system's host-only initramfs has no dracut network module (40network is included only when another
+# module needs it, such as a network root), so on a local-disk host it names nothing.
+name_nics_from_udev_rules() {
     renames=""
     count=0
-    for arg in $cmdline; do
-        case $arg in ifname=*:*) ;; *) continue ;; esac
-        name=${arg#ifname=}
-        name=${name%%:*}
-        mac=$(echo "${arg#ifname=*:}" | tr 'A-F' 'a-f')
-        for dev in /sys/class/net/*; do
-            [ -e "$dev/device" ] && [ "$(cat "$dev/address")" = "$mac" ] || continue
-            count=$((count + 1))
-            ip link set dev "${dev##*/}" name "ksbnic$count" && renames="$renames ksbnic$count:$name:$mac"
-        done
+    for file in /etc/udev/rules.d/*.rules; do
+        [ -e "$file" ] || continue
+        while IFS= read -r rule || [ -n "$rule" ]; do
+            case $rule in *'SUBSYSTEM=="net"'*'ACTION=="add"'*) ;; *) continue ;; esac
+            mac=$(echo "$rule" | sed -n 's/.*ATTR{address}=="\([0-9A-Fa-f:]*\)".*/\1/p' | tr 'A-F' 'a-f')
+            name=$(echo "$rule" | sed -n 's/.*[ ,]NAME="\([A-Za-z0-9_.:-]*\)".*/\1/p')
+            [ -n "$mac" ] && [ -n "$name" ] || continue
+            for dev in /sys/class/net/*; do
+                case $rule in *'DRIVERS=="?*"'*) [ -e "$dev/device" ] || continue ;; esac
+                case $rule in *'ATTR{type}=="1"'*) [ "$(cat "$dev/type")" = 1 ] || continue ;; esac
+                [ "$(cat "$dev/address")" = "$mac" ] || continue
+                count=$((count + 1))
+                ip link set dev "${dev##*/}" name "ksbnic$count" && renames="$renames ksbnic$count:$name:$mac"
+            done
+        done < "$file"
     done
     for rename in $renames; do
         temporary=${rename%%:*}
         rest=${rename#*:}
-        ip link set dev "$temporary" name "${rest%%:*}" && echo "ksbuild test system: ifname: ${rest#*:} is ${rest%%:*}"
+        ip link set dev "$temporary" name "${rest%%:*}" && echo "ksbuild test system: udev: ${rest#*:} is ${rest%%:*}"
     done
 }
 
