@@ -3,7 +3,6 @@ read a command line's options and pass a line through unchanged."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,25 +96,13 @@ def _comment_start(text: str) -> int | None:
     return None
 
 
-def _action(parser: Any, name: str) -> argparse.Action | None:
-    actions: dict[str, argparse.Action] = parser._option_string_actions
-    if name in actions:
-        return actions[name]
-    # argparse (and anaconda) accept unique abbreviations.
-    candidates = {id(action): action for option, action in actions.items() if option.startswith(name)}
-    return next(iter(candidates.values())) if len(candidates) == 1 else None
-
-
 def given_options(command: CommandLine) -> list[tuple[str, str]]:
     """(option as its full name, destination) of every option written on the line, in order."""
-    parser = getattr(command.command, "op", None)
-    if not isinstance(parser, argparse.ArgumentParser):
-        return []
     found: list[tuple[str, str]] = []
     for word in command.args[1:]:
         if not word.startswith("--"):
             continue
-        action = _action(parser, word.split("=", 1)[0])
+        action = command.option(word.split("=", 1)[0])
         if action is not None and action.dest != "help":
             found.append((action.option_strings[0], action.dest))
     return found

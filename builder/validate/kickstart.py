@@ -78,6 +78,18 @@ class CommandLine:
         """Whether the command holds one setting, so that a second line replaces the first."""
         return not isinstance(self.data, BaseData)
 
+    def option(self, name: str) -> argparse.Action | None:
+        """The parser action of option `name` as written on the line (`--boot` for `--boot-drive`: argparse, and so
+        anaconda, take a unique abbreviation); None when the command has no parser or no such option."""
+        parser = getattr(self.command, "op", None)
+        if not isinstance(parser, argparse.ArgumentParser):
+            return None
+        actions: dict[str, argparse.Action] = parser._option_string_actions
+        if name in actions:
+            return actions[name]
+        candidates = {id(action): action for option, action in actions.items() if option.startswith(name)}
+        return next(iter(candidates.values())) if len(candidates) == 1 else None
+
 
 @dataclass(frozen=True)
 class ParsedKickstart:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from pykickstart.options import ExtendAction, ExtendConstAction
 
@@ -28,18 +27,7 @@ def _finding(rule: str, location: Location | None, message: str) -> Finding:
     return Finding(CHECK, message, location, rule=rule, rendered_line=location.line if location else None)
 
 
-def _action(parser: Any, name: str) -> argparse.Action | None:
-    actions: dict[str, argparse.Action] = parser._option_string_actions
-    if name in actions:
-        return actions[name]
-    candidates = {id(action): action for option, action in actions.items() if option.startswith(name)}
-    return next(iter(candidates.values())) if len(candidates) == 1 else None
-
-
 def _repeated_options(command: CommandLine) -> list[Finding]:
-    parser = getattr(command.command, "op", None)
-    if not isinstance(parser, argparse.ArgumentParser):
-        return []
     values: dict[str, list[str]] = {}
     names: dict[str, str] = {}
     words = command.args[1:]
@@ -47,7 +35,7 @@ def _repeated_options(command: CommandLine) -> list[Finding]:
         if not word.startswith("--"):
             continue
         name, equals, value = word.partition("=")
-        action = _action(parser, name)
+        action = command.option(name)
         if action is None or action.nargs == 0 or isinstance(action, _COLLECTING):
             continue
         if not equals:
