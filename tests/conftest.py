@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import socket
 import subprocess
@@ -52,10 +51,18 @@ def libvirtd_running() -> str:
 _VOLUME_OWNER = re.compile(r"^ksbuild_(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-(?P<start>\d+)_")
 
 
+_SESSION = RunOwner.current()
+
+
 def _ours_or_abandoned(owner: RunOwner) -> bool:
-    """Left behind by this test session: owned by this process, or by one that is gone (a ksbuild CLI the
-    tests started). Runs of other ksbuild processes still going on this machine are theirs, not leftovers."""
-    return (owner.host == socket.gethostname() and owner.pid == os.getpid()) or owner.is_gone()
+    """Left behind by this test session: owned by this process, or by one that is gone and started after it
+    (a ksbuild CLI the tests started). Runs of other ksbuild processes still going on this machine are theirs,
+    and the crashed runs of earlier sessions are not this session's to answer for (`ksbuild clean` removes them)."""
+    if owner.host != socket.gethostname():
+        return False
+    if owner.pid == _SESSION.pid and owner.started in (0, _SESSION.started):
+        return True
+    return owner.is_gone() and owner.started >= _SESSION.started
 
 
 def _ksbuild_leftovers(uri: str) -> list[str]:

@@ -539,4 +539,3 @@ def test_boot_real_kernel_on_qemu_system(qemu_system: str, tmp_path: Path) -> No
         conn.close()
     elapsed = time.monotonic() - started
     print(f"qemu:///system boot test: {elapsed:.1f} s (domain stopped after {stopped_after:.1f} s)")
-    assert elapsed < 60

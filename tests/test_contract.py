@@ -4,7 +4,6 @@ builder/contract.py; this proves they agree on the bytes, without a VM."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from builder.boot.report import VerifyJudge, parse_report
@@ -14,7 +13,7 @@ from builder.model.profile import InstallSource
 from builder.pipeline import BootTestVariant, build
 from builder.validate.kickstart import parse_kickstart
 from tests.helpers import SHIPPED_PROFILES
-from tests.sandbox import console, make_root, run_post_scripts, run_profile_posts
+from tests.sandbox import console, make_root, run_in_root, run_post_scripts, run_profile_posts
 
 HYPERVISOR = SHIPPED_PROFILES / "kvm-hypervisor.yaml"
 
@@ -57,8 +56,7 @@ def test_the_verification_report_the_unit_prints_is_the_one_the_parser_reads(tmp
     assert {run.returncode for run in runs} == {0}, install_lines
     # The installed system's first boot: the unit runs the script the kickstart wrote.
     with console(root) as lines:
-        subprocess.run(["chroot", str(root), "/bin/bash", VERIFY_SCRIPT], check=False, timeout=60,
-                       capture_output=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        run_in_root(root, "/bin/bash", VERIFY_SCRIPT)
     report = parse_report(lines)
     assert report.complete and report.profile == "kvm-hypervisor", lines
     names = {check.name for check in report.checks}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.errors import BadInput
+from builder.errors import BadInput, KsbuildError
 from builder.pipeline import build
 from builder.render.keyfile import Keyfile, keyfiles
 from builder.render.quoting import keyfile_value
@@ -95,6 +95,10 @@ def test_values_that_would_change_the_keyfile_are_refused(value: str) -> None:
 
 def test_networkmanager_refuses_what_the_checks_refuse(nmcli: OfflineNmcli) -> None:
     """The profile checks stop these before a keyfile is written; NetworkManager agrees they are wrong."""
+    with pytest.raises(KsbuildError) as caught:
+        build(SHIPPED_PROFILES / "kvm-hypervisor.yaml", overrides=["target=el9", "network.bridges[0].delay=0"],
+              shell=False)
+    assert [f.key for f in caught.value.findings] == ["network.bridges[0].delay"]
     bad = nmcli.parse("[connection]\nid=br0\ntype=bridge\ninterface-name=br0\n\n[bridge]\nstp=true\n"
                       "forward-delay=0\n\n[ipv4]\nmethod=disabled\n")
     assert not bad.ok and "forward-delay" in bad.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -243,9 +242,9 @@ def test_bad_merge_keys(in_tmp: Workdir) -> None:
 
 
 def test_an_alias_bomb_is_refused_without_expanding_it() -> None:
-    started = time.monotonic()
+    # Expanding it would take hours and all the memory: the finding at the first alias over the limit shows the
+    # load stopped there.
     found = problems(Workdir(DATA), "alias_bomb.yaml")
-    assert time.monotonic() - started < 5  # expanding it would take hours and all the memory
     # Line 6 holds the first alias whose values cross the limit: 10 + 100 + ... + 10,000 + 11,111 x 9 > 100,000.
     assert found == [
         "alias_bomb.yaml:6: aliases expand this document by more than 100,000 values, the limit for profiles "
@@ -257,9 +256,7 @@ def test_aliases_are_counted_in_bytes_not_only_in_values(in_tmp: Workdir) -> Non
     # 104 KB as written: one 100 KB string and 1,000 aliases of it would expand to 100 MB.
     lines = ["description: x", f"big: &b '{'a' * 100_000}'", "list:"] + ["  - *b"] * 1000
     in_tmp.write("p.yaml", "\n".join(lines) + "\n")
-    started = time.monotonic()
     found = problems(in_tmp, "p.yaml")
-    assert time.monotonic() - started < 5
     # 100,001 bytes each (the string and its value): the 11th alias, on line 14, crosses 1 MiB.
     assert found == [
         "p.yaml:14: aliases expand this document by more than 1,048,576 bytes, the limit for profiles "

@@ -14,6 +14,7 @@ from pykickstart.constants import KS_REBOOT
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL7, makeVersion, returnClassForVersion
 
+import builder.validate.kickstart
 from builder.errors import BadInput, Finding
 from builder.validate.kickstart import parse_kickstart, rhel7_handler
 from builder.validate.pipeline import validate_kickstart_file, validate_kickstart_text, validate_many
@@ -87,9 +88,11 @@ def test_each_parse_starts_from_a_clean_handler() -> None:
 
 
 @pytest.mark.parametrize("parses", [1, 3])
-def test_the_fast_handlers_parse_like_a_freshly_built_one(parses: int) -> None:
+def test_the_fast_handlers_parse_like_a_freshly_built_one(parses: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first handler of a process has only the commands the file uses (and those the checks read); later
     ones are copies of a prototype. Both read every command, section and script as a full handler does."""
+    # As in a new process: no handler made yet, so the first parse takes the partial-handler path.
+    monkeypatch.setattr(builder.validate.kickstart, "_handlers_made", set())
     text = GOOD.read_text() + "firewall --disabled\n"
     fresh = returnClassForVersion(RHEL7)(
         commandUpdates={"sshkey": F22_SshKey}, dataUpdates={"SshKeyData": F22_SshKeyData}
