@@ -117,6 +117,28 @@ def test_selinux_edit_that_contradicts_the_command_stays() -> None:
     assert kept(result) == [body]
 
 
+@pytest.mark.parametrize(("edit", "selinux"), [
+    ("sed -r -i 's/^SELINUX=(enforcing|permissive)/SELINUX=disabled/' /etc/selinux/config", "disabled"),
+    ("sed -E -i 's/^SELINUX=(enforcing|permissive)$/SELINUX=disabled/' /etc/selinux/config", "disabled"),
+    ("sed -i 's/^SELINUX=[[:alpha:]]*/SELINUX=permissive/' /etc/selinux/config", "permissive"),
+])
+def test_selinux_edits_with_extended_regexes_and_classes(edit: str, selinux: str) -> None:
+    result = imported(f"%post\n{edit}\n%end\n")
+    assert result.data["system"]["selinux"] == selinux
+    assert kept(result) == []
+
+
+@pytest.mark.parametrize("edit", [
+    "sed -i 's/enforcing/disabled/2' /etc/selinux/config",  # the second match only: not the first
+    "sed -i 's/^SELINUX=.*/\\U&/' /etc/selinux/config",      # GNU's case conversion
+    "sed -i '/\\(/d' /etc/selinux/config",                   # not a regex sed accepts
+])
+def test_a_sed_edit_the_reader_is_not_sure_of_stays_in_the_script(edit: str) -> None:
+    result = imported(f"%post\n{edit}\n%end\n")
+    assert "selinux" not in result.data.get("system", {})
+    assert kept(result) == [edit + "\n"]
+
+
 def test_a_service_the_command_enables_and_post_disables_stays_disabled_by_the_script() -> None:
     result = imported("%post\nsystemctl disable chronyd\nsystemctl mask firewalld\nsystemctl enable libvirtd\n%end\n",
                       HEAD + "services --enabled=chronyd\n")

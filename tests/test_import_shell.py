@@ -3,6 +3,8 @@ leave to the script (anything with an expansion, a pipe, a loop)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from builder.importer.shell import Write, apply_sed, file_write, sed_edit, split_statements
@@ -94,3 +96,70 @@ def test_sed_in_place_only() -> None:
 def test_sed_replacement_specials() -> None:
     assert apply_sed(("s/a/[&]/",), "a\n") == "[a]\n"
     assert apply_sed(("s/a/\\&/",), "a\n") == "&\n"
+
+
+def test_a_function_body_is_one_statement_and_what_follows_is_read() -> None:
+    # A function is defined, not run: its body is never read as statements of the script, and the definition
+    # ends at its closing brace, wherever its opening brace is.
+    for definition in ("f() {\n  echo A=1 > /etc/x\n}\n", "f()\n{\n  echo A=1 > /etc/x\n}\n",
+                       "function f {\n  echo A=1 > /etc/x\n}\n", "f() { echo A=1 > /etc/x; }\n"):
+        *function, after = split_statements(definition + "echo B=2 > /etc/y\n")
+        assert [s.compound for s in function] == [True]
+        assert file_write(after, None) == Write("/etc/y", "B=2\n", False)
+
+
+# Expressions kickstarts write, run by the real GNU sed on the same text: where the reader gives a result it must
+# be sed's; `None` (the statement stays in the script) is the only other answer allowed.
+SED_CASES = [
+    ("s/^SELINUX=(enforcing|permissive)/SELINUX=disabled/", "SELINUX=enforcing\n", True),
+    ("s/^SELINUX=(enforcing|permissive)/SELINUX=disabled/", "SELINUX=enforcing\n", False),
+    ("s/^SELINUX=[[:alpha:]]*/SELINUX=disabled/", "SELINUX=enforcing\nSELINUXTYPE=targeted\n", False),
+    ("s/^[[:space:]]*#[[:space:]]*PermitRootLogin.*/PermitRootLogin no/", "  # PermitRootLogin yes\n", False),
+    (r"s/\<on\>/off/g", "on onion on\n", False),
+    (r"s/\`#//", "##x\n", False),
+    ("s/a/b/2", "aaa\n", False),
+    ("s/a/b/gg", "aaa\n", False),
+    (r"/\(/d", "a(\nb\n", False),
+    ("/(/d", "a(\nb\n", False),
+    ("/(/d", "a(\nb\n", True),
+    (r"s/a\\/x/", "a\\b\n", False),
+    ("s/*a/x/", "*a\n", False),
+    ("s/a^b$c/x/", "a^b$c\n", False),
+    (r"s/a\{2\}/x/", "aaa\n", False),
+    ("s/a{2}/x/", "aaa\n", True),
+    ("s/a+/X/", "aaa+\n", False),
+    (r"s/a\+/X/", "aaa+\n", False),
+    ("s/a*?/x/", "aaa\n", True),
+    ("s/[]a-c[:digit:]]/X/g", "]b9z\n", False),
+    (r"s/x/\U&/", "x\n", False),
+    (r"s/\(a\)\1/X/", "aab\n", False),
+    (r"s/(a)\1/X/", "aab\n", True),
+    (r"s|a\|b|X|g", "a|b\n", False),
+    (r"/x\/y/d", "x/y\nz\n", False),
+    ("s/ENABLED/on/I", "enabled=1\n", False),
+]
+
+
+@pytest.mark.parametrize(("expression", "text", "extended"), SED_CASES)
+def test_sed_gives_what_gnu_sed_gives_or_nothing(expression: str, text: str, extended: bool) -> None:
+    result = subprocess.run(["sed", *(["-E"] if extended else []), "-e", expression], input=text,
+                            capture_output=True, text=True, check=False)
+    mine = apply_sed((expression,), text, extended)
+    assert mine is None or (result.returncode == 0 and mine == result.stdout)
+
+
+def test_sed_extended_and_posix_classes_are_read() -> None:
+    # The edits a user relies on being carried into the profile, not left to the script.
+    assert apply_sed(("s/^SELINUX=(enforcing|permissive)/SELINUX=disabled/",), "SELINUX=enforcing\n",
+                     extended=True) == "SELINUX=disabled\n"
+    assert apply_sed(("s/^SELINUX=[[:alpha:]]*$/SELINUX=permissive/",), "SELINUX=enforcing\n") == \
+        "SELINUX=permissive\n"
+    assert apply_sed(("s/a/b/2",), "aaa\n") is None
+    assert apply_sed(("/\\(/d",), "a(\n") is None
+
+
+def test_sed_r_is_extended() -> None:
+    (statement,) = split_statements("sed -r -i 's/^SELINUX=(enforcing|permissive)/SELINUX=disabled/' "
+                                    "/etc/selinux/config\n")
+    edit = sed_edit(statement, None)
+    assert edit is not None and edit.extended

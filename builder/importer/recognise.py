@@ -61,7 +61,7 @@ def _evaluate(ops: list[tuple[StatementRef, str, object]], start: str) -> str | 
         if isinstance(op, Write):
             text = text + op.content if op.append else op.content
         elif isinstance(op, SedEdit):
-            edited = apply_sed(op.expressions, text)
+            edited = apply_sed(op.expressions, text, op.extended)
             if edited is None:
                 return None
             text = edited
