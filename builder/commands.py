@@ -312,11 +312,11 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
         raise BadInput(f"{source}: the profile would be {len(data)} bytes; profiles are limited to "
                        f"{MAX_FILE_BYTES} (move large scripts to files the kickstart fetches)")
     if output is not None:
-        # A profile with a password hash is readable by its owner only, as the kickstarts rendered from it.
-        mode = 0o600 if result.holds_hash else 0o644
+        # Readable by its owner only, as the kickstarts rendered from it: a password hash can be anywhere in it
+        # (users:, a passed-through `user --iscrypted` or `sshpw` line, a script).
         if force:
-            atomic_write(output, data, mode)
-        elif not atomic_create(output, data, mode):
+            atomic_write(output, data, 0o600)
+        elif not atomic_create(output, data, 0o600):
             raise BadInput(f"{roots.display(output)} exists; nothing written (--force replaces it)")
     return ImportOutcome(kickstart, output, result.text, result.report, findings)
 

@@ -52,6 +52,27 @@ def test_writes_the_profile_and_reports_every_line(tmp_path: Path) -> None:
     assert rendered.returncode == 0, rendered.stderr
 
 
+def test_a_profile_whose_hashes_are_in_passed_through_lines_is_owner_only(tmp_path: Path) -> None:
+    # No users.root.password_hash: the hashes are in the `user` and `sshpw` lines kept as written.
+    write(tmp_path / "host.ks", f"""\
+text
+url --url=http://10.0.0.1/centos/7/os/x86_64
+timezone UTC --utc
+user --name=ops --uid=1500 --iscrypted --password={ROOT_HASH}
+sshpw --username=installer --iscrypted {ROOT_HASH}
+ignoredisk --only-use=sda
+clearpart --all --initlabel
+zerombr
+bootloader --location=mbr --boot-drive=sda
+autopart --type=lvm
+reboot
+""")
+    run = run_cli("import", "host.ks", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert ROOT_HASH in (tmp_path / "host.yaml").read_text()
+    assert stat.S_IMODE((tmp_path / "host.yaml").stat().st_mode) == 0o600
+
+
 def test_the_same_kickstart_gives_the_same_bytes(tmp_path: Path) -> None:
     for name in ("a.yaml", "b.yaml"):
         assert run_cli("import", str(CORPUS / "bond-vlan-bridge.ks"), "-o", name, cwd=tmp_path).returncode == 0

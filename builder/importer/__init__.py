@@ -29,10 +29,6 @@ class ImportedProfile:
     data: dict[str, Any]
     report: ImportReport
 
-    @property
-    def holds_hash(self) -> bool:
-        return "password_hash" in self.text
-
 
 def profile_text(imported: Imported, kickstart_text: str, *, extends: str | None = None,
                  base: Any = None) -> ImportedProfile:
