@@ -236,7 +236,7 @@ def _on_vm_disk(partition: str, renamed: dict[str, str]) -> str:
     """sda3 -> vda3 when sda became vda (clearpart --list names partitions by their disk)."""
     for name, vm in renamed.items():
         suffix = partition.removeprefix(name)
-        if suffix != partition and (suffix.isdigit() or suffix.startswith(("p", "-part"))):
+        if suffix != partition and ((suffix.isascii() and suffix.isdigit()) or suffix.startswith(("p", "-part"))):
             return vm + suffix.removeprefix("-part").removeprefix("p")
     return partition
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.errors import BadInput
+from builder.errors import BadInput, KsbuildError
 from builder.importer import Imported, import_kickstart
 from tests.helpers import ROOT_HASH
 
@@ -203,3 +203,31 @@ def test_past_the_statement_budget_a_script_is_kept_whole(monkeypatch: pytest.Mo
     assert "more than 3 statements" in result.report.notes[0].reason
     monkeypatch.setattr(scripts, "MAX_STATEMENTS", 4)
     assert kept(imported(f"%post\n{body}%end\n")) == []
+
+
+def outcome(tail: str, head: str = HEAD) -> tuple[str, object]:
+    """The imported data, or the error with its findings as a user reads them."""
+    try:
+        return "imported", imported(tail, head).data
+    except KsbuildError as error:
+        return error.message, [finding.format() for finding in error.findings]
+
+
+NETWORK_ETH0 = "network --device=eth0 --bootproto=static --ip=10.0.0.5 --netmask=255.255.255.0 --gateway=10.0.0.1\n"
+
+
+# str.isdigit() is true for each of these, and int() refuses the first: each is read as any other non-number is.
+@pytest.mark.parametrize("digits", ["9²00", "٩٠٠٠", "９０００"])
+def test_an_mtu_of_other_digits_than_0_to_9_is_not_a_number(digits: str) -> None:
+    def written(mtu: str) -> str:
+        return f"%post\necho 'MTU={mtu}' >> /etc/sysconfig/network-scripts/ifcfg-eth0\n%end\n"
+
+    assert outcome(written(digits), HEAD + NETWORK_ETH0) == outcome(written("lots"), HEAD + NETWORK_ETH0)
+
+
+@pytest.mark.parametrize("digits", ["2⁵⁶", "２５６"])
+def test_a_kdump_reservation_of_other_digits_is_refused_at_its_line(digits: str) -> None:
+    with pytest.raises(BadInput) as raised:
+        imported(f"%addon com_redhat_kdump --enable --reserve-mb={digits}\n%end\n")
+    assert any(finding.format().startswith("host.ks:11: addons.kdump.reserve_mb: ")
+               for finding in raised.value.findings)

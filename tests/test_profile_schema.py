@@ -190,3 +190,10 @@ def test_a_missing_key_is_reported_at_the_mapping_that_lacks_it(tmp_path: Path) 
         f"{file}:3: system: required key is missing",  # the top-level mapping starts at its first key
         f"{file}:13: network.bridges[0].name: required key is missing",  # the list item that lacks it
     ]
+
+
+def test_a_firewall_port_in_other_digits_than_0_to_9_is_refused(tmp_path: Path) -> None:
+    # firewalld reads 0-9 only; '٥٩٠٠' matched the port pattern's \d and reached the kickstart.
+    text = MINIMAL.replace("  hostname: kvm01", "  firewall: {ports: ['٥٩٠٠/tcp']}\n  hostname: kvm01")
+    (error,) = schema_errors(tmp_path, text)
+    assert "system.firewall.ports[0]" in error and "is not a port such as 16509/tcp" in error, error

@@ -73,7 +73,7 @@ def _process_start_ticks(pid: int) -> int:
         return 0
     # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
     fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[19]) if len(fields) > 19 and fields[19].isdigit() else 0
+    return int(fields[19]) if len(fields) > 19 and fields[19].isascii() and fields[19].isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def parse_run_metadata(element_xml: str) -> RunTag | None:
         return None
     owner = None
     host, pid, started = element.get("host"), element.get("pid", ""), element.get("pid-start", "0")
-    if host is not None and pid.isdigit() and started.isdigit():
+    if host is not None and all(v.isascii() and v.isdigit() for v in (pid, started)):
         owner = RunOwner(host, int(pid), int(started))
     return RunTag(element.get("run-id", ""), element.get("profile", ""), owner)
 

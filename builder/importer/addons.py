@@ -68,7 +68,7 @@ def _kdump(ctx: ImportContext, location: Location, args: list[str], body: str) -
             kdump["enabled"] = False
         elif name == "--reserve-mb" and value:
             reserve = value.rstrip("M")
-            kdump["reserve_mb"] = int(reserve) if reserve.isdigit() else reserve
+            kdump["reserve_mb"] = int(reserve) if reserve.isascii() and reserve.isdigit() else reserve
         else:
             ctx.ledger.dropped(location, f"%addon {KDUMP} {arg}", f"no profile key for the kdump addon's {name}")
     if body.strip():

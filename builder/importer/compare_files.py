@@ -103,7 +103,7 @@ def _ifcfg_reason(key: str, mine: str | None, theirs: str | None, rendered: dict
         stp = rendered.get("STP") == "yes"
         if mine is None and theirs == ("15" if stp else "0"):
             return form("the kernel's forward delay for this bridge, written explicitly")
-        if stp and mine is not None and mine.isdigit() and int(mine) < 2 and theirs == "2":
+        if stp and mine is not None and mine.isascii() and mine.isdigit() and int(mine) < 2 and theirs == "2":
             return form("with STP on the kernel keeps the forward delay within 2-30 s: DELAY=" + mine +
                         " gave the host 2 s, which ksbuild writes")
     if key == "PHYSDEV" and mine is None:

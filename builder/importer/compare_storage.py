@@ -19,7 +19,7 @@ def _disk(name: str | None) -> str:
 
 def _md(device: Any) -> str:
     text = str(device)
-    return f"md{text}" if text.isdigit() else text
+    return f"md{text}" if text.isascii() and text.isdigit() else text
 
 
 class _Layout:

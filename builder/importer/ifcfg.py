@@ -29,7 +29,7 @@ def device_of_path(path: str) -> str | None:
         return None
     device = name.removeprefix("ifcfg-")
     if not device or device.endswith((".bak", ".orig", ".old", "~", ".rpmnew", ".rpmsave")) or ("." in device and \
-            not re.fullmatch(r"[A-Za-z0-9_-]+\.\d+", device)):
+            not re.fullmatch(r"[A-Za-z0-9_-]+\.[0-9]+", device)):
         return None
     return device
 

@@ -43,6 +43,11 @@ from builder.vocabulary import KeyPath
 
 # Any key a shell can assign goes to extra_ifcfg (the profile warns about keys initscripts does not document).
 _IFCFG_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+def _number(text: str) -> bool:
+    """Digits 0-9 only: str.isdigit() also takes '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 _YES = {"yes", "y", "on", "1", "true"}
 _NO = {"no", "n", "off", "0", "false"}
 _BOND_FIELDS = ("miimon", "lacp_rate", "primary", "xmit_hash_policy")
@@ -101,7 +106,7 @@ class _Mapping:
         if onboot in _NO:
             self.fields["onboot"] = False
         if e.get("MTU"):
-            if not e["MTU"].isdigit():
+            if not _number(e["MTU"]):
                 self.unmappable.append(f"MTU={e['MTU']}")
             else:
                 self.fields["mtu"] = int(e["MTU"])
@@ -163,7 +168,7 @@ class _Mapping:
         stp = e.get("STP", "no").lower() in _YES
         entry["stp"] = stp
         delay = e.get("DELAY")
-        if delay is not None and not delay.isdigit():
+        if delay is not None and not _number(delay):
             self.unmappable.append(f"DELAY={delay}")
         elif delay is not None and stp and int(delay) < min(STP_FORWARD_DELAY):
             # facts.md: with STP on, the kernel keeps forward_delay within 2-30 s; DELAY=0 leaves the host with 2.
@@ -190,7 +195,7 @@ class _Mapping:
             entry["mode"] = mode
         opts: dict[str, Any] = {}
         miimon = options.pop("miimon", "0")
-        if not miimon.isdigit():
+        if not _number(miimon):
             self.unmappable.append(f"miimon={miimon}")
         elif miimon != "100":
             opts["miimon"] = int(miimon)
@@ -206,10 +211,10 @@ class _Mapping:
     def vlan(self) -> dict[str, Any]:
         e = self.device.entries
         name = self.device.name
-        match = re.fullmatch(r"(?P<parent>.+)\.(?P<id>\d+)", name) or re.fullmatch(r"vlan(?P<id>\d+)", name)
+        match = re.fullmatch(r"(?P<parent>.+)\.(?P<id>[0-9]+)", name) or re.fullmatch(r"vlan(?P<id>[0-9]+)", name)
         parent = e.get("PHYSDEV") or (match["parent"] if match and "parent" in match.groupdict() else None)
         vlan_id = e.get("VLAN_ID") or (match["id"] if match else None)
-        if match is None or parent is None or vlan_id is None or not vlan_id.isdigit() or (
+        if match is None or parent is None or vlan_id is None or not _number(vlan_id) or (
                 e.get("VLAN_ID") and match["id"] != e["VLAN_ID"]):
             self.unmappable.append(f"VLAN {name}: initscripts needs <parent>.<id> or vlan<id> with PHYSDEV")
             return {}

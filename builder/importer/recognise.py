@@ -172,7 +172,7 @@ def _merge_repo(ctx: ImportContext, values: dict[str, str], ref: StatementRef) -
     index = next((n for n, repo in enumerate(repos) if repo["name"] == values["id"]), None)
     options: dict[str, object] = {}
     if values.get("cost"):
-        if not values["cost"].isdigit():
+        if not (values["cost"].isascii() and values["cost"].isdigit()):
             return None
         options["cost"] = int(values["cost"])
     for key, field in (("proxy", "proxy"), ("proxy_username", "proxy_username")):

@@ -215,8 +215,8 @@ def _redirect(words: list[str]) -> tuple[list[str], str | None, bool, bool] | No
             heredoc = True
             index += 2
             continue
-        if word.startswith(("<", ">")) or (word.isdigit() and index + 1 < len(words) and words[index + 1] in (
-                ">", ">>")):
+        descriptor = word.isascii() and word.isdigit()
+        if word.startswith(("<", ">")) or (descriptor and index + 1 < len(words) and words[index + 1] in (">", ">>")):
             return None
         rest.append(word)
         index += 1

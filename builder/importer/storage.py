@@ -320,8 +320,8 @@ class _Storage:
         level = str(data.level).upper().removeprefix("RAID")
         entry: dict[str, Any] = {}
         device = str(data.device)
-        entry["name"] = f"md{device}" if device.isdigit() else device
-        entry["level"] = int(level) if level.isdigit() else level
+        entry["name"] = f"md{device}" if device.isascii() and device.isdigit() else device
+        entry["level"] = int(level) if level.isascii() and level.isdigit() else level
         entry["disks"] = disks
         mount = str(data.mountpoint)
         if mount.startswith("pv."):

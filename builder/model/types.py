@@ -34,7 +34,7 @@ def _single_line(value: str) -> str:
 
 
 def matching(regex: str, what: str) -> AfterValidator:
-    compiled = re.compile(regex)
+    compiled = re.compile(regex, re.ASCII)  # \d is 0-9, not any Unicode digit
 
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
@@ -212,7 +212,7 @@ IPv4 = Annotated[IPv4Address, BeforeValidator(_ipv4_address)]
 IPv4WithPrefix = Annotated[IPv4Interface, BeforeValidator(_ipv4_interface)]
 
 # crypt(3) hashes CentOS 7 understands: MD5 ($1$), SHA-256 ($5$), SHA-512 ($6$), optional rounds=.
-_CRYPT = re.compile(r"\$(1|5|6)\$(rounds=\d{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}")
+_CRYPT = re.compile(r"\$(1|5|6)\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}")
 _CRYPT_LENGTH = {"1": 22, "5": 43, "6": 86}
 
 
@@ -266,7 +266,7 @@ def kernel_arg_name(arg: str) -> str:
 
 
 # grub2-mkpasswd-pbkdf2 output: grub.pbkdf2.sha512.<iterations>.<salt hex>.<hash hex>.
-_GRUB_PBKDF2 = re.compile(r"grub\.pbkdf2\.sha512\.\d{1,9}\.[0-9A-Fa-f]{16,1024}\.[0-9A-Fa-f]{64,1024}")
+_GRUB_PBKDF2 = re.compile(r"grub\.pbkdf2\.sha512\.[0-9]{1,9}\.[0-9A-Fa-f]{16,1024}\.[0-9A-Fa-f]{64,1024}")
 
 
 def _grub_hash(value: str) -> str:

@@ -18,8 +18,8 @@ from builder.errors import Finding, Location
 from builder.validate.kickstart import ParsedKickstart
 
 CHECK = "secrets"
-_CRYPT_HASH = re.compile(r"^\$(?P<id>[156])\$(rounds=\d+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]+$")
-_GRUB_HASH = re.compile(r"^grub\.pbkdf2\.sha512\.\d+\.[0-9A-Fa-f]+\.[0-9A-Fa-f]+$")
+_CRYPT_HASH = re.compile(r"^\$(?P<id>[156])\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]+$")
+_GRUB_HASH = re.compile(r"^grub\.pbkdf2\.sha512\.[0-9]+\.[0-9A-Fa-f]+\.[0-9A-Fa-f]+$")
 _WEAK_CRYPT = {"1": "MD5", "5": "SHA-256"}
 
 

@@ -29,7 +29,7 @@ from builder.validate.kickstart import CommandLine, ParsedKickstart
 
 CHECK = "storage"
 _PARTITION = (re.compile(r"^(?P<disk>(?:nvme\d+n\d+|mmcblk\d+))p\d+$"), re.compile(r"^(?P<disk>[a-z]+)\d+$"))
-_RAID_LEVEL = re.compile(r"^(?:raid)?(?P<level>\d+)$", re.IGNORECASE)
+_RAID_LEVEL = re.compile(r"^(?:raid)?(?P<level>[0-9]+)$", re.IGNORECASE)
 
 
 def _disk(name: str | None) -> str | None:
@@ -68,6 +68,11 @@ def _filesystem(data: Any, mount: str | None) -> str | None:
     if fstype:
         return str(fstype)
     return "swap" if mount == "swap" else None
+
+
+def _raid_name(device: str) -> str:
+    """md0 for --device=0 (digits 0-9 only: str.isdigit() also takes '²')."""
+    return f"md{device}" if device.isascii() and device.isdigit() else device
 
 
 def _level(text: str) -> int | None:
@@ -112,7 +117,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
         mount = str(data.mountpoint)
         is_pv = mount.startswith("pv.")
         layout_raids.append(Raid(
-            _origin(command, main), f"md{data.device}" if str(data.device).isdigit() else str(data.device),
+            _origin(command, main), _raid_name(str(data.device)),
             _level(str(data.level)), tuple(members), int(data.spares or 0),
             None if is_pv else mount, None if is_pv else _filesystem(data, mount),
             pv_owner.get(mount) if is_pv else None,
