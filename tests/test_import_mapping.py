@@ -231,3 +231,10 @@ def test_a_kdump_reservation_of_other_digits_is_refused_at_its_line(digits: str)
         imported(f"%addon com_redhat_kdump --enable --reserve-mb={digits}\n%end\n")
     assert any(finding.format().startswith("host.ks:11: addons.kdump.reserve_mb: ")
                for finding in raised.value.findings)
+
+
+def test_a_quoted_hash_sign_after_an_escaped_quote_is_not_a_comment() -> None:
+    # anaconda (shlex) reads the gecos as `Ops " # team`: the whole line is the command, nothing is cut.
+    line = 'user --name=ops --uid=1500 --gecos="Ops \\" # team"'
+    result = imported(line + "  # the on-call account\n")
+    assert result.data["kickstart"]["extra_commands"] == [line]

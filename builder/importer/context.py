@@ -83,16 +83,20 @@ def _plain(word: str) -> bool:
 def _comment_start(text: str) -> int | None:
     """Where an unquoted `#` after whitespace starts a comment, as shlex (and so anaconda) reads the line."""
     quote = ""
-    for index, char in enumerate(text):
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quote != "'":
+            index += 2  # escapes the next character, outside quotes and inside double quotes
+            continue
         if quote:
             if char == quote:
                 quote = ""
-            elif char == "\\" and quote == '"':
-                continue
         elif char in "'\"":
             quote = char
         elif char == "#" and (index == 0 or text[index - 1].isspace()):
             return index
+        index += 1
     return None
 
 
