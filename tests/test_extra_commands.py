@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.pipeline import build
-from tests.helpers import MINIMAL, at, schema_errors, write
+from tests.helpers import MINIMAL, REPO, ROOT_HASH, at, run_cli, schema_errors, write
 
 EXTRA = MINIMAL + """\
 kickstart:
@@ -107,3 +107,21 @@ def test_pykickstart_refusals_point_at_the_line(tmp_path: Path) -> None:
                                 "frobnicate")
     assert errors[1].startswith(at(tmp_path, 18, "kickstart.extra_commands[1]") + "KS101 error: ")
     assert len(errors) == 2
+
+
+def test_sshpw_without_iscrypted_is_a_plaintext_password(tmp_path: Path) -> None:
+    # sshpw's argument is the password itself: without --iscrypted it is plaintext, --plaintext or not.
+    result = build(_profile(tmp_path, "'sshpw --username=rescue sw0rdfish'",
+                            f"'sshpw --username=installer --iscrypted {ROOT_HASH}'"), shell=False)
+    errors = [f.format() for f in result.errors]
+    assert errors == [at(tmp_path, 17, "kickstart.extra_commands[0]") + "holds a plaintext password or passphrase; "
+                      "a profile holds hashes only (`openssl passwd -6` makes one)"]
+
+
+def test_a_plaintext_sshpw_given_with_set_is_refused_and_never_repeated() -> None:
+    run = run_cli("validate", "--set", 'kickstart.extra_commands=["sshpw --username=installer sw0rdfish"]',
+                  "kvm-hypervisor", cwd=REPO)
+    assert run.returncode != 0
+    assert "kickstart.extra_commands[0]: " in run.stdout + run.stderr
+    assert "holds a plaintext password" in run.stdout + run.stderr
+    assert "sw0rdfish" not in run.stdout + run.stderr

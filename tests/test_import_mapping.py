@@ -164,6 +164,7 @@ def test_a_repeated_setting_is_not_carried_with_the_line_that_wins() -> None:
     ("line", "key", "fix"),
     [
         ("sshpw --username=rescue t0psecret --plaintext", "kickstart.extra_commands", "openssl passwd -6"),
+        ("sshpw --username=rescue t0psecret", "kickstart.extra_commands", "openssl passwd -6"),
         ("user --name=ops --password=t0psecret", "users.accounts", "openssl passwd -6"),
         ("bootloader --location=mbr --password=t0psecret", "storage.bootloader.password_hash",
          "grub2-mkpasswd-pbkdf2"),

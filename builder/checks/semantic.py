@@ -7,7 +7,7 @@ every problem is reported at once, each at the file:line the value came from.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from builder.checks.includes import include_problems
@@ -195,7 +195,23 @@ def _check_repos(profile: Profile) -> Iterator[Problem]:
 # Commands the templates write that a profile may still add more of, each naming its own user or repo (the
 # option that names it): a `repo --mirrorlist` that install.repos cannot say, a user with --uid or --shell.
 _MORE_ALLOWED = {"user": "--name", "sshkey": "--username", "repo": "--name"}
-_SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
+# Options whose value is a password or passphrase (--pass: the abbreviation pykickstart's parser accepts for both).
+SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
+# Commands whose argument is the password itself.
+_PASSWORD_COMMANDS = ("rootpw", "sshpw")
+
+
+def holds_plaintext_secret(words: Sequence[str]) -> bool:
+    """Whether a kickstart command's words (its name first) carry a password or passphrase in plaintext:
+    --plaintext, or without --iscrypted a password option or the argument of rootpw/sshpw. The one rule for the
+    import and for kickstart.extra_commands."""
+    if "--plaintext" in words:
+        return True
+    if "--iscrypted" in words:
+        return False
+    if any(word.split("=", 1)[0] in SECRET_OPTIONS for word in words[1:] if word.startswith("--")):
+        return True
+    return bool(words) and words[0] in _PASSWORD_COMMANDS and any(not word.startswith("-") for word in words[1:])
 
 
 def _option_value(words: list[str], name: str) -> str | None:
@@ -227,11 +243,7 @@ def _check_extra_commands(profile: Profile) -> Iterator[Problem]:
         elif name in _MORE_ALLOWED and name != "repo" and owner in users:
             yield path, (f"`{name}` for {owner}: that user is in users:, which writes its own `{name}` line; "
                          "set it there"), "error"
-        plaintext = "--plaintext" in words or (
-            "--iscrypted" not in words
-            and any(word.split("=", 1)[0] in _SECRET_OPTIONS for word in words if word.startswith("--"))
-        )
-        if plaintext:
+        if holds_plaintext_secret(words):
             # Never repeat the value.
             yield path, ("holds a plaintext password or passphrase; a profile holds hashes only "
                          "(`openssl passwd -6` makes one)"), "error"

@@ -28,6 +28,7 @@ from pykickstart.constants import (
     SELINUX_PERMISSIVE,
 )
 
+from builder.checks.semantic import holds_plaintext_secret
 from builder.importer.context import ImportContext, given_options, line_text, refused_url
 from builder.model.types import CryptHash, Url
 from builder.validate.kickstart import CommandLine
@@ -322,11 +323,7 @@ def _ending(ctx: ImportContext, command: CommandLine) -> None:
 
 
 def _generic(ctx: ImportContext, command: CommandLine) -> None:
-    words = command.args
-    secret = "--plaintext" in words or (
-        "--iscrypted" not in words
-        and any(word.split("=", 1)[0] in ("--password", "--passphrase", "--pass") for word in words))
-    if secret or (command.name == "sshpw" and "--iscrypted" not in words):
+    if holds_plaintext_secret(command.args):
         ctx.ledger.refuse(command.location, ("kickstart", "extra_commands"),
                           f"{command.name} holds a plaintext password, which a profile never carries; hash it "
                           "(`openssl passwd -6`) and write it with --iscrypted in the kickstart")

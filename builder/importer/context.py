@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from builder.checks.semantic import SECRET_OPTIONS
 from builder.importer.ledger import Draft, Ledger
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 from builder.vocabulary import KeyPath
@@ -51,9 +52,6 @@ def as_written(command: CommandLine) -> str:
     return text[:words_end].rstrip() if words_end is not None else text
 
 
-_SECRET_OPTIONS = ("--password", "--passphrase", "--pass")
-
-
 def line_text(command: CommandLine) -> str:
     """The command for the report: its words, with every password, passphrase or hash value shown as ***."""
     words = []
@@ -64,7 +62,7 @@ def line_text(command: CommandLine) -> str:
             hide_next = False
             continue
         name, equals, value = word.partition("=")
-        if name in _SECRET_OPTIONS:
+        if name in SECRET_OPTIONS:
             words.append(f"{name}=***" if equals else name)
             hide_next = not equals
         elif command.name in ("rootpw", "sshpw") and not word.startswith("--") and word != command.name:

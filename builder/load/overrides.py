@@ -71,7 +71,7 @@ def parse_key_path(text: str) -> tuple[KeyPath, int]:
     return tuple(path), position
 
 
-_SECRET_WORDS = re.compile(r"pass(word|phrase)?|secret|hash|token|rootpw", re.IGNORECASE)
+_SECRET_WORDS = re.compile(r"pass(word|phrase)?|secret|hash|token|rootpw|sshpw", re.IGNORECASE)
 HIDDEN_VALUE = "(secret, not shown)"
 
 
