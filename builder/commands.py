@@ -249,8 +249,6 @@ def profile_schema() -> dict[str, Any]:
 
 # -- import ---------------------------------------------------------------------------------------------------
 
-# What `import` writes: a profile file `render` can read back (its size limit, its name rules).
-_IMPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # A NIC's kernel name (IFNAMSIZ 16 with its NUL); no ':' (an alias, and what makes anaconda read a MAC).
 _NIC_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 
@@ -278,25 +276,21 @@ def import_kickstart_file(kickstart: Path, *, output: Path | None, roots: Roots,
                           force: bool = False) -> ImportOutcome:
     """Import `kickstart` into a profile written to `output` (None: only returned, for standard output).
     Nothing is written when anything fails; an existing file is replaced only with `force`."""
-    from pydantic import TypeAdapter, ValidationError
-
     from builder.fsutil import atomic_create, atomic_write
     from builder.importer import import_kickstart, profile_text
     from builder.load.yaml_source import MAX_FILE_BYTES
-    from builder.model.types import CryptHash
+    from builder.model.types import is_crypt_hash
+    from builder.pipeline import PROFILE_NAME
     from builder.validate.pipeline import read_kickstart
 
-    if output is not None and not _IMPORT_NAME.fullmatch(output.stem):
+    # What `import` writes is a profile file `render` can read back: its name rules, its size limit.
+    if output is not None and not PROFILE_NAME.fullmatch(output.stem):
         raise BadInput(f"{output}: a profile file name may only use letters, digits, '.', '_' and '-' (render "
                        "names its output folder after it)")
     if output is not None and output.suffix not in PROFILE_SUFFIXES:
         raise BadInput(f"{output}: a profile file ends in .yaml or .yml")
-    if rootpw_hash is not None:
-        try:
-            TypeAdapter(CryptHash).validate_python(rootpw_hash)
-        except ValidationError:
-            raise BadInput("--rootpw-hash is not a crypt(3) hash ($6$salt$hash); make one with "
-                           "`openssl passwd -6`") from None
+    if rootpw_hash is not None and not is_crypt_hash(rootpw_hash):
+        raise BadInput("--rootpw-hash is not a crypt(3) hash ($6$salt$hash); make one with `openssl passwd -6`")
     names = _nic_names(nic_names)
     text = read_kickstart(kickstart)
     source = roots.display(kickstart)

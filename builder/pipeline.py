@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from builder.validate.kickstart import ScriptSection
     from builder.validate.pipeline import KickstartReport
 
-_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# A profile file's name (its stem): it names the output folder and is a word in the kickstart.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 # -- the request ----------------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def model(request: BuildRequest) -> Modelled:
         loaded = source
     else:
         loaded = load_profile(source, overrides=request.overrides, roots=request.roots)
-    if not _PROFILE_NAME.fullmatch(loaded.name):
+    if not PROFILE_NAME.fullmatch(loaded.name):
         # The name becomes a folder under output/ and a word in the kickstart: keep it plain.
         raise BadInput(f"{loaded.path}: profile file names may only use letters, digits, '.', '_' and '-'")
     profile = build_profile(loaded.data, loaded.locate)

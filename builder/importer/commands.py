@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import TypeAdapter, ValidationError
 from pykickstart.constants import (
     FIRSTBOOT_DEFAULT,
     FIRSTBOOT_SKIP,
@@ -30,7 +29,7 @@ from pykickstart.constants import (
 
 from builder.checks.semantic import holds_plaintext_secret
 from builder.importer.context import ImportContext, given_options, line_text, refused_url
-from builder.model.types import CryptHash, Url
+from builder.model.types import Url, is_crypt_hash
 from builder.validate.kickstart import CommandLine
 
 # Where a secret the kickstart held in plaintext is read at render time instead (the report says so).
@@ -39,14 +38,6 @@ PROXY_PASSWORD_ENV = "KSBUILD_PROXY_PASSWORD"  # noqa: S105 - a variable name, n
 HASH_FIX = ("make a hash with `openssl passwd -6` and give it with --rootpw-hash (or put `rootpw --iscrypted "
             "HASH` in the kickstart)")
 _ALWAYS = "ksbuild always writes it"
-
-
-def _crypt_ok(value: str) -> bool:
-    try:
-        TypeAdapter(CryptHash).validate_python(value)
-    except ValidationError:
-        return False
-    return True
 
 
 def _install(ctx: ImportContext, command: CommandLine) -> None:
@@ -199,7 +190,7 @@ def _rootpw(ctx: ImportContext, command: CommandLine) -> None:
         ctx.ledger.note(command.location, "rootpw", "the hash given with --rootpw-hash replaces this line's value",
                         keys)
     elif data.password and data.isCrypted:
-        if _crypt_ok(data.password):
+        if is_crypt_hash(data.password):
             ctx.draft.set(("users", "root", "password_hash"), data.password, command.location)
             keys.append(("users", "root", "password_hash"))
         else:
@@ -231,7 +222,7 @@ def _user(ctx: ImportContext, command: CommandLine) -> None:
         return
     extra = [option for option, dest in given_options(command) if dest not in ("name", "groups", "gecos", "password",
                                                                         "isCrypted", "lock")]
-    if extra or (data.password and not _crypt_ok(data.password)):
+    if extra or (data.password and not is_crypt_hash(data.password)):
         why = f"no profile key for {', '.join(extra)}" if extra else "the --password value is not a crypt hash"
         ctx.pass_through(command, f"user {data.name}: {why}; the whole line is kept so the account stays as written")
         return

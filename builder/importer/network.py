@@ -27,6 +27,7 @@ from builder.errors import Location
 from builder.importer.context import ImportContext, line_text
 from builder.importer.ifcfg import (
     BOND_MODES,
+    IFCFG_DIR,
     anaconda_ifcfg,
     bond_options,
     device_name,
@@ -383,8 +384,7 @@ class _Network:
             for ref in self.scripts.statements():
                 words = words_of(ref.statement.command) if not ref.statement.compound else None
                 if words and words[0] == "rm" and [w for w in words[1:] if not w.startswith("-")] in (
-                        [pattern], [f"{ref.read.cwd[ref.position]}/{pattern}"], [f"/etc/sysconfig/network-scripts/"
-                                                                                 f"{pattern}"]):
+                        [pattern], [f"{ref.read.cwd[ref.position]}/{pattern}"], [f"{IFCFG_DIR}/{pattern}"]):
                     self.scripts.consume(ref, [key])
         for text, reason in mapping.dropped:
             self.ctx.ledger.dropped(device.origin, text, reason)

@@ -229,6 +229,15 @@ def _crypt_hash(value: str) -> str:
 
 CryptHash = Annotated[StrictStr, AfterValidator(_crypt_hash)]
 
+
+def is_crypt_hash(value: str) -> bool:
+    """Whether `value` is a hash CryptHash accepts (for callers that refuse it with a message of their own)."""
+    try:
+        _crypt_hash(value)
+    except ValueError:
+        return False
+    return True
+
 _SSH_KEY = re.compile(
     r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
     r" [A-Za-z0-9+/]+={0,2}( [\x20-\x7e]{0,200})?"
