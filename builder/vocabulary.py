@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from builder.errors import Finding, Location
 from builder.paths import shipped_profiles_dir
@@ -97,9 +97,12 @@ def format_key(path: KeyPath) -> str:
     return "".join(parts)
 
 
-def locate_in(locations: Mapping[KeyPath, Location], path: KeyPath, fallback: Location) -> Location:
+_Fallback = TypeVar("_Fallback", bound=Location | None)
+
+
+def locate_in(locations: Mapping[KeyPath, Location], path: KeyPath, fallback: _Fallback) -> Location | _Fallback:
     """Where the value at `path` came from: its own location, else its nearest located ancestor's, else
-    `fallback` (the file, or the entry, the data came from)."""
+    `fallback` (the file, or the entry, the data came from; None when the caller needs to know)."""
     for length in range(len(path), 0, -1):
         found = locations.get(tuple(path[:length]))
         if found is not None:

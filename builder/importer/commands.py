@@ -37,7 +37,6 @@ LUKS_PASSPHRASE_ENV = "KSBUILD_LUKS_PASSPHRASE"  # noqa: S105 - a variable name,
 PROXY_PASSWORD_ENV = "KSBUILD_PROXY_PASSWORD"  # noqa: S105 - a variable name, not a secret
 HASH_FIX = ("make a hash with `openssl passwd -6` and give it with --rootpw-hash (or put `rootpw --iscrypted "
             "HASH` in the kickstart)")
-_ALWAYS = "ksbuild always writes it"
 
 
 def _install(ctx: ImportContext, command: CommandLine) -> None:

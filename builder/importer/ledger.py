@@ -142,13 +142,6 @@ class Draft:
         sentinel = object()
         return self.get(path, sentinel) is not sentinel
 
-    def locate(self, path: KeyPath) -> Location | None:
-        for length in range(len(path), 0, -1):
-            found = self.origins.get(tuple(path[:length]))
-            if found is not None:
-                return found
-        return None
-
 
 @dataclass
 class Ledger:

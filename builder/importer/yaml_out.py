@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from builder.errors import KsbuildError, Location
-from builder.vocabulary import KeyPath, models_in
+from builder.vocabulary import KeyPath, locate_in, models_in
 
 _INDENT = "  "
 
@@ -74,17 +74,11 @@ class _Writer:
 
     def comment(self, path: KeyPath, parent: KeyPath) -> str:
         origin = self.origins.get(path)
-        if origin is None or origin == self._inherited(parent):
+        # Said once where it changes: not again on a value from the same line as the key above it.
+        if origin is None or origin == locate_in(self.origins, parent, None):
             return ""
         where = f"line {origin.line}" if origin.file == self.source else str(origin)
         return f"  # {where}"
-
-    def _inherited(self, path: KeyPath) -> Location | None:
-        for length in range(len(path), 0, -1):
-            found = self.origins.get(tuple(path[:length]))
-            if found is not None:
-                return found
-        return None
 
     def value_lines(self, prefix: str, value: Any, path: KeyPath, parent: KeyPath, indent: str) -> None:
         """`prefix` is `key:` or `-`; the value follows on the same line or below."""
