@@ -251,6 +251,7 @@ class _Network:
         self.devices: dict[str, _Device] = {}
         self.servers: list[str] = []
         self.refused_lines: set[Location] = set()
+        self.refused: set[str] = set()  # devices whose files stay written by the script (no profile key)
 
     def collect(self) -> None:
         names = self.ctx.nic_names
@@ -329,6 +330,7 @@ class _Network:
             else:
                 out["interfaces"].append((name, mapping.nic()))
         refused = self._groups_with_problems(mappings)
+        self.refused = refused
         for kind, items in out.items():
             for name, entry in items:
                 if name in refused:
@@ -414,6 +416,15 @@ class _Network:
         interfaces = self.ctx.draft.get(("network", "interfaces"), [])
         bonds = self.ctx.draft.get(("network", "bonds"), [])
         default = interfaces[0]["name"] if interfaces else (bonds[0]["members"][0] if bonds else None)
+        if device in self.refused:
+            # Its files stay written by the script, so the profile has no such device to name: ksbuild's installer
+            # line takes its default device, and the line's own settings are not carried.
+            if chosen.location not in self.refused_lines:
+                self.refused_lines.add(chosen.location)
+                self.ctx.ledger.dropped(chosen.location, line_text(chosen), f"{device}: its ifcfg file stays "
+                                        "written by the script (a value with no profile key), so the profile has "
+                                        "no such device for the installer's line", lines=1)
+            return
         if device != default and device in self.devices:
             self.ctx.draft.set(("network", "install_device"), device, chosen.location)
 
