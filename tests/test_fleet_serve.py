@@ -359,6 +359,52 @@ def test_escape_codes_from_a_client_reach_neither_the_console_nor_the_log_raw(se
     assert "GET /ipxe/%1b]2;PWNED%07 400 control character in path" in console_text
 
 
+def test_a_report_with_too_many_form_fields_is_400_and_its_token_is_logged_nowhere(served: Served) -> None:
+    token = fleet_token(served.folder, "kvm01.lab.local")
+    body = b"status=installed&" + b"&".join(b"f%d=x" % index for index in range(8))  # nine fields
+    status, _, _ = request(served.url, "POST", callback_path(served.folder, "kvm01.lab.local"), body)
+    assert status == 400
+    console_text = served.stop()
+    log_text = (served.folder / pxe.SERVE_LOG_NAME).read_text()
+    assert token not in console_text and token not in log_text
+    assert "Traceback" not in console_text
+    assert state.read(served.folder)["kvm01.lab.local"].status == "pending"
+    assert [(entry["path"], entry["status"]) for entry in log_entries(served.folder)] == [
+        ("/callback/kvm01.lab.local/<token>", 400)]
+
+
+def test_an_unexpected_error_in_a_report_logs_no_token(
+    server: FleetServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = fleet_token(server.tree, "kvm01.lab.local")
+
+    def failing(tree: Path, hostname: str, given: str, *_: object) -> None:  # an error we did not foresee
+        raise OSError(f"cannot open {tree}/http/ks/{hostname}/{given}.cfg")
+
+    monkeypatch.setattr(state, "record_report", failing)
+    status, body, _ = request(server, "POST", callback_path(server.tree, "kvm01.lab.local"), b"status=installed")
+    assert (status, body) == (500, b"500 Internal Server Error\n")
+    log_text = (server.tree / pxe.SERVE_LOG_NAME).read_text()
+    assert token not in log_text
+    (entry,) = log_entries(server.tree)
+    assert (entry["path"], entry["status"]) == ("/callback/kvm01.lab.local/<token>", 500)
+    assert str(entry["note"]).startswith("internal error: OSError: cannot open ")
+
+
+def test_a_token_in_a_percent_encoded_route_is_logged_redacted(server: FleetServer) -> None:
+    folder = server.tree
+    kickstart_token, callback_token = (fleet_token(folder, name) for name in ("kvm01.lab.local", "kvm02.lab.local"))
+    # %6b is "k", %63 is "c": the server decodes the path, so these are the kickstart and the callback routes.
+    assert request(server, "GET", f"/%6bs/kvm01.lab.local/{kickstart_token}.cfg")[0] == 200
+    assert request(server, "POST", f"/%63allback/kvm02.lab.local/{callback_token}", b"status=installed")[0] == 200
+    assert request(server, "GET", f"/ks/kvm01.lab.local/{kickstart_token}%2ecfg")[0] == 200
+    assert request(server, "GET", f"/ks/kvm01.lab.local/{kickstart_token}.cfg/")[0] == 404
+    assert request(server, "GET", f"/ks/kvm01.lab.local%2f{kickstart_token}.cfg")[0] == 404
+    log_text = (folder / pxe.SERVE_LOG_NAME).read_text()
+    assert kickstart_token not in log_text and callback_token not in log_text
+    assert [entry["status"] for entry in log_entries(folder)] == [200, 200, 200, 404, 404]
+
+
 def test_a_console_that_stops_reading_does_not_stop_the_server(tree: tuple[Path, int]) -> None:
     import threading
 
@@ -384,6 +430,26 @@ def test_log_fields_are_escaped_and_cut() -> None:
     assert printable("\x1b]2;PWNED\x07") == "\\x1b]2;PWNED\\x07"
     assert printable("a\u202eb\x9bc\\x1b") == "a\\u202eb\\x9bc\\\\x1b"  # a literal backslash stays telling
     assert printable("x" * 600) == "x" * 512 + "… (600 characters)"
+
+
+def test_a_library_message_quoting_a_token_is_logged_without_it(tmp_path: Path) -> None:
+    import logging
+
+    from builder.fleet.serve_log import AccessLog, attach, detach
+
+    token = state.new_token()
+    log = AccessLog(tmp_path / "serve.log")
+    attach(log)
+    try:
+        # What tornado says of a header it refuses, quoting the header's value.
+        logging.getLogger("tornado.general").info(
+            "Malformed HTTP message from %s: %s", "10.0.0.9", f"Invalid header value 'http://x/ks/h/{token}.cfg\x01'")
+    finally:
+        detach(log)
+        log.close()
+    (line,) = (tmp_path / "serve.log").read_text().splitlines()
+    assert token not in line
+    assert json.loads(line)["status"] == 400
 
 
 def test_clients_that_hang_up_mid_reply_leave_no_traceback(served: Served) -> None:

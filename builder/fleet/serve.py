@@ -40,12 +40,13 @@ import tornado.web
 
 from builder.errors import BadInput, shown
 from builder.fleet import pxe, state
-from builder.fleet.serve_log import AccessLog, Console, attach, detach
+from builder.fleet.serve_log import AccessLog, Console, attach, detach, without_tokens
 
 CLIENT_TIMEOUT_S = 10.0
 BACKLOG = 2048
 MAX_HEADER_BYTES = 8 * 1024  # the request line and all headers
 MAX_BODY_BYTES = 4 * 1024  # a report is "status=installed"
+_MAX_FORM_FIELDS = 8
 _STREAM_ABOVE = 1 << 20
 _CONTENT_TYPES = {".cfg": "text/plain; charset=utf-8", ".ipxe": "text/plain; charset=utf-8"}
 # Open files wanted for 2,000 clients at once with room to spare (each is one descriptor).
@@ -251,6 +252,12 @@ class _Handler(tornado.web.RequestHandler):
     def compute_etag(self) -> None:
         return None
 
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None, tb: Any) -> None:
+        # Tornado's own line names the request by its URI (a live token) and its repr; the request's serve.log
+        # line, written by `finish` with the path redacted, carries the error instead.
+        if value is not None and not isinstance(value, tornado.web.HTTPError):
+            self.note = without_tokens(f"internal error: {type(value).__name__}: {value}")
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Tornado's own error page; never a traceback (serve_traceback is off).
         self._text(status_code, f"{status_code} {self._reason}\n", self.note)
@@ -339,7 +346,12 @@ class _Handler(tornado.web.RequestHandler):
         self._send(data, body=body)
 
     async def _report(self, hostname: str, token: str) -> None:
-        fields = urllib.parse.parse_qs(self.request.body.decode("latin-1"), max_num_fields=8)
+        try:
+            fields = urllib.parse.parse_qs(self.request.body.decode("latin-1"), max_num_fields=_MAX_FORM_FIELDS)
+        except ValueError:
+            self._text(400, "expected a form body status=installed or status=failed\n",
+                       f"report with more than {_MAX_FORM_FIELDS} form fields")
+            return
         given = fields.get("status", [""])[0]
         if given not in ("installed", "failed"):
             self._text(400, "expected a form body status=installed or status=failed\n",

@@ -1,7 +1,8 @@
 """`ksbuild serve`'s access log: one JSON object a line in the tree's ``serve.log`` (0600), and a short line
 on the console. Everything a client chose (path, method, the server library's messages about its bytes) is
 escaped first: no control character, escape sequence or bidi override reaches a terminal, and a line is cut
-at `MAX_FIELD` characters. Install tokens in paths are replaced by ``<token>``.
+at `MAX_FIELD` characters. Install tokens in paths are replaced by ``<token>``, and the server library's
+messages lose anything shaped like a token: no line carries a token that still works.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,9 @@ MAX_FIELD = 512
 # The server library's loggers: a malformed request is reported there, never as a traceback on stderr.
 LIBRARY_LOGGERS = ("tornado.access", "tornado.application", "tornado.general", "asyncio")
 _TOKEN_ROUTES = ("ks", "callback")
+# A run of URL-safe characters (any of them percent-encoded) as long as the shortest token
+# (builder/fleet/state.py TOKEN_PATTERN): what a library message may carry of a request's path or headers.
+_TOKEN_SHAPED = re.compile(r"(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){32,}")
 
 
 def printable(text: str, limit: int = MAX_FIELD) -> str:
@@ -41,13 +47,26 @@ def printable(text: str, limit: int = MAX_FIELD) -> str:
 
 
 def redacted(path: str) -> str:
-    """The request path with the token segment of a kickstart or callback URL replaced."""
-    parts = path.split("?", 1)[0].split("/")
-    if len(parts) == 4 and parts[0] == "" and parts[1] in _TOKEN_ROUTES and parts[3] not in ("", ".cfg"):
-        suffix = ".cfg" if parts[1] == "ks" and parts[3].endswith(".cfg") else ""
-        parts[3] = "<token>" + suffix
-        return "/".join(parts)
-    return path
+    """The request path with the token segment of a kickstart or callback URL replaced.
+
+    The route is told from the decoded segments, as the server routes (``/%63allback/...`` is the callback),
+    and every segment after the hostname is replaced (``/ks/<host>/<token>.cfg/`` is answered 404 but still
+    names a live token), as is anything token-shaped left (``/ks/<host>%2f<token>.cfg``)."""
+    raw = path.split("?", 1)[0]
+    parts = raw.split("/")
+    decoded = [urllib.parse.unquote(part, errors="replace") for part in parts]
+    if len(parts) < 3 or parts[0] != "" or decoded[1] not in _TOKEN_ROUTES:
+        return path
+    for index in range(3, len(parts)):
+        if decoded[index] not in ("", ".cfg"):
+            suffix = ".cfg" if decoded[1] == "ks" and decoded[index].endswith(".cfg") else ""
+            parts[index] = "<token>" + suffix
+    return without_tokens("/".join(parts))
+
+
+def without_tokens(text: str) -> str:
+    """`text` with every token-shaped run replaced: for messages whose content we do not control."""
+    return _TOKEN_SHAPED.sub("<token?>", text)
 
 
 class _ConsoleWriter:
@@ -157,6 +176,7 @@ class LibraryLogBridge(logging.Handler):
                 message = f"{message}: {type(exc).__name__}: {exc}"
         if record.levelno < logging.INFO and status is None:
             return
+        message = without_tokens(message)  # a header or request line the library quotes may hold a token
         for log in list(self.logs):
             log.request(client=client, method=None, path=None, status=status, note=message)
 
