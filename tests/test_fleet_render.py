@@ -464,3 +464,16 @@ def test_each_host_of_a_kind_with_a_problem_is_told_its_own(tmp_path: Path) -> N
 def line_of(path: Path, needle: str, occurrence: int = 1) -> int:
     lines = [n for n, line in enumerate(path.read_text().splitlines(), start=1) if needle in line]
     return lines[occurrence - 1]
+
+
+def test_a_check_works_from_its_roots_not_the_current_directory(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A library caller whose current directory is gone: everything a check needs is in the roots it is given.
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    outcome = check(lab)
+    assert outcome.hosts == HOSTS
+    assert not (tmp_path / "output").exists()  # a check writes nothing

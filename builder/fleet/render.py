@@ -85,8 +85,7 @@ def check_fleet_inventory(
         tokens = {source.hostname: _CHECK_TOKEN for source in inventory.host_sources}
         outcomes = workers.run(_job(inventory, templates, roots, None), _tasks(inventory, tokens, None), progress)
     findings = _checked(inventory, outcomes)
-    # A check has no tree: the snippet's tftp-root is where a render in this folder would put it.
-    _, notes = _shared_files(inventory, templates, outcomes, (Path("output") / inventory.path.stem / "tftp").absolute())
+    _, notes = _shared_files(inventory, templates, outcomes, _planned_tftp_root(inventory, roots))
     return FleetOutcome(None, tuple(o.hostname for o in outcomes), findings=findings, notes=tuple(notes))
 
 
@@ -138,6 +137,15 @@ def render_fleet(
     return FleetOutcome(out_dir, tuple(o.hostname for o in outcomes), tuple(o.hostname for o in outcomes
                                                                               if o.rendered),
                         tuple(removed), findings, notes=tuple(notes))
+
+
+def _planned_tftp_root(inventory: Inventory, roots: Roots) -> Path:
+    """A check has no tree: the dnsmasq snippet's tftp-root is where `ksbuild fleet render` with these roots
+    puts it (<output>/<inventory name>/tftp; with no output root, the inventory's folder's output/)."""
+    output = roots.output if roots.output is not None else inventory.path.parent / "output"
+    if not output.is_absolute() and roots.workdir is not None:
+        output = roots.workdir / output
+    return output / inventory.path.stem / "tftp"
 
 
 def _job(inventory: Inventory, templates: Sequence[Path], roots: Roots, out_dir: Path | None) -> FleetJob:
