@@ -305,7 +305,7 @@ def test_unreachable_url_is_bad_input(tmp_path: Path) -> None:
 def test_treeinfo_release_and_a_target_that_does_not_match(tmp_path: Path) -> None:
     """The media's release comes from its .treeinfo; a boot test of an EL9 profile on CentOS 7 media is refused
     before any VM starts (that anaconda would stop on the kickstart's first EL9-only line)."""
-    from builder.boot.run import _check_media_release
+    from builder.boot.media import check_release
 
     tree = tmp_path / "tree"
     (tree / "images/pxeboot").mkdir(parents=True)
@@ -314,9 +314,9 @@ def test_treeinfo_release_and_a_target_that_does_not_match(tmp_path: Path) -> No
     (tree / ".treeinfo").write_text("[general]\nfamily = CentOS\nversion = 7\n")
     media = resolve_media(str(tree), tmp_path / "cache")
     assert (media.release, media.family) == ("7", "CentOS")
-    _check_media_release(media, "centos7", str(tree))
+    check_release(media, "centos7", str(tree), "the profile's target")
     with pytest.raises(BadInput, match=r"the media is CentOS 7 \(its \.treeinfo\), but the profile's target is "
                                        r"rocky9 \(EL9\)"):
-        _check_media_release(media, "rocky9", str(tree))
+        check_release(media, "rocky9", str(tree), "the profile's target")
     (tree / ".treeinfo").write_text("[release]\nname = Rocky Linux\nversion = 9.4\n")
     assert resolve_media(str(tree), tmp_path / "cache").release == "9"

@@ -86,3 +86,35 @@ def test_schema_prints_the_inventory_json_schema(work: Path) -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "ksbuild fleet inventory"
     assert "hosts" in schema["properties"]
+
+
+def test_boot_files_from_an_iso_share_the_boot_tests_media_cache(work: Path) -> None:
+    from builder.boot.media import default_cache_dir, resolve_media
+    from tests.test_boot_media import make_iso_pycdlib, make_tree
+
+    iso = make_iso_pycdlib(make_tree(work / "tree"), work / "centos.iso")
+    cache_home = work / "cache"
+    rendered = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", str(iso), cwd=work,
+                       env={"XDG_CACHE_HOME": str(cache_home)})
+    assert rendered.returncode == 0, rendered.stderr
+    assert "extracting the installer kernel and initrd" in rendered.stderr
+    said: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache_home))
+        media = resolve_media(str(iso), default_cache_dir(), progress=said.append)
+    # The boot test finds the kernel and initrd the fleet render extracted: nothing is extracted twice.
+    assert said == []
+    assert media.kernel.read_bytes() == (work / "out/tftp/centos7/vmlinuz").read_bytes()
+
+
+def test_boot_files_for_a_target_must_be_that_targets_release(work: Path) -> None:
+    tree = work / "tree"  # CentOS 7 media given for EL9's images
+    (tree / "images/pxeboot").mkdir(parents=True)
+    (tree / "images/pxeboot/vmlinuz").write_bytes(b"k")
+    (tree / "images/pxeboot/initrd.img").write_bytes(b"i")
+    (tree / ".treeinfo").write_text("[general]\nfamily = CentOS\nversion = 7\n")
+    result = run_cli("fleet", "render", "lab.yaml", "-o", "out", "--boot-files", f"el9={tree}", cwd=work)
+    assert result.returncode == 2
+    assert f"--boot-files el9={tree}: the media is CentOS 7 (its .treeinfo)" in result.stderr
+    assert "EL9" in result.stderr and "Traceback" not in result.stderr
+    assert not (work / "out").exists()

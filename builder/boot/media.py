@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from builder.errors import BadInput
 from builder.fsutil import atomic_write, sha256_bytes
+from builder.paths import user_cache_dir
 from builder.vocabulary import Progress
 
 MediaKind = Literal["iso", "tree", "url"]
@@ -365,6 +366,28 @@ def _resolve_url(location: str, cache_dir: Path, progress: Progress | None) -> I
 
 
 # ---------------------------------------------------------------------------------------------- entry
+
+
+def default_cache_dir() -> Path:
+    """Downloaded and extracted install media: `media/` in ksbuild's folder of the user's cache (one cache for
+    the boot test and `fleet render --boot-files`)."""
+    folder = user_cache_dir()
+    if folder is None:
+        raise BadInput("no home folder for the install media cache: set XDG_CACHE_HOME")
+    return folder / "media"
+
+
+def check_release(media: InstallMedia, target_name: str, where: str, wanted_by: str, hint: str = "") -> None:
+    """An installer installs its own release: media whose .treeinfo names another release than `target_name`
+    cannot install it (an EL9 kickstart on CentOS 7's anaconda fails on its first EL9-only line). BadInput
+    naming `where` (the location as given) and `wanted_by` (who wants the target: "the profile's target")."""
+    from builder import targets
+
+    target = targets.target(target_name)
+    if media.release is not None and media.release != str(target.release):
+        family = f"{media.family} " if media.family else ""
+        raise BadInput(f"{where}: the media is {family}{media.release} (its .treeinfo), but {wanted_by} is "
+                       f"{target_name} ({target.label}); give {target.label} media{hint}")
 
 
 def resolve_media(location: str, cache_dir: Path, progress: Progress | None = None) -> InstallMedia:

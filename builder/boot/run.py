@@ -27,7 +27,7 @@ from builder.boot.export import ExportedImage, export_image
 from builder.boot.inject import inject_files
 from builder.boot.libvirt_conn import RunResources, download_volume, is_remote, open_connection, pick_domain_type
 from builder.boot.log_mirror import mirrored
-from builder.boot.media import InstallMedia, resolve_media
+from builder.boot.media import InstallMedia, check_release, default_cache_dir, resolve_media
 from builder.boot.plan import install_target, installer_cmdline
 from builder.boot.report import VerifyJudge, VerifyReport, downgrade_for_tcg
 from builder.boot.tree_server import serve_tree
@@ -35,19 +35,10 @@ from builder.boot.verdict import BootProgress, InstallJudge, Verdict
 from builder.boot.watch import DomainState, Judge, watch_install
 from builder.errors import BadInput, ChecksFailed, Interrupted
 from builder.fsutil import atomic_write, make_dirs
-from builder.paths import user_cache_dir
 from builder.pipeline import BootTestVariant, BuildRequest, BuildResult, model, run, vm_disk_names
 from builder.render.verify_plan import NicExpectation, verification_nics
 
 RunPhase = Literal["preparing", "install", "verify", "export", "finished"]
-
-
-def default_cache_dir() -> Path:
-    """Downloaded and extracted install media: `media/` in ksbuild's folder of the user's cache."""
-    folder = user_cache_dir()
-    if folder is None:
-        raise BadInput("no home folder for the install media cache: set XDG_CACHE_HOME")
-    return folder / "media"
 
 
 @dataclass(frozen=True)
@@ -186,18 +177,6 @@ def prepare_boot_kickstart(
     return result, target.repo
 
 
-def _check_media_release(media: InstallMedia, target_name: str, location: str) -> None:
-    """An installer installs its own release: media whose .treeinfo names another release than the profile's
-    target cannot install it (an EL9 kickstart on CentOS 7's anaconda fails on its first EL9-only line)."""
-    from builder import targets
-
-    target = targets.target(target_name)
-    if media.release is not None and media.release != str(target.release):
-        family = f"{media.family} " if media.family else ""
-        raise BadInput(f"{location}: the media is {family}{media.release} (its .treeinfo), but the profile's target "
-                       f"is {target_name} ({target.label}); give {target.label} media, or --set target= to match")
-
-
 def boot_test(
     request: BuildRequest,
     options: BootOptions,
@@ -221,7 +200,8 @@ def boot_test(
         result, repo = prepare_boot_kickstart(request, media, tree_port, verify=options.verify,
                                               user_network=network is not None and network.kind == "user"
                                               and not is_remote(options.connect))
-        _check_media_release(media, result.profile.target, options.location)
+        check_release(media, result.profile.target, options.location, "the profile's target",
+                      ", or --set target= to match")
         output = request.roots.output_dir(result.name)
         run_dir = (output / "runs" / run_id).resolve()
         make_dirs(run_dir)

@@ -6,7 +6,6 @@ The library work is imported only when a command runs, so `ksbuild --help` stays
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 from pathlib import Path
@@ -94,15 +93,11 @@ def _split_boot_locations(values: tuple[str, ...]) -> tuple[str | None, dict[str
 
 
 def _boot_files(location: str, target_name: str | None = None) -> tuple[Path, Path]:
-    from builder.boot.media import resolve_media
-    from builder.targets import target
+    from builder.boot.media import check_release, default_cache_dir, resolve_media
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ksbuild"
-    media = resolve_media(location, cache, progress=_progress)
-    wanted = target(target_name) if target_name is not None else None
-    if wanted is not None and media.release is not None and media.release != str(wanted.release):
-        raise BadInput(f"--boot-files {target_name}={location}: the media is release {media.release} (its .treeinfo),"
-                       f" not {wanted.label}")
+    media = resolve_media(location, default_cache_dir(), progress=_progress)
+    if target_name is not None:
+        check_release(media, target_name, f"--boot-files {target_name}={location}", "the target")
     return media.kernel, media.initrd
 
 
