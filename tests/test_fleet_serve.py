@@ -217,6 +217,21 @@ def test_reinstall_makes_the_old_urls_404_and_the_new_ones_work(server: FleetSer
     assert request(server, "GET", ks_path(folder, "kvm03.lab.local"))[0] == 200
 
 
+def test_a_render_while_serving_is_served_at_once(server: FleetServer) -> None:
+    folder = server.tree
+    inventory = folder.parent / "lab.yaml"
+    gone = ks_path(folder, "kvm03.lab.local")
+    assert request(server, "POST", callback_path(folder, "kvm01.lab.local"), b"status=failed")[0] == 200
+    # kvm03 leaves the inventory, kvm04 joins it (taking kvm03's MAC and address).
+    text = inventory.read_text().replace("kvm03.lab.local", "kvm04.lab.local")
+    inventory.write_text(text)
+    render_fleet(inventory, folder)
+    assert request(server, "GET", gone)[0] == 404
+    assert request(server, "GET", ks_path(folder, "kvm04.lab.local"))[0] == 200
+    assert request(server, "POST", callback_path(folder, "kvm04.lab.local"), b"status=installed")[0] == 200
+    assert request(server, "GET", ks_path(folder, "kvm01.lab.local"))[0] == 404  # its report still counts
+
+
 # -- the host's own address -------------------------------------------------------------------------------
 
 

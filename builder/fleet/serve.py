@@ -71,23 +71,30 @@ class _Host:
 
 
 class _FleetView:
-    """The manifest's hosts and the install state, read again whenever either file changes."""
+    """The manifest's hosts and the install state, each read again when its own file changes: every report
+    rewrites the state, while the manifest (megabytes for a large fleet) changes only with a render."""
+
+    _UNREAD = (-1, -1, -1)
 
     def __init__(self, tree: Path) -> None:
         self.tree = tree
-        self._stamp: tuple[object, ...] = ()
+        self._manifest_stamp: tuple[int, int, int] | None = self._UNREAD
+        self._state_stamp: tuple[int, int, int] | None = self._UNREAD
         self.hosts: dict[str, _Host] = {}
         self.by_mac: dict[str, str] = {}
         self.states: dict[str, state.HostState] = {}
 
     def current(self) -> _FleetView:
-        stamp = tuple(_stat(self.tree / name) for name in (pxe.MANIFEST_NAME, state.STATE_NAME))
-        if stamp != self._stamp:
+        stamp = _stat(self.tree / pxe.MANIFEST_NAME)
+        if stamp != self._manifest_stamp:
             manifest = pxe.manifest_hosts(self.tree)
             self.hosts = {name: _host(record) for name, record in manifest.items()}
             self.by_mac = {pxe.mac_dashes(mac): name for name, host in self.hosts.items() for mac in host.macs}
+            self._manifest_stamp = stamp
+        stamp = _stat(self.tree / state.STATE_NAME)
+        if stamp != self._state_stamp:
             self.states = state.read(self.tree)
-            self._stamp = stamp
+            self._state_stamp = stamp
         return self
 
 
