@@ -177,9 +177,6 @@ class Contained:
         self._real_root = real_path(root)
         self._inside: set[str] = set()  # folders (relative to root) found inside it
 
-    def __call__(self, relpath: object) -> Path:
-        return self.root / self.check(relpath)
-
     def check_plain(self, relpath: object) -> str:
         """`relpath` itself when it is a plain relative path (no absolute path, no empty, . or .. part, no NUL);
         links are not looked at (`check` does, where a file is read, written or deleted)."""

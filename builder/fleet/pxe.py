@@ -163,8 +163,8 @@ class TreePaths(Contained):
                            "render into an empty folder") from None
 
 
-def read_entries(tree: Path, hostname: str, paths: TreePaths | None = None) -> dict[str, dict[Variant, bytes]]:
-    paths = paths or TreePaths(tree)
+def read_entries(tree: Path, hostname: str) -> dict[str, dict[Variant, bytes]]:
+    paths = TreePaths(tree)
     source = paths.join(boot_file(hostname), tree / MANIFEST_NAME)
     try:
         data = json.loads(source.read_text())
@@ -179,10 +179,10 @@ def read_entries(tree: Path, hostname: str, paths: TreePaths | None = None) -> d
     return entries
 
 
-def check_manifest_paths(tree: Path, manifest: Mapping[str, Any], paths: TreePaths | None = None) -> None:
+def check_manifest_paths(tree: Path, manifest: Mapping[str, Any]) -> None:
     """BadInput unless every path the manifest names (hosts' files and entries, shared files) is inside the tree
     and shaped as ksbuild writes it."""
-    paths = paths or TreePaths(tree)
+    paths = TreePaths(tree)
     source = tree / MANIFEST_NAME
     try:
         for hostname, entry in manifest["hosts"].items():
