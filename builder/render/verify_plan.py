@@ -14,8 +14,8 @@ from builder.contract import SEALED_IFCFG_KEYS, SEALED_KEYFILE_KEYS
 from builder.model.network import Network
 from builder.model.profile import Profile
 from builder.model.types import kernel_arg_name
-from builder.render.ifcfg import IFCFG_DIR, IfcfgFile, ifcfg_files
-from builder.render.keyfile import KEYFILE_DIR, KEYFILE_SUFFIX, Keyfile, keyfiles
+from builder.render.ifcfg import IfcfgFile, ifcfg_files
+from builder.render.keyfile import Keyfile, keyfiles
 from builder.render.network_plan import addressed_devices, gateway_holder
 from builder.render.target_plan import (
     nested_modules,
@@ -257,20 +257,22 @@ def _default_route(net: Network, addresses: tuple[AddressExpectation, ...]) -> R
 
 def verify_plan(profile: Profile, name: str) -> VerifyPlan:
     keyfile_target = target_of(profile).network_files == "keyfile"
+    written: tuple[IfcfgFile | Keyfile, ...] = keyfiles(profile) if keyfile_target else ifcfg_files(profile)
+    written_paths = {f.device: f.path for f in written}
     bridges = tuple(
         BridgeExpectation(
             name=bridge.name,
             stp=bridge.stp,
             delay=bridge.forward_delay,
             ports=profile.network.bridge_ports(bridge.name),
-            config_path=f"{KEYFILE_DIR}/{bridge.name}{KEYFILE_SUFFIX}" if keyfile_target
-            else f"{IFCFG_DIR}/ifcfg-{bridge.name}",
+            config_path=written_paths[bridge.name],
             delay_key="forward-delay" if keyfile_target else "DELAY",
         )
         for bridge in profile.network.bridges
     )
     addresses = _addresses(profile.network)
-    written: tuple[IfcfgFile | Keyfile, ...] = keyfiles(profile) if keyfile_target else ifcfg_files(profile)
+    cmdline, cmdline_absent = cmdline_expectation(profile)
+    repos, repos_absent = repo_expectations(profile)
     files = tuple(
         FileExpectation(f.device, f.path, hashlib.sha256(sealed_text(f, profile.seal).encode()).hexdigest(), f.kind,
                         f.mode)
@@ -295,11 +297,11 @@ def verify_plan(profile: Profile, name: str) -> VerifyPlan:
                     for b in profile.network.bonds),
         vlans=tuple(VlanExpectation(v.device, v.id, v.parent) for v in profile.network.vlans),
         ifcfg=files,
-        cmdline=cmdline_expectation(profile)[0],
-        cmdline_absent=cmdline_expectation(profile)[1],
+        cmdline=cmdline,
+        cmdline_absent=cmdline_absent,
         keyboard=keyboard_expectation(profile),
-        repos=repo_expectations(profile)[0],
-        repos_absent=repo_expectations(profile)[1],
+        repos=repos,
+        repos_absent=repos_absent,
         kdump=profile.addons.kdump.enabled if profile.addons.kdump is not None else None,
         nics=verification_nics(profile),
         addresses=addresses,
