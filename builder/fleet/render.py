@@ -150,7 +150,7 @@ def _planned_tftp_root(inventory: Inventory, roots: Roots) -> Path:
 
 def _job(inventory: Inventory, templates: Sequence[Path], roots: Roots, out_dir: Path | None) -> FleetJob:
     versions = _versions()
-    return FleetJob(FleetScope.of(inventory), inventory.model.pxe, _fleet_template_dirs(inventory, templates),
+    return FleetJob(FleetScope.of(inventory), _fleet_template_dirs(inventory, templates),
                     roots, out_dir, (versions.ksbuild, versions.pykickstart), syntax.available(syntax.GRUB_CHECKER))
 
 

@@ -31,7 +31,6 @@ from builder.errors import BadInput, Finding
 from builder.fleet import pxe, syntax, tree
 from builder.fleet.checks import FleetScope, HostFacts, ModelledHost, host_facts, model_host, static_addresses
 from builder.fleet.inventory import HostSource, build_host, for_host
-from builder.fleet.inventory_model import PxeSettings
 from builder.fsutil import sha256_file
 from builder.pipeline import BuildRequest, FleetHostVariant, Prepared, prepare, template_dirs, validate
 from builder.render.environment import effective_templates, make_environment, template_search_path
@@ -46,7 +45,6 @@ class FleetJob:
     """What every host of one render shares (picklable and small: it goes with every batch)."""
 
     scope: FleetScope
-    pxe: PxeSettings
     fleet_template_dirs: tuple[Path, ...]  # --templates, then the inventory's templates:
     roots: Roots
     out_dir: Path | None  # the tree rendered into; None for `fleet check` (nothing compared, no files kept)
@@ -141,7 +139,7 @@ def run_batch(job: FleetJob, tasks: Sequence[HostTask]) -> list[HostOutcome]:
 
 
 def _plan(job: FleetJob, modelled: ModelledHost, token: str) -> HostPlan:
-    host, settings = modelled.host, job.pxe
+    host, settings = modelled.host, job.scope.pxe
     dirs = template_dirs(modelled.modelled, job.fleet_template_dirs, job.roots)
     images = settings.images_for(modelled.profile.target)
     record = pxe.BootRecord(
@@ -180,13 +178,13 @@ def _template_digests(search_path: tuple[Path, ...]) -> dict[str, str]:
 
 
 def _render(job: FleetJob, task: HostTask, modelled: ModelledHost, plan: HostPlan, facts: HostFacts) -> _Rendered:
-    callback = pxe.callback_url(job.pxe.server, modelled.hostname, task.token) if job.pxe.callback else None
+    callback = pxe.callback_url(job.scope.pxe.server, modelled.hostname, task.token) if job.scope.pxe.callback else None
     request = BuildRequest(modelled.modelled.loaded, templates=job.fleet_template_dirs,
                            variant=FleetHostVariant(callback), roots=job.roots)
     try:
         prepared = prepare(modelled.modelled, request)
         env = make_environment(template_search_path(job.fleet_template_dirs))
-        entries = pxe.host_entries(env, plan.record, job.pxe)
+        entries = pxe.host_entries(env, plan.record, job.scope.pxe)
     except BadInput as exc:
         found = exc.findings or (Finding("render", exc.message),)
         named = tuple(for_host(f, modelled.hostname) for f in found)
