@@ -34,15 +34,20 @@ def make_dirs(folder: Path, mode: int = FOLDER_MODE) -> None:
             os.mkdir(path, mode)
 
 
+FOLDER_LOCK_NAME = ".lock"
+LOCK_MODE = 0o600
+
+
 @contextlib.contextmanager
-def locked_folder(folder: Path) -> Iterator[None]:
+def locked_folder(folder: Path, lock_name: str = FOLDER_LOCK_NAME) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (created if missing) for the block: concurrent runs writing the same
     output folder take turns, so the files in it always belong together (ks.cfg and the manifest that records
-    its sha256). The lock is flock(2) on the folder itself: no lock file is left behind, and it is released
-    when the process dies."""
+    its sha256). The lock is flock(2) on `lock_name` in the folder, a 0600 file: the folder itself is 0755, and
+    whoever can open what is locked can hold the lock and stall every writer. Released when the process dies."""
     make_dirs(folder)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(folder / lock_name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, LOCK_MODE)
     try:
+        os.fchmod(fd, LOCK_MODE)  # one left by another umask or an older ksbuild
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

@@ -53,7 +53,7 @@ def test_rerender_is_byte_identical(in_tmp: Path) -> None:
     render(in_tmp, SHIPPED_PROFILES / "kvm-hypervisor.yaml")
     second = {p.name: p.read_bytes() for p in (in_tmp / "output/kvm-hypervisor").iterdir()}
     assert first == second
-    assert sorted(first) == ["ks.cfg", "manifest.json"]  # no temporary files left behind
+    assert sorted(first) == [".lock", "ks.cfg", "manifest.json"]  # no temporary files left behind
 
 
 def test_failed_render_leaves_previous_output_untouched(in_tmp: Path) -> None:
@@ -90,7 +90,25 @@ def test_concurrent_renders_into_one_folder_leave_a_matching_pair(in_tmp: Path) 
             manifest = json.loads((out / "manifest.json").read_text())
             kickstart = (out / "ks.cfg").read_bytes()
             assert manifest["outputs"]["ks.cfg"]["sha256"] == hashlib.sha256(kickstart).hexdigest()
-            assert sorted(p.name for p in out.iterdir()) == ["ks.cfg", "manifest.json"]  # no lock file, no temporaries
+            assert sorted(p.name for p in out.iterdir()) == [".lock", "ks.cfg", "manifest.json"]  # no temporaries
+
+
+def test_whoever_can_open_the_output_folder_cannot_stall_a_render(in_tmp: Path) -> None:
+    import fcntl
+
+    write(in_tmp / "profiles/lab.yaml", MINIMAL)
+    out = in_tmp / "output/lab"
+    out.mkdir(parents=True)
+    # The folder is 0755: any local user can open it and flock it. The render's lock is not theirs to take.
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = subprocess.run([sys.executable, "-m", "builder", "render", "profiles/lab.yaml"], cwd=in_tmp,
+                                capture_output=True, text=True, check=False, timeout=60)
+    finally:
+        os.close(fd)
+    assert result.returncode == 0, result.stderr
+    assert (out / "ks.cfg").is_file()
 
 
 def test_under_umask_000_nothing_is_writable_by_others(in_tmp: Path) -> None:
@@ -100,7 +118,7 @@ def test_under_umask_000_nothing_is_writable_by_others(in_tmp: Path) -> None:
     assert result.returncode == 0, result.stderr
     modes = {str(p.relative_to(in_tmp)): stat.S_IMODE(p.stat().st_mode) for p in (in_tmp / "out").rglob("*")}
     assert modes == {"out/deep": 0o755, "out/deep/lab": 0o755, "out/deep/lab/ks.cfg": 0o600,
-                     "out/deep/lab/manifest.json": 0o644}
+                     "out/deep/lab/manifest.json": 0o644, "out/deep/lab/.lock": 0o600}
     assert stat.S_IMODE((in_tmp / "out").stat().st_mode) == 0o755
 
 

@@ -17,13 +17,11 @@ switch, so the state and the served files never disagree.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hmac
 import json
-import os
 import re
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from builder.errors import BadInput
 from builder.fleet import pxe
-from builder.fsutil import atomic_write, make_dirs
+from builder.fsutil import atomic_write, locked_folder
 
 STATE_NAME = "state.json"
 STATE_MODE = 0o600
@@ -70,17 +68,9 @@ def same_token(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-@contextlib.contextmanager
-def lock(tree_dir: Path) -> Iterator[None]:
+def lock(tree_dir: Path) -> contextlib.AbstractContextManager[None]:
     """Serialises state changes and entry switches between `ksbuild serve`, `fleet reinstall` and renders."""
-    make_dirs(tree_dir)
-    # 0600: a lock file others could open would let them stall every render and callback.
-    with os.fdopen(os.open(tree_dir / _LOCK_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locked_folder(tree_dir, _LOCK_NAME)
 
 
 def read(tree_dir: Path) -> dict[str, HostState]:
