@@ -271,7 +271,7 @@ def _install_by_mac(net: Network, wanted: str) -> Iterator[Problem]:
     path: KeyPath = ("network", "install_device")
     if not (net.interfaces or net.bonds):
         return  # nothing declared: the installer takes that NIC with DHCP
-    nic = next((i for i in net.interfaces if i.mac == wanted), None)
+    nic = net.install_nic()
     if nic is None:
         yield _error(path, f"no interface has mac: {wanted}; set mac: on the interface the installer brings up")
     elif net.bond_of(nic.name) is not None:
@@ -283,8 +283,8 @@ def _install_by_mac(net: Network, wanted: str) -> Iterator[Problem]:
 
 def _install_by_bootif(net: Network) -> Iterator[Problem]:
     path: KeyPath = ("network", "install_device")
-    if net.interfaces:
-        first = net.interfaces[0]
+    first = net.install_nic()
+    if first is not None:
         bond = net.bond_of(first.name)
         if bond is not None:
             yield _error(path, f"bootif stands for the first interface, {first.name}, a member of {bond.name}: "
@@ -298,11 +298,8 @@ def _install_device(net: Network, entries: list[_Entry]) -> Iterator[Problem]:
     wanted = net.install_device
     if wanted is None:
         return
-    if wanted == BOOTIF:
-        yield from _install_by_bootif(net)
-        return
-    if len(wanted) == 17 and ":" in wanted:
-        yield from _install_by_mac(net, wanted)
+    if net.install_by_hardware:
+        yield from _install_by_bootif(net) if wanted == BOOTIF else _install_by_mac(net, wanted)
         return
     members = {m for b in net.bonds for m in b.members}
     kinds = {e.name: e.kind for e in entries}

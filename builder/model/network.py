@@ -72,13 +72,18 @@ Mtu = Annotated[Int, Field(ge=576, le=9216)]
 BOOTIF = "bootif"
 
 
+def _mac_shaped(value: str) -> bool:
+    """An install_device value written as a MAC (52:54:00:12:34:56), not as a device name."""
+    return ":" in value and len(value) == 17
+
+
 def _install_device(value: str) -> str:
     """anaconda 21 (network.py ks_spec_to_device_name) takes --device as a kernel name, a MAC (any value with a
     ':'), `bootif` (the NIC whose MAC pxelinux put in BOOTIF=) or `link`; `link` is left out: which NIC has a
     carrier first is not something a profile can promise."""
     if value == BOOTIF:
         return value
-    if ":" in value and len(value) == 17:
+    if _mac_shaped(value):
         return mac_address(value)
     if value == "link":
         raise ValueError("link (the first NIC with a carrier) is not supported: name the NIC, give its MAC, or "
@@ -274,6 +279,21 @@ class Network(Model):
 
     def ipv6_on(self, device: Device) -> bool:
         return self.ipv6 if device.ipv6 is None else device.ipv6
+
+    @property
+    def install_by_hardware(self) -> bool:
+        """install_device names the NIC by MAC or as bootif (anaconda resolves both to a NIC), not by its name."""
+        wanted = self.install_device
+        return wanted is not None and (wanted == BOOTIF or _mac_shaped(wanted))
+
+    def install_nic(self) -> Interface | None:
+        """The interface install_device names by hardware: bootif stands for the first interface, a MAC for the
+        interface with that mac:. None when install_device names a device by its name, or no interface matches."""
+        if not self.install_by_hardware:
+            return None
+        if self.install_device == BOOTIF:
+            return self.interfaces[0] if self.interfaces else None
+        return next((i for i in self.interfaces if i.mac == self.install_device), None)
 
     def bond_of(self, nic: str) -> Bond | None:
         """The bond that has `nic` as a member, if any."""

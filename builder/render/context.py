@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from builder.model.network import BOOTIF, Bond, Device, Interface, IPv4Config, Network, Vlan
+from builder.model.network import Bond, Device, Interface, IPv4Config, Network, Vlan
 from builder.model.profile import Profile
 from builder.render.network_plan import name_of
 from builder.vocabulary import KeyPath
@@ -68,21 +68,13 @@ def _find(net: Network, name: str) -> _Placed | None:
     return None
 
 
-def _by_hardware(net: Network) -> bool:
-    """install_device names the NIC by MAC or as bootif (anaconda resolves both to a NIC), not by its name."""
-    wanted = net.install_device
-    return wanted is not None and (wanted == BOOTIF or (len(wanted) == 17 and ":" in wanted))
-
-
 def _install_nic_name(net: Network) -> str | None:
-    """The profile name of the device install_device means: bootif stands for the first interface, a MAC for the
-    interface with that mac:; None when no declared device matches."""
-    wanted = net.install_device
-    if wanted is None or not _by_hardware(net):
-        return wanted
-    if wanted == BOOTIF:
-        return net.interfaces[0].name if net.interfaces else None
-    return next((i.name for i in net.interfaces if i.mac == wanted), None)
+    """The profile name of the device install_device means (see Network.install_nic for bootif and a MAC); None
+    when no declared device matches."""
+    if not net.install_by_hardware:
+        return net.install_device
+    nic = net.install_nic()
+    return nic.name if nic is not None else None
 
 
 def _install_target(net: Network) -> _Placed | None:
@@ -108,7 +100,7 @@ def install_network(profile: Profile) -> InstallNetwork:
     """
     net = profile.network
     target = _install_target(net)
-    hardware = net.install_device if _by_hardware(net) else None
+    hardware = net.install_device if net.install_by_hardware else None
     if target is None:
         return InstallNetwork(device=hardware, dhcp=True, ipv6=net.ipv6)
     config, holder, key = _address_of(net, target)
