@@ -88,6 +88,15 @@ def test_unreadable_file_is_ks001_exit_2(tmp_path: Path) -> None:
     assert finding["rule"] == "KS001" and "not UTF-8" in finding["message"]
 
 
+def test_a_kickstart_that_is_a_symbolic_link_loop_is_ks001_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "loop.ks").symlink_to("loop.ks")
+    result = run_cli("validate", "loop.ks", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    [finding] = json.loads(result.stdout)["inputs"][0]["findings"]
+    assert finding["rule"] == "KS001" and "symbolic links" in finding["message"]
+    assert "Traceback" not in result.stderr
+
+
 def test_sarif_for_github_code_scanning(tmp_path: Path) -> None:
     repo_with(tmp_path, "raid1-lvm-defects.ks", "cobbler-style.ks")
     result = run_cli("validate", "--format", "sarif", "hosts/raid1-lvm-defects.ks", "hosts/cobbler-style.ks",

@@ -169,6 +169,27 @@ def test_include_loops_depth_and_size_are_bounded(tmp_path: Path) -> None:
     assert any(f.rule == "KS112" and "larger than" in f.message for f in big.findings)
 
 
+def test_an_include_that_is_a_symbolic_link_loop_is_reported_as_not_read(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "host.ks").write_text("text\nautopart\n%include loop\n")
+    report = validate_kickstart_file(tmp_path / "host.ks", shell=False)
+    [finding] = [f for f in report.findings if f.location is not None and f.location.line == 3]
+    assert (finding.rule, finding.severity) == ("KS112", "warning")
+    assert "symbolic link loop" in finding.message
+    assert not [f for f in report.findings if f.rule == "KS101"]
+
+
+def test_an_include_root_that_is_a_symbolic_link_loop_is_a_configuration_error(tmp_path: Path) -> None:
+    from builder.errors import BadInput
+    from builder.validate.config import settings_for
+
+    (tmp_path / "root").symlink_to("root")
+    (tmp_path / ".ksbuild.toml").write_text('include-root = "root"\n')
+    (tmp_path / "host.ks").write_text("text\n")
+    with pytest.raises(BadInput, match=r"include-root: 'root' is a symbolic link loop"):
+        settings_for(tmp_path / "host.ks")
+
+
 def test_rendered_mode_makes_policy_and_warnings_errors() -> None:
     text = (LINT / "bond-vlan-bridge.ks").read_text()
     hand = validate_kickstart_text(text, "b.ks", shell=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.errors import BadInput, Finding, shown
+from builder.fsutil import NO_SUCH_FILE, path_problem, real_path
 from builder.rules import CATALOGUE, matching
 
 CONFIG_FILES = (".ksbuild.toml", "pyproject.toml")
@@ -158,13 +159,19 @@ def _settings(path: Path, table: dict[str, object]) -> Settings:
         extend_select=_strings(table.get("extend-select", []), f"{where}: extend-select"),
         ignore=_strings(table.get("ignore", []), f"{where}: ignore"),
     )
-    include_root = (path.parent / root).resolve() if root is not None else None
+    include_root = None
+    if root is not None:
+        # real_path, not Path.resolve, which raises RuntimeError on a symbolic link loop.
+        include_root = real_path(path.parent / root)
+        problem = path_problem(include_root)
+        if problem is not None and problem != NO_SUCH_FILE:
+            raise BadInput(f"{where}: include-root: {shown(root)} {problem}")
     return Settings((layer,), strict, include_root, path)
 
 
 def settings_for(kickstart: Path) -> Settings:
     """The settings of the nearest configuration file above `kickstart`, or the defaults."""
-    folder = kickstart.resolve().parent
+    folder = real_path(kickstart).parent
     visited = []
     settings = Settings()
     for candidate in (folder, *folder.parents):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from builder.errors import Location
+from builder.fsutil import NO_SUCH_FILE, path_problem, real_path
 from builder.validate.sections import ScriptSection
 
 MAX_DEPTH = 8
@@ -66,9 +67,10 @@ class IncludeReader:
     limits: IncludeLimits = field(default_factory=IncludeLimits)
 
     def root(self) -> Path | None:
+        # real_path, not Path.resolve: resolve raises RuntimeError on a symbolic link loop.
         if self.limits.root is not None:
-            return self.limits.root.resolve()
-        return self.kickstart.resolve().parent if self.kickstart is not None else None
+            return real_path(self.limits.root)
+        return real_path(self.kickstart).parent if self.kickstart is not None else None
 
     def read(self, target: str, location: Location, including: Sequence[Path]) -> tuple[Include, LocalFile | None]:
         """What `%include target` at `location` is, and the file to parse in place when it is a local one.
@@ -78,13 +80,13 @@ class IncludeReader:
         if "://" in target:
             return Include(location, target, "url"), None
         if target.startswith("/"):
-            # Classified once every %pre is known (classify_install_time).
+            # Classified once every %pre is known (builder.validate.facts.includes).
             return Include(location, target, "not-found"), None
         root = self.root()
         if root is None or not including:
             return Include(location, target, "not-read", reason="no folder to look in (the kickstart came from "
                            "standard input or a profile)"), None
-        candidate = (including[-1].parent / target).resolve()
+        candidate = real_path(including[-1].parent / target)
         if not candidate.is_relative_to(root):
             where = "the kickstart's folder" if self.limits.root is None else f"include-root ({root})"
             return Include(location, target, "not-read", reason=f"it is outside {where}; set include-root in "
@@ -94,7 +96,10 @@ class IncludeReader:
         if len(including) > self.limits.max_depth:
             return Include(location, target, "not-read",
                            reason=f"it is more than {self.limits.max_depth} includes deep"), None
-        if not candidate.is_file():
+        problem = path_problem(candidate)
+        if problem is not None and problem != NO_SUCH_FILE:
+            return Include(location, target, "not-read", reason=f"it {problem}"), None
+        if problem is not None or not candidate.is_file():
             return Include(location, target, "not-found"), None
         return self._read_file(candidate, target, location)
 
@@ -120,7 +125,7 @@ def _display(path: Path, kickstart: Path | None) -> str:
     if kickstart is None:
         return str(path)
     # Both paths are absolute: relpath does not look at the current directory.
-    return os.path.normpath(kickstart.parent / os.path.relpath(path, kickstart.resolve().parent))
+    return os.path.normpath(kickstart.parent / os.path.relpath(path, real_path(kickstart).parent))
 
 
 def writers(target: str, scripts: Iterable[ScriptSection]) -> list[ScriptSection]:

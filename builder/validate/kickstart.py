@@ -40,6 +40,7 @@ from pykickstart.parser import STATE_COMMANDS, KickstartParser, PutBackIterator
 from pykickstart.version import RHEL7, returnClassForVersion, stringToVersion
 
 from builder.errors import Finding, Location
+from builder.fsutil import real_path
 from builder.validate.includes import Include, IncludeReader
 from builder.validate.sections import ScriptSection
 
@@ -419,7 +420,7 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
     def parse(self, text: str, path: Path | None) -> None:
         self.files.append((self.source, text))
         if path is not None:
-            self._including.append(path.resolve())
+            self._including.append(real_path(path))
         self._reset()
         with warnings.catch_warnings():
             warnings.simplefilter("always")
