@@ -24,6 +24,7 @@ from builder.errors import BadInput, Finding
 from builder.fsutil import is_dir
 from builder.load.profile_loader import LoadedProfile, load_profile
 from builder.model.build import build_profile
+from builder.model.layout import partition_name, split_partition
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
 from builder.render.secrets import resolve_secrets
@@ -235,11 +236,11 @@ def for_boot_test(profile: Profile, source: InstallSource) -> Profile:
 
 def _on_vm_disk(partition: str, renamed: dict[str, str]) -> str:
     """sda3 -> vda3 when sda became vda (clearpart --list names partitions by their disk)."""
-    for name, vm in renamed.items():
-        suffix = partition.removeprefix(name)
-        if suffix != partition and ((suffix.isascii() and suffix.isdigit()) or suffix.startswith(("p", "-part"))):
-            return vm + suffix.removeprefix("-part").removeprefix("p")
-    return partition
+    split = split_partition(partition)
+    if split is None or split[0] not in renamed:
+        return partition
+    disk, number = split
+    return partition_name(renamed[disk], number)
 
 
 # -- findings back to the profile -----------------------------------------------------------------------------

@@ -217,6 +217,20 @@ def test_clearpart_list_removes_only_those_partitions(tmp_path: Path) -> None:
     assert (handler.clearpart.type, handler.clearpart.devices) == (CLEARPART_TYPE_LIST, ["sda3", "sdb1"])
 
 
+def test_clearpart_list_follows_its_disks_onto_the_boot_test_vm(tmp_path: Path) -> None:
+    """The boot test installs onto vda, vdb ... in the order of storage.disks; the partitions clearpart --list
+    removes move with their disks, whatever the disk's naming (kernel name, nvme, by-id link)."""
+    from builder.pipeline import for_boot_test
+
+    profile = build(write(tmp_path / "host.yaml", HEAD + (
+        "storage:\n  disks: [sda, nvme0n1, disk/by-id/ata-QEMU_HARDDISK_QM00003]\n  clear: list\n"
+        "  clear_list: [sda3, nvme0n1p2, /dev/disk/by-id/ata-QEMU_HARDDISK_QM00003-part1]\n"
+    )), shell=False).profile
+    assert profile is not None
+    vm = for_boot_test(profile, profile.install.source)
+    assert vm.storage.clear_list == ("vda3", "vdb2", "vdc1")
+
+
 @pytest.mark.parametrize(("clear", "message"), [
     ("  clear: list\n", "clear: list and clear_list: [partitions] go together"),
     ("  clear: all\n  clear_list: [sda3]\n", "clear: list and clear_list: [partitions] go together"),

@@ -350,6 +350,27 @@ def test_a_profile_and_the_same_layout_as_a_kickstart_get_the_same_storage_rules
     assert from_profile == from_kickstart == ["KS201", "KS208"]
 
 
+@pytest.mark.parametrize(("onpart", "disk"), [
+    ("disk/by-id/ata-QEMU_HARDDISK_QM00002-part3", "disk/by-id/ata-QEMU_HARDDISK_QM00002"),
+    ("/dev/disk/by-path/pci-0000:00:1f.2-ata-2-part3", "disk/by-path/pci-0000:00:1f.2-ata-2"),
+    ("/dev/sdb3", "sdb"),
+    ("nvme1n1p3", "nvme1n1"),
+])
+def test_a_partition_named_by_onpart_is_on_the_disk_its_name_says(onpart: str, disk: str) -> None:
+    """ignoredisk --only-use hides every other disk: reusing a partition of a hidden disk stops the install."""
+    layout = ("clearpart --none\nbootloader --location=mbr --boot-drive=sda\n"
+              "part /boot --fstype=xfs --size=1024 --ondisk=sda\npart / --fstype=xfs --size=1 --grow --ondisk=sda\n"
+              f"part /home --fstype=xfs --onpart={onpart} --noformat\n")
+    storage_only = Settings((RuleLayer(select=("KS2",)),))
+    only_sda = validate_kickstart_text("ignoredisk --only-use=sda\n" + layout, "k.ks", shell=False,
+                                       settings=storage_only)
+    assert [(f.rule, f.location.line if f.location else None) for f in only_sda.findings] == [("KS203", 6)]
+    assert only_sda.findings[0].message.startswith(f"{disk} is not one of")
+    allowed = validate_kickstart_text(f"ignoredisk --only-use=sda,{disk}\n" + layout, "k.ks", shell=False,
+                                      settings=storage_only)
+    assert allowed.findings == ()
+
+
 def test_what_anaconda_creates_twice_is_not_a_duplicate_nor_a_repeated_option() -> None:
     """pykickstart's duplicate warning compares only a network line's device and a partition's mount point, but a
     VLAN on the bond (`--device=bond0 --vlanid=130`) and a BIOS boot partition on each RAID1 disk are both created;

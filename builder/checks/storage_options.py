@@ -8,20 +8,17 @@ when kdump is disabled); `--maxsize` only limits a volume that grows.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
 from builder.errors import Severity
+from builder.model.layout import disk_of_partition
 from builder.model.profile import Profile
 from builder.model.storage import Partition, Raid, Storage
 from builder.model.types import kernel_arg_name
 from builder.vocabulary import KeyPath
 
 Problem = tuple[KeyPath, str, Severity]
-
-# sda3 -> sda, nvme0n1p2 -> nvme0n1, md127p1 -> md127, disk/by-id/x-part3 -> disk/by-id/x
-_PARTITION_OF = re.compile(r"(?P<disk>.+?)(-part|(?<=\d)p)?\d+")
 
 
 def storage_option_problems(profile: Profile) -> Iterator[Problem]:
@@ -55,18 +52,13 @@ def _encryption(storage: Storage) -> Iterator[Problem]:
                    "like any LUKS device); random-key swap needs /etc/crypttab in %post instead", "warning")
 
 
-def _disk_of(partition: str) -> str | None:
-    match = _PARTITION_OF.fullmatch(partition)
-    return match["disk"] if match else None
-
-
 def _clear(storage: Storage) -> Iterator[Problem]:
     known = set(storage.disks)
     for index, drive in enumerate(storage.clear_drives):
         if drive not in known:
             yield ("storage", "clear_drives", index), f"{drive} is not one of storage.disks", "error"
     for index, partition in enumerate(storage.clear_list):
-        disk = _disk_of(partition)
+        disk = disk_of_partition(partition)
         if disk is not None and disk not in known:
             yield (("storage", "clear_list", index),
                    f"{partition} is on {disk}, which is not one of storage.disks (ignoredisk hides it)", "error")

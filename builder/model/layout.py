@@ -9,6 +9,7 @@ Plain frozen dataclasses, no pydantic: validating a kickstart must not pay for t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,42 @@ Firmware = Literal["bios", "uefi", "auto", "unknown"]
 # Mount points of the partitions the firmware needs (a kickstart writes `part biosboot`; /boot/efi is the ESP).
 BIOS_BOOT = "biosboot"
 EFI_SYSTEM = "/boot/efi"
+
+# How a partition's name says its disk. The kernel appends the partition number to the disk's name, with a "p"
+# between when that name ends in a digit (sda3, nvme0n1p2, mmcblk0p1, md127p1); udev's by-id and by-path links
+# append -partN. by-uuid, by-partuuid and labels say nothing about the disk.
+_PARTITION_NAMES = (
+    re.compile(r"(?P<disk>disk/by-(?:id|path)/.+)-part(?P<number>[1-9][0-9]*)"),
+    re.compile(r"(?P<disk>[A-Za-z][A-Za-z0-9_-]*[0-9])p(?P<number>[1-9][0-9]*)"),
+    re.compile(r"(?P<disk>[A-Za-z]+)(?P<number>[1-9][0-9]*)"),
+)
+# Names of letters and a number that are whole devices, not partitions of a device named by the letters.
+_WHOLE_DEVICES = frozenset({"md", "mmcblk", "loop", "nbd", "sr", "ram", "zram"})
+
+
+def split_partition(name: str) -> tuple[str, str] | None:
+    """(disk, partition number) of a partition name, a leading /dev/ dropped: ("sdb", "2") for /dev/sdb2,
+    ("nvme0n1", "2") for nvme0n1p2, ("disk/by-id/ata-X", "3") for disk/by-id/ata-X-part3; None when the name
+    does not say its disk (a UUID, a label, a whole disk such as nvme0n1 or md127)."""
+    device = name.removeprefix("/dev/")
+    for pattern in _PARTITION_NAMES:
+        match = pattern.fullmatch(device)
+        if match is not None and match["disk"] not in _WHOLE_DEVICES:
+            return match["disk"], match["number"]
+    return None
+
+
+def disk_of_partition(name: str) -> str | None:
+    """The disk a partition name is on, without /dev/ (see split_partition); None when the name does not say."""
+    split = split_partition(name)
+    return split[0] if split is not None else None
+
+
+def partition_name(disk: str, number: str) -> str:
+    """Partition `number` of `disk` as the kernel or udev names it (the inverse of split_partition)."""
+    if disk.startswith("disk/by-"):
+        return f"{disk}-part{number}"
+    return f"{disk}p{number}" if disk[-1:].isdigit() else f"{disk}{number}"
 
 
 @dataclass(frozen=True)

@@ -23,27 +23,17 @@ from builder.model.layout import (
     RaidMember,
     StorageLayout,
     VolumeGroup,
+    disk_of_partition,
 )
 from builder.validate.facts import STORAGE_COMMANDS, ResolvedInclude, may_provide
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 
 CHECK = "storage"
-_PARTITION = (re.compile(r"^(?P<disk>(?:nvme\d+n\d+|mmcblk\d+))p\d+$"), re.compile(r"^(?P<disk>[a-z]+)\d+$"))
 _RAID_LEVEL = re.compile(r"^(?:raid)?(?P<level>[0-9]+)$", re.IGNORECASE)
 
 
 def _disk(name: str | None) -> str | None:
     return name.removeprefix("/dev/") if name else None
-
-
-def _disk_of_partition(name: str) -> str | None:
-    """sdb for sdb2, nvme0n1 for nvme0n1p2; None when the name says nothing (a label, a UUID)."""
-    device = _disk(name) or ""
-    for pattern in _PARTITION:
-        match = pattern.match(device)
-        if match is not None:
-            return match["disk"]
-    return None
 
 
 def _label(command: CommandLine, origin_file: str) -> str:
@@ -112,7 +102,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
                 problems.append(LayoutProblem("KS209", _origin(command, main), None,
                                               f"raid {data.mountpoint} lists {name}, which no part defines"))
                 continue
-            disk = _disk(member.data.disk) or (_disk_of_partition(member.data.onPart) if member.data.onPart else None)
+            disk = _disk(member.data.disk) or (disk_of_partition(member.data.onPart) if member.data.onPart else None)
             members.append(RaidMember(_origin(member, main), disk, _size(member.data), bool(member.data.grow)))
         mount = str(data.mountpoint)
         is_pv = mount.startswith("pv.")
@@ -129,7 +119,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
         mount = str(data.mountpoint)
         if mount.startswith("raid.") and mount in members_used:
             continue
-        disk = _disk(data.disk) or (_disk_of_partition(data.onPart) if data.onPart else None)
+        disk = _disk(data.disk) or (disk_of_partition(data.onPart) if data.onPart else None)
         role_pv = mount.startswith(("pv.", "raid."))
         if mount.lower() == "none":
             continue
