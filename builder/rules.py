@@ -157,8 +157,8 @@ CATALOGUE: tuple[Rule, ...] = (
           "Mount one partition, RAID device or logical volume at /."),
     _rule("KS206", "boot-not-bootable", "error", "error",
           "/boot (or / without /boot) is where EL7's GRUB2 cannot read it.",
-          "EL7's GRUB2 reads /boot from a partition or an md RAID1 with xfs or ext2/3/4, not from LVM or other "
-          "RAID levels.",
+          "EL7's GRUB2 reads /boot from a partition or an md RAID1 with xfs or ext2/3/4, not from LVM, other "
+          "RAID levels or a LUKS-encrypted device (anaconda refuses an encrypted /boot).",
           "logvol /boot --vgname=vg_sys --name=boot --size=1024",
           "Make /boot a partition (or a RAID1 of partitions) with xfs or ext4."),
     _rule("KS207", "firmware-boot-partition", "error", "error",

@@ -371,6 +371,28 @@ def test_a_partition_named_by_onpart_is_on_the_disk_its_name_says(onpart: str, d
     assert allowed.findings == ()
 
 
+@pytest.mark.parametrize(("layout", "line", "where"), [
+    ("part /boot --fstype=xfs --size=1024 --encrypted\npart / --fstype=xfs --size=1 --grow\n", 2, "/boot"),
+    ("part /boot --fstype=xfs --size=1024\npart / --fstype=xfs --size=1 --grow --encrypted\n", None, ""),
+    ("part / --fstype=xfs --size=1 --grow --encrypted\n", 2, "/ (there is no /boot)"),
+    ("part raid.01 --size=1024 --ondisk=sda\npart raid.02 --size=1024 --ondisk=sdb\n"
+     "raid /boot --level=1 --device=md0 --fstype=xfs --encrypted raid.01 raid.02\n"
+     "part / --fstype=xfs --size=1 --grow --ondisk=sda\n", 4, "/boot"),
+])
+def test_an_encrypted_boot_is_an_error_in_a_hand_written_kickstart(layout: str, line: int | None, where: str) -> None:
+    """anaconda refuses /boot (or / without /boot) on LUKS: GRUB2 cannot unlock it. The rest may be encrypted."""
+    text = "ignoredisk --only-use=sda,sdb\n" + layout
+    report = validate_kickstart_text(text, "k.ks", shell=False, settings=Settings((RuleLayer(select=("KS206",)),)))
+    if line is None:
+        assert report.findings == ()
+        return
+    [finding] = report.findings
+    assert (finding.rule, finding.severity, finding.location.line if finding.location else None) == (
+        "KS206", "error", line)
+    assert finding.message.startswith(f"{where} is encrypted")
+    assert not report.ok
+
+
 def test_what_anaconda_creates_twice_is_not_a_duplicate_nor_a_repeated_option() -> None:
     """pykickstart's duplicate warning compares only a network line's device and a partition's mount point, but a
     VLAN on the bond (`--device=bond0 --vlanid=130`) and a BIOS boot partition on each RAID1 disk are both created;

@@ -178,8 +178,14 @@ def _lvm(layout: StorageLayout) -> Iterator[LayoutProblem]:
                            "at most 100")
 
 
+def boot_problems(layout: StorageLayout) -> list[LayoutProblem]:
+    """The problems of /boot (or / when there is no /boot) alone: what `layout_problems` reports about it."""
+    return list(_boot(layout, _volumes(layout)))
+
+
 def _boot(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProblem]:
-    """/boot, or / when there is no /boot, must be where EL7's GRUB2 reads it: a partition or RAID1."""
+    """/boot, or / when there is no /boot, must be where EL7's GRUB2 reads it: a partition or RAID1, not on
+    LUKS (blivet refuses /boot on an encrypted device: GRUB2 is not set up to unlock it)."""
     if layout.automatic:
         return
     by_mount: dict[str, _Mounted] = {}
@@ -200,6 +206,10 @@ def _boot(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProb
     if volume.filesystem is not None and volume.filesystem not in BOOT_FILESYSTEMS:
         yield _problem("KS206", holder.origin, "fstype",
                        f"{where} must be {', '.join(BOOT_FILESYSTEMS)} for the boot loader")
+    if volume.encrypted:
+        yield _problem("KS206", holder.origin, "encrypted",
+                       f"{where} is encrypted: EL7's boot loader cannot read it; keep /boot on a plain partition "
+                       "or RAID1 and encrypt the rest")
 
 
 def _firmware(layout: StorageLayout) -> Iterator[LayoutProblem]:

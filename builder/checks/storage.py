@@ -59,12 +59,13 @@ def profile_layout(storage: Storage) -> StorageLayout:
     for n, p in enumerate(storage.partitions):
         partitions.append(Partition(_origin("storage", "partitions", n), p.mount,
                                     p.filesystem if p.mount else None, p.size, p.grow,
-                                    disk=p.disk or storage.boot_disk, volume_group=p.volume_group))
+                                    disk=p.disk or storage.boot_disk, volume_group=p.volume_group,
+                                    encrypted=p.encrypted))
     raids = [
         Raid(_origin("storage", "raids", n), storage.raid_device(n), r.level,
              tuple(RaidMember(_origin("storage", "raids", n, "disks", i), disk, r.size, r.grow)
                    for i, disk in enumerate(r.disks)),
-             r.spares, r.mount, r.filesystem if r.mount else None, r.volume_group)
+             r.spares, r.mount, r.filesystem if r.mount else None, r.volume_group, r.encrypted)
         for n, r in enumerate(storage.raids)
     ]
     groups = [
@@ -94,8 +95,11 @@ def profile_layout(storage: Storage) -> StorageLayout:
 
 
 def layout_problems_of(profile: Profile) -> Iterator[RuledProblem]:
-    """The shared storage checks on the profile's layout, each at the profile key at fault."""
+    """The shared storage checks on the profile's layout, each at the profile key at fault. An encrypted /boot is
+    left to builder.checks.storage_options, which reports it as profiles always have (no rule id)."""
     for problem in layout_problems(profile_layout(profile.storage)):
+        if problem.field == "encrypted":
+            continue
         field = problem.origin.field(problem.field) if problem.field is not None else problem.origin.key
         yield field, problem.rule, problem.message
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from builder.checks.layout import boot_problems
+from builder.checks.storage import profile_layout
 from builder.errors import Severity
-from builder.model.layout import disk_of_partition
+from builder.model.layout import Partition, Raid, disk_of_partition
 from builder.model.profile import Profile
-from builder.model.storage import Partition, Raid, Storage
+from builder.model.storage import Storage
 from builder.model.types import kernel_arg_name
 from builder.vocabulary import KeyPath
 
@@ -29,27 +31,17 @@ def storage_option_problems(profile: Profile) -> Iterator[Problem]:
     yield from _bootloader(profile)
 
 
-def _encryptable(storage: Storage) -> list[tuple[KeyPath, Partition | Raid]]:
-    placed: list[tuple[KeyPath, Partition | Raid]] = [
-        (("storage", "partitions", n), p) for n, p in enumerate(storage.partitions)
-    ]
-    placed += [(("storage", "raids", n), r) for n, r in enumerate(storage.raids)]
-    return placed
-
-
 def _encryption(storage: Storage) -> Iterator[Problem]:
-    volumes = _encryptable(storage)
-    mounts = {v.mount: (path, v) for path, v in volumes if v.mount is not None}
-    holder = mounts.get("/boot") or mounts.get("/")
-    if holder is not None and holder[1].encrypted:
-        path, volume = holder
-        where = "/boot" if volume.mount == "/boot" else "/ (there is no /boot)"
-        yield (*path, "encrypted"), (f"{where} is encrypted: EL7's boot loader cannot read it; keep /boot on a "
-                                     "plain partition or RAID1 and encrypt the rest"), "error"
-    for path, volume in volumes:
+    layout = profile_layout(storage)
+    # Which volume holds /boot is the shared layout check's (KS206 for kickstarts); a profile reports it here.
+    for problem in boot_problems(layout):
+        if problem.field == "encrypted":
+            yield problem.origin.field("encrypted"), problem.message, "error"
+    volumes: list[Partition | Raid] = [*(p for p in layout.partitions if not p.implicit), *layout.raids]
+    for volume in volumes:
         if volume.encrypted and volume.mount == "swap":
-            yield ((*path, "encrypted"), "encrypted swap asks for its passphrase at every boot (it is unlocked "
-                   "like any LUKS device); random-key swap needs /etc/crypttab in %post instead", "warning")
+            yield (volume.origin.field("encrypted"), "encrypted swap asks for its passphrase at every boot (it is "
+                   "unlocked like any LUKS device); random-key swap needs /etc/crypttab in %post instead", "warning")
 
 
 def _clear(storage: Storage) -> Iterator[Problem]:

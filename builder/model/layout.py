@@ -80,6 +80,7 @@ class Partition:
     disk: str | None = None        # None: the installer chooses
     volume_group: str | None = None
     implicit: bool = False         # added for the firmware (a profile's storage.firmware), not written by the user
+    encrypted: bool = False        # LUKS (--encrypted)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Raid:
     mount: str | None = None
     filesystem: str | None = None
     volume_group: str | None = None
+    encrypted: bool = False        # LUKS (--encrypted)
 
     @property
     def member_size(self) -> int | None:
@@ -122,6 +124,7 @@ class LogicalVolume:
     percent: int | None = None
     thin_pool: bool = False
     thin: str | None = None        # the thin pool this thin volume lives in
+    encrypted: bool = False        # LUKS (--encrypted)
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
             _origin(command, main), _raid_name(str(data.device)),
             _level(str(data.level)), tuple(members), int(data.spares or 0),
             None if is_pv else mount, None if is_pv else _filesystem(data, mount),
-            pv_owner.get(mount) if is_pv else None,
+            pv_owner.get(mount) if is_pv else None, bool(data.encrypted),
         ))
 
     layout_parts = []
@@ -126,6 +126,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
         layout_parts.append(Partition(
             _origin(command, main), None if role_pv else mount, None if role_pv else _filesystem(data, mount),
             _size(data), bool(data.grow), disk, pv_owner.get(mount) if mount.startswith("pv.") else None,
+            encrypted=bool(data.encrypted),
         ))
 
     known_groups = {str(c.data.vgname) for c in groups}
@@ -140,7 +141,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
             lvs.append(LogicalVolume(
                 _origin(command, main), str(data.name), lv_mount, _filesystem(data, lv_mount), _size(data),
                 bool(data.grow), int(data.percent) or None, bool(data.thin_pool),
-                str(data.pool_name) if data.thin_volume and data.pool_name else None,
+                str(data.pool_name) if data.thin_volume and data.pool_name else None, bool(data.encrypted),
             ))
         layout_groups.append(VolumeGroup(_origin(group, main), str(group.data.vgname), tuple(lvs)))
     for command in volumes:
