@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from builder.errors import Severity
+from builder.errors import Finding, Location, Severity
 
 # "kickstart": written by hand (or by Cobbler/Foreman); "rendered": ksbuild rendered it from a profile.
 Mode = Literal["kickstart", "rendered"]
@@ -326,6 +326,13 @@ FAMILIES: dict[str, str] = {
 def rule(rule_id: str) -> Rule:
     """The rule with this id; KeyError for an unknown id (a bug in the check that named it)."""
     return RULES[rule_id]
+
+
+def rule_finding(check: str, rule_id: str, message: str, location: Location | None) -> Finding:
+    """A finding of rule `rule_id` at `location`, at the rule's severity for a hand-written kickstart; the linter
+    gives each finding its mode's severity once the mode is known (builder.validate.pipeline.apply_settings)."""
+    return Finding(check, message, location, severity=RULES[rule_id].kickstart,
+                   rendered_line=location.line if location is not None else None, rule=rule_id)
 
 
 def matching(prefix: str) -> list[Rule]:

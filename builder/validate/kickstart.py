@@ -41,6 +41,7 @@ from pykickstart.version import RHEL7, returnClassForVersion, stringToVersion
 
 from builder.errors import Finding, Location
 from builder.fsutil import real_path
+from builder.rules import rule_finding
 from builder.validate.includes import Include, IncludeReader
 from builder.validate.sections import ScriptSection
 
@@ -299,16 +300,7 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
     # -- recording -------------------------------------------------------------------------------
 
     def _add(self, message: str, line: int | None, rule: str = "KS101") -> None:
-        self.findings.append(
-            Finding(
-                check=CHECK,
-                message=message,
-                location=Location(self.source, line),
-                severity="error" if rule in ("KS101", "KS104") else "warning",
-                rendered_line=line,
-                rule=rule,
-            )
-        )
+        self.findings.append(rule_finding(CHECK, rule, message, Location(self.source, line)))
         if rule == "KS101" and line is not None:
             self._error_lines.add((self.source, line))
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from builder import targets
 from builder.errors import BadInput, Finding, Location
-from builder.rules import RULES, Mode
+from builder.rules import RULES, Mode, rule_finding
 from builder.validate.config import Directives, Settings, directives
 from builder.validate.includes import MAX_BYTES, IncludeLimits, IncludeReader
 from builder.validate.sections import scan_scripts
@@ -81,9 +81,9 @@ def syntax_of(text: str, source: str, target: str | None = None) -> SyntaxChoice
         if found is not None:
             return SyntaxChoice(found)
         default = targets.TARGETS[targets.DEFAULT_TARGET]
-        note = Finding("pykickstart", f"#version={match['version']} is not a syntax ksbuild validates against "
-                       f"(RHEL7, RHEL8, RHEL9): checked as {default.label} ({default.pykickstart_version})",
-                       Location(source, number), rule="KS107", severity="info", rendered_line=number)
+        note = rule_finding("pykickstart", "KS107", f"#version={match['version']} is not a syntax ksbuild validates "
+                       f"against (RHEL7, RHEL8, RHEL9): checked as {default.label} ({default.pykickstart_version})",
+                       Location(source, number))
         return SyntaxChoice(default, (note,))
     return SyntaxChoice(targets.TARGETS[targets.DEFAULT_TARGET])
 

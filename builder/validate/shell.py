@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath
 from builder.errors import CommandFailed, Finding, Location
 from builder.fsutil import sha256_bytes
 from builder.proc import find_tool, finish, start
+from builder.rules import rule_finding
 from builder.validate.sections import ScriptSection
 
 _DIALECTS = {"sh": "sh", "bash": "bash"}
@@ -232,17 +233,9 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
     findings = []
     for issue in issues:
         ks_line = script.body_first_line + issue.line - 1
-        findings.append(
-            Finding(
-                check=issue.check,
-                message=issue.message,
-                # A script from an included file is at that file's lines.
-                location=Location(script.source or source, ks_line),
-                severity="warning" if issue.rule == "KS403" else "error",
-                rendered_line=ks_line,
-                rule=issue.rule,
-            )
-        )
+        # A script from an included file is at that file's lines.
+        location = Location(script.source or source, ks_line)
+        findings.append(rule_finding(issue.check, issue.rule, issue.message, location))
     return findings
 
 

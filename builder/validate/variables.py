@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from builder.errors import Finding, Location
+from builder.rules import rule_finding
 from builder.validate.sections import ScriptSection
 
 ANACONDA_ENVIRONMENT = frozenset({"ANA_INSTALL_PATH"})
@@ -133,6 +134,5 @@ def filter_unset(findings: Sequence[Finding], scripts: Sequence[ScriptSection]) 
             message = (f"the script sources {path}, which ksbuild cannot read (no script of this kickstart writes it "
                        f"with a here-document, echo or printf): variables it may set are not reported unset "
                        f"({UNSET_CODE})")
-            kept.append(Finding("shellcheck", message, Location(scope.script.source, line), severity="info",
-                                rendered_line=line, rule="KS405"))
+            kept.append(rule_finding("shellcheck", "KS405", message, Location(scope.script.source, line)))
     return kept
