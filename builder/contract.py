@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 # Every console line ksbuild's own scripts print starts with this; the judges never read one as failure
 # evidence of the generic kind (a check named "error" is not an error).
@@ -71,7 +72,9 @@ REPORT_CHECK_PRINTF = r"KSBUILD-CHECK|%s|%s|%s\n"  # name, status, detail
 REPORT_END_PRINTF = r"KSBUILD-VERIFY-END count=%s\n"
 REPORT_BEGIN_LINE = re.compile(re.escape(REPORT_BEGIN) + r"(?: profile=(?P<profile>\S+))?")
 REPORT_END_LINE = re.compile(re.escape(REPORT_END) + r"(?: count=(?P<count>\d+))?")
-REPORT_STATUSES = ("pass", "fail", "skip", "info")
+# A CHECK line's result; "info" is a failure the boot test downgrades (no hardware virtualization under TCG).
+ReportStatus = Literal["pass", "fail", "skip", "info"]
+REPORT_STATUSES: tuple[ReportStatus, ...] = get_args(ReportStatus)
 
 
 @dataclass(frozen=True)

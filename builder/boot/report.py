@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from builder.boot.verdict import (
     DEFAULT_TAIL_LINES,
@@ -27,10 +26,16 @@ from builder.boot.verdict import (
     clean_text,
     evidence_rule,
 )
-from builder.contract import PREFIX, REPORT_BEGIN, REPORT_BEGIN_LINE, REPORT_CHECK, REPORT_END, REPORT_END_LINE
-
-CheckStatus = Literal["pass", "fail", "skip", "info"]
-_STATUSES: dict[str, CheckStatus] = {"pass": "pass", "fail": "fail", "skip": "skip", "info": "info"}
+from builder.contract import (
+    PREFIX,
+    REPORT_BEGIN,
+    REPORT_BEGIN_LINE,
+    REPORT_CHECK,
+    REPORT_END,
+    REPORT_END_LINE,
+    REPORT_STATUSES,
+    ReportStatus,
+)
 
 # The report's grammar is the install contract's (builder/contract.py).
 BEGIN, CHECK, END = REPORT_BEGIN, REPORT_CHECK, REPORT_END
@@ -48,7 +53,7 @@ _MAX_REPORT_LINES = 5000
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    status: CheckStatus
+    status: ReportStatus
     detail: str
 
 
@@ -98,7 +103,8 @@ def _check(text: str) -> CheckResult:
     if len(fields) < 4:
         return CheckResult(fields[1].strip() if len(fields) > 1 else "?", "fail", f"unreadable check line {text!r}")
     _, name, result, detail = fields
-    status = _STATUSES.get(result.strip().lower())
+    written = result.strip().lower()
+    status = next((known for known in REPORT_STATUSES if known == written), None)
     if status is None:
         # A garbled result must not pass: report it, as a failure.
         return CheckResult(name.strip(), "fail", f"unreadable result {result.strip()!r}: {detail.strip()}".strip())
@@ -143,7 +149,7 @@ def format_table(report: VerifyReport) -> str:
     name_width = max(len(row[0]) for row in rows)
     status_width = max(len(row[1]) for row in rows)
     lines = [f"{name:<{name_width}}  {status:<{status_width}}  {detail}".rstrip() for name, status, detail in rows]
-    counts = {status: sum(c.status == status for c in report.checks) for status in _STATUSES}
+    counts = {status: sum(c.status == status for c in report.checks) for status in REPORT_STATUSES}
     noun = "check" if len(report.checks) == 1 else "checks"
     summary = f"{len(report.checks)} {noun}: " + ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     if not report.checks:
