@@ -275,7 +275,7 @@ def test_set_e_is_asked_only_of_bodies_with_more_than_one_command(body: str, rep
 def test_secrets_and_hashes() -> None:
     text = "\n".join([
         "rootpw --iscrypted not-a-hash",                                   # 1
-        "user --name=a --iscrypted --password=$1$salt$abcdefghijklmnop",   # 2
+        "user --name=a --iscrypted --password=$1$salt$DRr5Dsbz.pPpZifvGnu2L1",  # 2: openssl passwd -1
         "bootloader --iscrypted --password=$6$salt$abc",                   # 3
         "autopart --encrypted --passphrase=secret",                        # 4
     ]) + "\n"
@@ -284,6 +284,30 @@ def test_secrets_and_hashes() -> None:
             if f.rule and f.rule.startswith("KS3")] == [
         ("KS305", 1), ("KS306", 2), ("KS305", 3), ("KS303", 4)]
     assert "secret" not in "".join(f.message for f in report.findings)
+
+
+@pytest.mark.parametrize(("line", "key", "value"), [
+    ("bootloader --iscrypted --password={}", "storage.bootloader.password_hash", "grub.pbkdf2.sha512.1.a.b"),
+    ("bootloader --iscrypted --password={}", "storage.bootloader.password_hash",
+     "grub.pbkdf2.sha512.10000.0A1B2C3D.4E5F6A7B"),
+    ("rootpw --iscrypted {}", "users.root.password_hash", "$6$salt$tooshort"),
+    ("rootpw --iscrypted {}", "users.root.password_hash", "$1$salt$DRr5Dsbz.pPpZifvGnu2L1xx"),
+])
+def test_a_hash_a_profile_refuses_is_not_a_hash_to_the_linter_either(
+    tmp_path: Path, line: str, key: str, value: str
+) -> None:
+    """The kickstart linter and the profile schema agree on what a password hash is: a hash nobody can log in
+    with (or, for GRUB, that locks nothing) is refused by both."""
+    from tests.helpers import MINIMAL, ROOT_HASH, schema_errors
+
+    report = validate_kickstart_text(line.format(value) + "\n", "h.ks", shell=False)
+    assert [(f.rule, f.severity) for f in report.findings if f.rule and f.rule.startswith("KS3")] == [
+        ("KS305", "error")]
+    section, _, field = key.rpartition(".")
+    profile = MINIMAL.replace(f'root: {{password_hash: "{ROOT_HASH}"}}', f"root: {{password_hash: '{value}'}}") \
+        if section == "users.root" else MINIMAL + f"storage:\n  bootloader: {{{field}: '{value}'}}\n"
+    errors = schema_errors(tmp_path, profile)
+    assert any(key in error and "hash" in error for error in errors), errors
 
 
 def test_repeated_commands_and_abbreviated_options() -> None:

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, St
 from pydantic import BaseModel as _PydanticBase
 
 from builder.errors import shown
+from builder.hashes import crypt_method, is_grub_pbkdf2
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -211,14 +212,8 @@ def _ipv4_interface(value: object) -> object:
 IPv4 = Annotated[IPv4Address, BeforeValidator(_ipv4_address)]
 IPv4WithPrefix = Annotated[IPv4Interface, BeforeValidator(_ipv4_interface)]
 
-# crypt(3) hashes CentOS 7 understands: MD5 ($1$), SHA-256 ($5$), SHA-512 ($6$), optional rounds=.
-_CRYPT = re.compile(r"\$(1|5|6)\$(rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{22,86}")
-_CRYPT_LENGTH = {"1": 22, "5": 43, "6": 86}
-
-
 def _crypt_hash(value: str) -> str:
-    match = _CRYPT.fullmatch(value)
-    if not match or len(value.rsplit("$", 1)[1]) != _CRYPT_LENGTH[match.group(1)]:
+    if crypt_method(value) is None:
         # Never echo the value: it may be a plaintext password typed by mistake.
         raise ValueError(
             "must be a crypt hash ($6$salt$hash), not a plaintext password; make one with "
@@ -232,11 +227,7 @@ CryptHash = Annotated[StrictStr, AfterValidator(_crypt_hash)]
 
 def is_crypt_hash(value: str) -> bool:
     """Whether `value` is a hash CryptHash accepts (for callers that refuse it with a message of their own)."""
-    try:
-        _crypt_hash(value)
-    except ValueError:
-        return False
-    return True
+    return crypt_method(value) is not None
 
 _SSH_KEY = re.compile(
     r"(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
@@ -274,12 +265,8 @@ def kernel_arg_name(arg: str) -> str:
     return arg.split("=", 1)[0]
 
 
-# grub2-mkpasswd-pbkdf2 output: grub.pbkdf2.sha512.<iterations>.<salt hex>.<hash hex>.
-_GRUB_PBKDF2 = re.compile(r"grub\.pbkdf2\.sha512\.[0-9]{1,9}\.[0-9A-Fa-f]{16,1024}\.[0-9A-Fa-f]{64,1024}")
-
-
 def _grub_hash(value: str) -> str:
-    if not _GRUB_PBKDF2.fullmatch(value):
+    if not is_grub_pbkdf2(value):
         # Never echo the value: it may be a plaintext password typed by mistake.
         raise ValueError(
             "must be a GRUB 2 PBKDF2 hash (grub.pbkdf2.sha512.10000.SALT.HASH), not a plaintext password; "

@@ -2,8 +2,8 @@
 
 A kickstart is served over HTTP/TFTP and kept as /root/anaconda-ks.cfg on the installed host, so every secret in it
 must be a one-way hash, or not be there. Decisions:
-- rootpw and user --password must be --iscrypted (rootpw --lock alone is fine); the value must look like crypt(3)
-  output; MD5 ($1$) and SHA-256 ($5$) are accepted with a warning.
+- rootpw and user --password must be --iscrypted (rootpw --lock alone is fine); the value must be crypt(3)
+  output as a profile requires it (builder.hashes); MD5 ($1$) and SHA-256 ($5$) are accepted with a warning.
 - A LUKS --passphrase on part, raid, logvol or autopart is the disk key in plaintext: always reported.
 - bootloader --password without --iscrypted is a plaintext GRUB password; with --iscrypted it must be a GRUB2 PBKDF2
   hash (grub.pbkdf2.sha512...), which is what EL7's grub2 takes.
@@ -12,15 +12,12 @@ No finding ever repeats a secret's value.
 
 from __future__ import annotations
 
-import re
-
 from builder.errors import Finding, Location
+from builder.hashes import CRYPT_METHODS, crypt_method, is_grub_pbkdf2
 from builder.validate.kickstart import ParsedKickstart
 
 CHECK = "secrets"
-_CRYPT_HASH = re.compile(r"^\$(?P<id>[156])\$(rounds=[0-9]+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]+$")
-_GRUB_HASH = re.compile(r"^grub\.pbkdf2\.sha512\.[0-9]+\.[0-9A-Fa-f]+\.[0-9A-Fa-f]+$")
-_WEAK_CRYPT = {"1": "MD5", "5": "SHA-256"}
+_WEAK_CRYPT = ("1", "5")
 
 
 def _finding(rule: str, location: Location | None, message: str) -> Finding:
@@ -28,13 +25,12 @@ def _finding(rule: str, location: Location | None, message: str) -> Finding:
 
 
 def _crypted(value: str, what: str, location: Location | None) -> list[Finding]:
-    match = _CRYPT_HASH.match(value)
-    if match is None:
+    method = crypt_method(value)
+    if method is None:
         return [_finding("KS305", location,
                          f"{what} --iscrypted value is not a crypt(3) hash ($6$salt$hash): nobody could log in")]
-    weak = _WEAK_CRYPT.get(match["id"])
-    if weak:
-        return [_finding("KS306", location, f"{what} hash is {weak}; use SHA-512 ($6$)")]
+    if method in _WEAK_CRYPT:
+        return [_finding("KS306", location, f"{what} hash is {CRYPT_METHODS[method]}; use SHA-512 ($6$)")]
     return []
 
 
@@ -76,7 +72,7 @@ def check_secrets(parsed: ParsedKickstart) -> list[Finding]:
             findings.append(_finding("KS304", command.location,
                                      f"bootloader --password without --iscrypted is a plaintext GRUB password{hint}; "
                                      "use --iscrypted with a grub2-mkpasswd-pbkdf2 hash"))
-        elif not _GRUB_HASH.match(data.password):
+        elif not is_grub_pbkdf2(data.password):
             findings.append(_finding("KS305", command.location,
                                      "bootloader --iscrypted --password is not a GRUB2 PBKDF2 hash "
                                      "(grub.pbkdf2.sha512...): GRUB would accept no password"))
