@@ -199,6 +199,26 @@ def test_core_checks_run_on_every_host_and_name_it(fleet_dir: Path) -> None:
             "10.9.9.9 is outside the subnet 192.168.80.0/24") in found
 
 
+def test_a_hosts_storage_findings_keep_their_rule_id(fleet_dir: Path) -> None:
+    """The fleet names the host in each finding and keeps the rest: a storage problem still carries its KSxxx id,
+    which `ksbuild rules KS204` explains and select/ignore act on."""
+    hosts = host("kvm01.lab.local", "52:54:00:aa:00:01", extra="""\
+        values:
+          storage:
+            layout: custom
+            partitions:
+              - {mount: /, size: 10240}
+              - {mount: /, size: 2048}
+        """)
+    path = fleet_dir / "lab.yaml"
+    path.write_text(HEADER + hosts)
+    fleet = model_fleet(load(path), Roots.under(path.parent))
+    [twice] = [f for f in fleet.findings if "already mounted" in f.message]
+    assert (twice.rule, twice.severity) == ("KS204", "error")
+    assert twice.message.startswith("host kvm01.lab.local: / is already mounted")
+    assert "KS204 error: host kvm01.lab.local:" in twice.format()
+
+
 def test_a_schema_error_in_host_values_is_located_in_the_inventory(fleet_dir: Path) -> None:
     hosts = host("kvm01.lab.local", "52:54:00:aa:00:01", extra="""\
         values:

@@ -445,9 +445,12 @@ def test_a_host_whose_kickstart_differs_from_the_others_is_validated_on_its_own(
     with pytest.raises(ChecksFailed) as caught:
         render(inventory, tmp_path / "out", jobs=2)
     errors = [f.format() for f in caught.value.findings if f.severity == "error"]
-    prefix = f"lab.yaml:{line_of(inventory, 'if true; then echo')}: scripts.post[0].body: host kvm07.lab.local: "
-    assert errors and all(error.startswith(prefix) for error in errors), errors
-    assert any(error.startswith(f"{prefix}bash -n: syntax error") for error in errors)
+    prefix = f"lab.yaml:{line_of(inventory, 'if true; then echo')}: scripts.post[0].body: "
+    # Each keeps its rule id (KS401 bash -n, KS402 shellcheck) and names the host.
+    assert errors and all(error.startswith(prefix) and " error: host kvm07.lab.local: " in error
+                          for error in errors), errors
+    assert any(error.startswith(f"{prefix}KS401 error: host kvm07.lab.local: bash -n: syntax error")
+               for error in errors), errors
 
 
 def test_each_host_of_a_kind_with_a_problem_is_told_its_own(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -156,8 +156,7 @@ class Inventory:
 
 def for_host(finding: Finding, hostname: str) -> Finding:
     """`finding` with the host named in its message, so a fleet report says which host each problem is on."""
-    return Finding(finding.check, f"host {hostname}: {finding.message}", finding.location, finding.key,
-                   finding.severity, finding.rendered_line)
+    return replace(finding, message=f"host {hostname}: {finding.message}")
 
 
 def inventory_schema() -> dict[str, Any]:
