@@ -328,7 +328,7 @@ def rule(rule_id: str) -> Rule:
     return RULES[rule_id]
 
 
-def rule_finding(check: str, rule_id: str, message: str, location: Location | None) -> Finding:
+def rule_finding(check: str, rule_id: str, location: Location | None, message: str) -> Finding:
     """A finding of rule `rule_id` at `location`, at the rule's severity for a hand-written kickstart; the linter
     gives each finding its mode's severity once the mode is known (builder.validate.pipeline.apply_settings)."""
     return Finding(check, message, location, severity=RULES[rule_id].kickstart,

@@ -300,7 +300,7 @@ class _CollectingParser(KickstartParser):  # type: ignore[misc]
     # -- recording -------------------------------------------------------------------------------
 
     def _add(self, message: str, line: int | None, rule: str = "KS101") -> None:
-        self.findings.append(rule_finding(CHECK, rule, message, Location(self.source, line)))
+        self.findings.append(rule_finding(CHECK, rule, Location(self.source, line), message))
         if rule == "KS101" and line is not None:
             self._error_lines.add((self.source, line))
 

@@ -81,9 +81,9 @@ def syntax_of(text: str, source: str, target: str | None = None) -> SyntaxChoice
         if found is not None:
             return SyntaxChoice(found)
         default = targets.TARGETS[targets.DEFAULT_TARGET]
-        note = rule_finding("pykickstart", "KS107", f"#version={match['version']} is not a syntax ksbuild validates "
-                       f"against (RHEL7, RHEL8, RHEL9): checked as {default.label} ({default.pykickstart_version})",
-                       Location(source, number))
+        note = rule_finding("pykickstart", "KS107", Location(source, number),
+                            f"#version={match['version']} is not a syntax ksbuild validates against (RHEL7, RHEL8, "
+                            f"RHEL9): checked as {default.label} ({default.pykickstart_version})")
         return SyntaxChoice(default, (note,))
     return SyntaxChoice(targets.TARGETS[targets.DEFAULT_TARGET])
 

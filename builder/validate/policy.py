@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pykickstart.constants import DISPLAY_MODE_GRAPHICAL, KS_REBOOT, KS_SHUTDOWN
 
 from builder.errors import Finding, Location
+from builder.rules import rule_finding
 from builder.validate.facts import STORAGE_COMMANDS, ResolvedInclude, may_provide
 from builder.validate.kickstart import CommandLine, ParsedKickstart, ScriptSection
 from builder.validate.shell import shell_dialect
@@ -35,10 +36,6 @@ SOURCE_COMMANDS = ("url", "cdrom", "nfs", "harddrive", "liveimg")
 ENDING_COMMANDS = ("reboot", "poweroff", "shutdown", "halt")
 DISPLAY_COMMANDS = ("text", "cmdline", "graphical")
 _HEREDOC = re.compile(r"<<-?\s*['\"\\]?(?P<word>\w+)")
-
-
-def _finding(rule: str, location: Location | None, message: str) -> Finding:
-    return Finding(CHECK, message, location, rule=rule, rendered_line=location.line if location else None)
 
 
 class _LeftToIncludes:
@@ -65,9 +62,9 @@ class _LeftToIncludes:
             left = self.left.get(id(item))
             tail = (f"; not reported missing because it may provide them: {', '.join(left)}" if left
                     else "; what it holds is not checked")
-            notes.append(_finding("KS110", include.location,
-                                  f"%include {include.target} is {verb} at install time by {item.decided_by()}"
-                                  f"{tail}"))
+            notes.append(rule_finding(CHECK, "KS110", include.location,
+                                      f"%include {include.target} is {verb} at install time by {item.decided_by()}"
+                                      f"{tail}"))
         return notes
 
 
@@ -81,12 +78,12 @@ def _check_ending(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -
     if ending.action in (KS_REBOOT, KS_SHUTDOWN):
         return []
     if ending.seen:
-        return [_finding("KS501", _last(parsed, ENDING_COMMANDS),
-                         "halt waits for a key press after the install: use reboot or poweroff")]
+        return [rule_finding(CHECK, "KS501", _last(parsed, ENDING_COMMANDS),
+                             "halt waits for a key press after the install: use reboot or poweroff")]
     if left.leave(ENDING_COMMANDS, "reboot/poweroff"):
         return []
-    return [_finding("KS501", Location(source), "no reboot or poweroff: anaconda then halts and waits for a key "
-                     "press, so an unattended install never finishes")]
+    return [rule_finding(CHECK, "KS501", Location(source), "no reboot or poweroff: anaconda then halts and waits for "
+                         "a key press, so an unattended install never finishes")]
 
 
 def _check_display_mode(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -> list[Finding]:
@@ -94,25 +91,26 @@ def _check_display_mode(parsed: ParsedKickstart, source: str, left: _LeftToInclu
     if mode.seen and mode.displayMode != DISPLAY_MODE_GRAPHICAL:
         return []
     if mode.seen:
-        return [_finding("KS502", _last(parsed, DISPLAY_COMMANDS),
-                         "graphical install: use text or cmdline for an unattended install")]
+        return [rule_finding(CHECK, "KS502", _last(parsed, DISPLAY_COMMANDS),
+                             "graphical install: use text or cmdline for an unattended install")]
     if left.leave(DISPLAY_COMMANDS, "text/cmdline"):
         return []
-    return [_finding("KS502", Location(source), "no text or cmdline: anaconda starts the graphical installer")]
+    return [rule_finding(CHECK, "KS502", Location(source),
+                         "no text or cmdline: anaconda starts the graphical installer")]
 
 
 def _check_rootpw(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -> list[Finding]:
     if parsed.handler.commands["rootpw"].seen or left.leave(("rootpw",), "rootpw"):
         return []
-    return [_finding("KS503", Location(source), "no rootpw: anaconda stops and asks for a root password")]
+    return [rule_finding(CHECK, "KS503", Location(source), "no rootpw: anaconda stops and asks for a root password")]
 
 
 def _check_storage(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -> list[Finding]:
     declared = parsed.attempted.intersection(("autopart", "part", "partition", "raid", "logvol", "volgroup"))
     if left.leave(STORAGE_COMMANDS, "storage (the checks of the whole layout)") or declared:
         return []
-    return [_finding("KS506", Location(source), "no partitioning (autopart, or part/raid/logvol): anaconda asks "
-                     "where to install")]
+    return [rule_finding(CHECK, "KS506", Location(source), "no partitioning (autopart, or part/raid/logvol): "
+                         "anaconda asks where to install")]
 
 
 def _enables_errexit(words: list[str]) -> bool:
@@ -173,9 +171,9 @@ def _commands_in(body: str) -> int:
 
 def _check_erroronfail(scripts: tuple[ScriptSection, ...]) -> list[Finding]:
     return [
-        _finding("KS404", Location(script.source, script.header_line),
-                 f"%{script.kind} --erroronfail does not start with `set -e` (or `set -euo pipefail`): "
-                 "a failing command before the last one would go unnoticed")
+        rule_finding(CHECK, "KS404", Location(script.source, script.header_line),
+                     f"%{script.kind} --erroronfail does not start with `set -e` (or `set -euo pipefail`): "
+                     "a failing command before the last one would go unnoticed")
         for script in scripts
         if script.error_on_fail and shell_dialect(script.interpreter) and not _starts_with_set_e(script.body)
         and _commands_in(script.body) > 1
@@ -190,14 +188,14 @@ def _check_source(parsed: ParsedKickstart, source: str, left: _LeftToIncludes) -
     if not seen:
         if parsed.attempted.intersection(SOURCE_COMMANDS) or left.leave(SOURCE_COMMANDS, "the installation source"):
             return []
-        return [_finding("KS504", Location(source),
-                         "no installation source: add url, cdrom, nfs, harddrive or liveimg (or keep inst.repo= on "
-                         "the boot command line)")]
+        return [rule_finding(CHECK, "KS504", Location(source),
+                             "no installation source: add url, cdrom, nfs, harddrive or liveimg (or keep inst.repo= on "
+                             "the boot command line)")]
     first = seen[0]
     return [
-        _finding("KS505", command.location,
-                 f"{command.name} and {first.name} (line {first.location.line}) are both installation sources: "
-                 "anaconda uses only one")
+        rule_finding(CHECK, "KS505", command.location,
+                     f"{command.name} and {first.name} (line {first.location.line}) are both installation sources: "
+                     "anaconda uses only one")
         for command in seen[1:]
         if command.name != first.name
     ]

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 from builder.errors import Finding, Location
 from builder.hashes import CRYPT_METHODS, crypt_method, is_grub_pbkdf2
+from builder.rules import rule_finding
 from builder.validate.kickstart import ParsedKickstart
 
 CHECK = "secrets"
 _WEAK_CRYPT = ("1", "5")
 
 
-def _finding(rule: str, location: Location | None, message: str) -> Finding:
-    return Finding(CHECK, message, location, rule=rule, rendered_line=location.line if location else None)
-
-
 def _crypted(value: str, what: str, location: Location | None) -> list[Finding]:
     method = crypt_method(value)
     if method is None:
-        return [_finding("KS305", location,
-                         f"{what} --iscrypted value is not a crypt(3) hash ($6$salt$hash): nobody could log in")]
+        return [rule_finding(CHECK, "KS305", location,
+                             f"{what} --iscrypted value is not a crypt(3) hash ($6$salt$hash): nobody could log in")]
     if method in _WEAK_CRYPT:
-        return [_finding("KS306", location, f"{what} hash is {CRYPT_METHODS[method]}; use SHA-512 ($6$)")]
+        return [rule_finding(CHECK, "KS306", location, f"{what} hash is {CRYPT_METHODS[method]}; use SHA-512 ($6$)")]
     return []
 
 
@@ -42,8 +39,8 @@ def check_secrets(parsed: ParsedKickstart) -> list[Finding]:
         if not data.password:
             continue
         if not data.isCrypted:
-            findings.append(_finding("KS301", command.location, "rootpw is in plaintext: give a crypted hash with "
-                                     "--iscrypted (no plaintext passwords)"))
+            findings.append(rule_finding(CHECK, "KS301", command.location, "rootpw is in plaintext: give a crypted "
+                                         "hash with --iscrypted (no plaintext passwords)"))
         else:
             findings += _crypted(data.password, "rootpw", command.location)
     for command in parsed.lines("user"):
@@ -51,16 +48,16 @@ def check_secrets(parsed: ParsedKickstart) -> list[Finding]:
         if not user.password:
             continue
         if not user.isCrypted:
-            findings.append(_finding("KS302", command.location, f"user {user.name}: --password is in plaintext: use "
-                                     "--iscrypted with a crypted hash"))
+            findings.append(rule_finding(CHECK, "KS302", command.location, f"user {user.name}: --password is in "
+                                         "plaintext: use --iscrypted with a crypted hash"))
         else:
             findings += _crypted(user.password, f"user {user.name}", command.location)
     for command in parsed.lines("part", "partition", "raid", "logvol", "autopart"):
         data = command.data
         if getattr(data, "passphrase", ""):
-            findings.append(_finding("KS303", command.location,
-                                     f"{command.name} --passphrase puts the LUKS key in plaintext in the kickstart; "
-                                     "leave it out (anaconda asks) or escrow it (--escrowcert)"))
+            findings.append(rule_finding(CHECK, "KS303", command.location,
+                                         f"{command.name} --passphrase puts the LUKS key in plaintext in the "
+                                         "kickstart; leave it out (anaconda asks) or escrow it (--escrowcert)"))
     for command in parsed.lines("bootloader"):
         data = command.data
         if not data.password:
@@ -69,11 +66,11 @@ def check_secrets(parsed: ParsedKickstart) -> list[Finding]:
             looks_hashed = data.password.startswith(("$", "grub.pbkdf2"))
             hint = " (this value looks like a hash, which GRUB would take literally as the password)" \
                 if looks_hashed else ""
-            findings.append(_finding("KS304", command.location,
-                                     f"bootloader --password without --iscrypted is a plaintext GRUB password{hint}; "
-                                     "use --iscrypted with a grub2-mkpasswd-pbkdf2 hash"))
+            findings.append(rule_finding(CHECK, "KS304", command.location,
+                                         "bootloader --password without --iscrypted is a plaintext GRUB "
+                                         f"password{hint}; use --iscrypted with a grub2-mkpasswd-pbkdf2 hash"))
         elif not is_grub_pbkdf2(data.password):
-            findings.append(_finding("KS305", command.location,
-                                     "bootloader --iscrypted --password is not a GRUB2 PBKDF2 hash "
-                                     "(grub.pbkdf2.sha512...): GRUB would accept no password"))
+            findings.append(rule_finding(CHECK, "KS305", command.location,
+                                         "bootloader --iscrypted --password is not a GRUB2 PBKDF2 hash "
+                                         "(grub.pbkdf2.sha512...): GRUB would accept no password"))
     return findings

@@ -235,7 +235,7 @@ def _findings(script: ScriptSection, issues: Iterable[_Issue], source: str) -> l
         ks_line = script.body_first_line + issue.line - 1
         # A script from an included file is at that file's lines.
         location = Location(script.source or source, ks_line)
-        findings.append(rule_finding(issue.check, issue.rule, issue.message, location))
+        findings.append(rule_finding(issue.check, issue.rule, location, issue.message))
     return findings
 
 

@@ -13,7 +13,8 @@ import argparse
 
 from pykickstart.options import ExtendAction, ExtendConstAction
 
-from builder.errors import Finding, Location
+from builder.errors import Finding
+from builder.rules import rule_finding
 from builder.validate.facts import ResolvedInclude
 from builder.validate.kickstart import CommandLine, ParsedKickstart
 
@@ -21,10 +22,6 @@ CHECK = "structure"
 # pykickstart's own ExtendAction collects too: `firewall --service=ssh --service=nfs` opens both.
 _COLLECTING = (argparse._AppendAction, argparse._AppendConstAction, argparse._ExtendAction, argparse._CountAction,
                ExtendAction, ExtendConstAction)
-
-
-def _finding(rule: str, location: Location | None, message: str) -> Finding:
-    return Finding(CHECK, message, location, rule=rule, rendered_line=location.line if location else None)
 
 
 def _repeated_options(command: CommandLine) -> list[Finding]:
@@ -43,8 +40,8 @@ def _repeated_options(command: CommandLine) -> list[Finding]:
         values.setdefault(action.dest, []).append(value)
         names.setdefault(action.dest, action.option_strings[0])
     return [
-        _finding("KS105", command.location,
-                 f"{names[dest]} is given {len(given)} times on this line; anaconda keeps only the last value")
+        rule_finding(CHECK, "KS105", command.location,
+                     f"{names[dest]} is given {len(given)} times on this line; anaconda keeps only the last value")
         for dest, given in values.items()
         if len(given) > 1 and len(set(given)) > 1
     ]
@@ -62,8 +59,8 @@ def _repeated_commands(parsed: ParsedKickstart) -> list[Finding]:
         where = (f"line {earlier.location.line}" if earlier.location.file == command.location.file
                  else str(earlier.location))
         what = command.name if earlier.name == command.name else f"{command.name} (like {earlier.name})"
-        found.append(_finding("KS106", command.location,
-                              f"{what} is given again: anaconda uses only this line, not the one at {where}"))
+        found.append(rule_finding(CHECK, "KS106", command.location,
+                                  f"{what} is given again: anaconda uses only this line, not the one at {where}"))
     return found
 
 
@@ -77,10 +74,10 @@ def _includes(resolved: list[ResolvedInclude]) -> list[Finding]:
                            "installer's file system; anaconda stops when it does not exist")
             else:
                 message = f"%include {include.target}: no such file next to the kickstart; anaconda stops there"
-            found.append(_finding("KS111", include.location, message))
+            found.append(rule_finding(CHECK, "KS111", include.location, message))
         elif include.kind == "not-read":
-            found.append(_finding("KS112", include.location,
-                                  f"%include {include.target} was not read, so it is not checked: {include.reason}"))
+            found.append(rule_finding(CHECK, "KS112", include.location, f"%include {include.target} was not read, "
+                                      f"so it is not checked: {include.reason}"))
     return found
 
 

@@ -134,5 +134,5 @@ def filter_unset(findings: Sequence[Finding], scripts: Sequence[ScriptSection]) 
             message = (f"the script sources {path}, which ksbuild cannot read (no script of this kickstart writes it "
                        f"with a here-document, echo or printf): variables it may set are not reported unset "
                        f"({UNSET_CODE})")
-            kept.append(rule_finding("shellcheck", "KS405", message, Location(scope.script.source, line)))
+            kept.append(rule_finding("shellcheck", "KS405", Location(scope.script.source, line), message))
     return kept
