@@ -33,10 +33,6 @@ ALIGNMENT_MIB = 1
 PV_OVERHEAD_MIB = 4
 
 
-def _problem(rule: str, origin: Origin, field: str | int | None, message: str) -> LayoutProblem:
-    return LayoutProblem(rule, origin, field, message)
-
-
 @dataclass(frozen=True)
 class _Mounted:
     origin: Origin
@@ -69,31 +65,31 @@ def _disks(layout: StorageLayout) -> Iterator[LayoutProblem]:
     if allowed is not None:
         for index, disk in enumerate(allowed):
             if disk in allowed[:index]:
-                yield _problem("KS211", layout.disks_origin, index, f"{disk} is listed twice")
+                yield LayoutProblem("KS211", layout.disks_origin, index, f"{disk} is listed twice")
     for size in layout.disk_sizes:
         if allowed is not None and size.disk not in allowed:
-            yield _problem("KS203", size.origin, None, f"{size.disk} is not one of {layout.disks_label}")
+            yield LayoutProblem("KS203", size.origin, None, f"{size.disk} is not one of {layout.disks_label}")
     for part in layout.partitions:
         if allowed is not None and part.disk is not None and part.disk not in allowed and not part.implicit:
-            yield _problem("KS203", part.origin, "disk", f"{part.disk} is not one of {layout.disks_label}")
+            yield LayoutProblem("KS203", part.origin, "disk", f"{part.disk} is not one of {layout.disks_label}")
     for raid in layout.raids:
         placed: dict[str, Origin] = {}
         for member in raid.members:
             if member.disk is None:
                 continue
             if allowed is not None and member.disk not in allowed:
-                yield _problem("KS203", member.origin, None, f"{member.disk} is not one of {layout.disks_label}")
+                yield LayoutProblem("KS203", member.origin, None, f"{member.disk} is not one of {layout.disks_label}")
             elif member.disk in placed:
-                yield _problem("KS201", member.origin, None,
-                               f"{member.disk} already holds {placed[member.disk].label}, another member of "
-                               f"{raid.device}; a RAID needs its members on different disks")
+                yield LayoutProblem("KS201", member.origin, None,
+                                    f"{member.disk} already holds {placed[member.disk].label}, another member of "
+                                    f"{raid.device}; a RAID needs its members on different disks")
             placed.setdefault(member.disk, member.origin)
         unplaced = [m for m in raid.members if m.disk is None]
         if unplaced and len(raid.members) > 1:
             names = ", ".join(m.origin.label for m in unplaced)
-            yield _problem("KS213", raid.origin, None,
-                           f"members of {raid.device} without a disk (--ondisk): {names}; the installer chooses "
-                           "their disks and may put two members on one")
+            yield LayoutProblem("KS213", raid.origin, None,
+                                f"members of {raid.device} without a disk (--ondisk): {names}; the installer chooses "
+                                "their disks and may put two members on one")
 
 
 def _mounts(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProblem]:
@@ -104,42 +100,42 @@ def _mounts(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutPr
             continue
         filesystem = volume.filesystem
         if filesystem is not None and (volume.mount == "swap") != (filesystem == "swap"):
-            yield _problem("KS212", item.origin, "fstype",
-                           f"mount point {volume.mount} with file system {filesystem}: swap is both the mount point "
-                           "and the file system, or neither")
+            yield LayoutProblem("KS212", item.origin, "fstype",
+                                f"mount point {volume.mount} with file system {filesystem}: swap is both the mount "
+                                "point and the file system, or neither")
         if volume.mount in ("swap", BIOS_BOOT):
             continue  # several swap areas, or a BIOS boot partition per disk of a RAID1 /boot, are normal
         if volume.mount in first:
-            yield _problem("KS204", item.origin, "mount", f"{volume.mount} is already mounted by "
-                           f"{first[volume.mount].label}")
+            yield LayoutProblem("KS204", item.origin, "mount", f"{volume.mount} is already mounted by "
+                                f"{first[volume.mount].label}")
         first.setdefault(volume.mount, item.origin)
     if not layout.automatic and layout.complete and volumes and "/" not in first:
-        yield _problem("KS205", layout.origin, None,
-                       "no partition is mounted at / (nor a RAID device or logical volume)")
+        yield LayoutProblem("KS205", layout.origin, None,
+                            "no partition is mounted at / (nor a RAID device or logical volume)")
 
 
 def _raids(layout: StorageLayout) -> Iterator[LayoutProblem]:
     seen: dict[str, Origin] = {}
     for raid in layout.raids:
         if raid.device in seen:
-            yield _problem("KS211", raid.origin, "name",
-                           f"md device {raid.device} is already used by {seen[raid.device].label}")
+            yield LayoutProblem("KS211", raid.origin, "name",
+                                f"md device {raid.device} is already used by {seen[raid.device].label}")
         seen.setdefault(raid.device, raid.origin)
         if raid.level is None or raid.level not in MIN_MEMBERS:
             continue
         active = len(raid.members) - raid.spares
         if active < MIN_MEMBERS[raid.level]:
             spares = f" and {raid.spares} spare(s)" if raid.spares else ""
-            yield _problem("KS202", raid.origin, "disks",
-                           f"RAID{raid.level} needs at least {MIN_MEMBERS[raid.level]} active members; "
-                           f"{raid.device} has {len(raid.members)} member(s){spares}")
+            yield LayoutProblem("KS202", raid.origin, "disks",
+                                f"RAID{raid.level} needs at least {MIN_MEMBERS[raid.level]} active members; "
+                                f"{raid.device} has {len(raid.members)} member(s){spares}")
 
 
 def _lvm(layout: StorageLayout) -> Iterator[LayoutProblem]:
     groups: dict[str, Origin] = {}
     for group in layout.volume_groups:
         if group.name in groups:
-            yield _problem("KS211", group.origin, "name", f"another volume group is named {group.name}")
+            yield LayoutProblem("KS211", group.origin, "name", f"another volume group is named {group.name}")
         groups.setdefault(group.name, group.origin)
     used: set[str] = set()
     members: list[Partition | Raid] = [*layout.partitions, *layout.raids]
@@ -148,34 +144,34 @@ def _lvm(layout: StorageLayout) -> Iterator[LayoutProblem]:
             continue
         if member.volume_group is None:
             if member.mount is None:
-                yield _problem("KS210", member.origin, None,
-                               f"{member.origin.label} is neither mounted nor a physical volume of a volume group")
+                yield LayoutProblem("KS210", member.origin, None,
+                                    f"{member.origin.label} is neither mounted nor a physical volume of a volume group")
             continue
         used.add(member.volume_group)
         if member.volume_group not in groups:
             known = ", ".join(groups) or "none defined"
-            yield _problem("KS209", member.origin, "volume_group",
-                           f"no volume group named {member.volume_group} (volume groups: {known})")
+            yield LayoutProblem("KS209", member.origin, "volume_group",
+                                f"no volume group named {member.volume_group} (volume groups: {known})")
     for group in layout.volume_groups:
         if group.name not in used:
-            yield _problem("KS209", group.origin, "name",
-                           f"no partition or RAID device is a physical volume of {group.name}")
+            yield LayoutProblem("KS209", group.origin, "name",
+                                f"no partition or RAID device is a physical volume of {group.name}")
         names: set[str] = set()
         pools = {lv.name for lv in group.logical_volumes if lv.thin_pool}
         for lv in group.logical_volumes:
             if lv.name in names:
-                yield _problem("KS211", lv.origin, "name",
-                               f"another logical volume in {group.name} is named {lv.name}")
+                yield LayoutProblem("KS211", lv.origin, "name",
+                                    f"another logical volume in {group.name} is named {lv.name}")
             names.add(lv.name)
             if lv.thin is not None and lv.thin not in pools:
                 known = ", ".join(sorted(pools)) or "none"
-                yield _problem("KS209", lv.origin, "thin",
-                               f"no thin pool named {lv.thin} in {group.name} (thin pools: {known})")
+                yield LayoutProblem("KS209", lv.origin, "thin",
+                                    f"no thin pool named {lv.thin} in {group.name} (thin pools: {known})")
         percent = sum(lv.percent or 0 for lv in group.logical_volumes if lv.thin is None)
         if percent > 100:
-            yield _problem("KS208", group.origin, "name",
-                           f"its logical volumes ask for {percent}% of its space; the percentages add up to "
-                           "at most 100")
+            yield LayoutProblem("KS208", group.origin, "name",
+                                f"its logical volumes ask for {percent}% of its space; the percentages add up to "
+                                "at most 100")
 
 
 def boot_problems(layout: StorageLayout) -> list[LayoutProblem]:
@@ -198,18 +194,18 @@ def _boot(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProb
     volume = holder.volume
     where = "/boot" if volume.mount == "/boot" else "/ (there is no /boot)"
     if isinstance(volume, LogicalVolume):
-        yield _problem("KS206", holder.origin, "mount", f"{where} is on LVM, which EL7's GRUB2 cannot boot from; "
-                       "add a /boot partition or RAID1")
+        yield LayoutProblem("KS206", holder.origin, "mount", f"{where} is on LVM, which EL7's GRUB2 cannot boot from; "
+                            "add a /boot partition or RAID1")
     elif isinstance(volume, Raid) and volume.level is not None and volume.level != 1:
-        yield _problem("KS206", holder.origin, "level", f"{where} is on RAID{volume.level}; EL7 boots from RAID1 "
-                       "only (kickstart: the /boot RAID device must be level 1)")
+        yield LayoutProblem("KS206", holder.origin, "level", f"{where} is on RAID{volume.level}; EL7 boots from RAID1 "
+                            "only (kickstart: the /boot RAID device must be level 1)")
     if volume.filesystem is not None and volume.filesystem not in BOOT_FILESYSTEMS:
-        yield _problem("KS206", holder.origin, "fstype",
-                       f"{where} must be {', '.join(BOOT_FILESYSTEMS)} for the boot loader")
+        yield LayoutProblem("KS206", holder.origin, "fstype",
+                            f"{where} must be {', '.join(BOOT_FILESYSTEMS)} for the boot loader")
     if volume.encrypted:
-        yield _problem("KS206", holder.origin, "encrypted",
-                       f"{where} is encrypted: EL7's boot loader cannot read it; keep /boot on a plain partition "
-                       "or RAID1 and encrypt the rest")
+        yield LayoutProblem("KS206", holder.origin, "encrypted",
+                            f"{where} is encrypted: EL7's boot loader cannot read it; keep /boot on a plain partition "
+                            "or RAID1 and encrypt the rest")
 
 
 def _firmware(layout: StorageLayout) -> Iterator[LayoutProblem]:
@@ -221,19 +217,19 @@ def _firmware(layout: StorageLayout) -> Iterator[LayoutProblem]:
             continue
         if mount == BIOS_BOOT and layout.disk_label == "msdos":
             for part in parts:
-                yield _problem("KS207", part.origin, "fstype",
-                               f"a {kind} needs a GPT disk label, and the disks get msdos labels")
+                yield LayoutProblem("KS207", part.origin, "fstype",
+                                    f"a {kind} needs a GPT disk label, and the disks get msdos labels")
         if mount == EFI_SYSTEM:
             for part in parts:
                 if part.filesystem is not None and part.filesystem not in EFI_FILESYSTEMS:
-                    yield _problem("KS207", part.origin, "fstype",
-                                   f"the {kind} must be fstype efi (vfat), not {part.filesystem}")
+                    yield LayoutProblem("KS207", part.origin, "fstype",
+                                        f"the {kind} must be fstype efi (vfat), not {part.filesystem}")
         boot = layout.boot_disk
         disks = {p.disk for p in parts}
         if boot is not None and None not in disks and boot not in disks:
             part = parts[0]
-            yield _problem("KS207", part.origin, "disk",
-                           f"the {kind} is on {part.disk}, but the boot loader is installed on {boot}")
+            yield LayoutProblem("KS207", part.origin, "disk",
+                                f"the {kind} is on {part.disk}, but the boot loader is installed on {boot}")
         if mount == BIOS_BOOT:
             yield from _bios_boot_on_each_mirror_disk(layout, parts)
 
@@ -252,10 +248,10 @@ def _bios_boot_on_each_mirror_disk(layout: StorageLayout, bios_boot: list[Partit
         return
     have = {p.disk for p in bios_boot}
     for disk in dict.fromkeys(d for d in disks if d is not None and d not in have):
-        yield _problem("KS207", bios_boot[0].origin, "disk",
-                       f"{mirror.mount} is a RAID1 with a member on {disk}, so anaconda installs GRUB2 on {disk} "
-                       f"too, and {disk} has no BIOS boot partition: grub2-install fails there "
-                       f"(add part biosboot --fstype=biosboot --size=1 --ondisk={disk})")
+        yield LayoutProblem("KS207", bios_boot[0].origin, "disk",
+                            f"{mirror.mount} is a RAID1 with a member on {disk}, so anaconda installs GRUB2 on {disk} "
+                            f"too, and {disk} has no BIOS boot partition: grub2-install fails there "
+                            f"(add part biosboot --fstype=biosboot --size=1 --ondisk={disk})")
 
 
 def _fit(layout: StorageLayout) -> Iterator[LayoutProblem]:
@@ -265,16 +261,16 @@ def _fit(layout: StorageLayout) -> Iterator[LayoutProblem]:
         needed += sum(p.size or 0 for p in layout.partitions if p.disk == declared.disk)
         needed += sum(m.size or 0 for r in layout.raids for m in r.members if m.disk == declared.disk)
         if needed > declared.size:
-            yield _problem("KS208", declared.origin, None, f"the layout needs at least {needed} MiB on "
-                           f"{declared.disk}, which has {declared.size} MiB")
+            yield LayoutProblem("KS208", declared.origin, None, f"the layout needs at least {needed} MiB on "
+                                f"{declared.disk}, which has {declared.size} MiB")
     for group in layout.volume_groups:
         capacity = _group_capacity(layout, group.name)
         if capacity is None:
             continue
         demand = sum(lv.size or 0 for lv in group.logical_volumes if lv.thin is None)
         if demand > capacity:
-            yield _problem("KS208", group.origin, "name", f"its logical volumes need {demand} MiB but its physical "
-                           f"volumes give about {capacity} MiB")
+            yield LayoutProblem("KS208", group.origin, "name", f"its logical volumes need {demand} MiB but its "
+                                f"physical volumes give about {capacity} MiB")
 
 
 def _group_capacity(layout: StorageLayout, group: str) -> int | None:

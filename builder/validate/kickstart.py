@@ -110,10 +110,6 @@ class ParsedKickstart:
         """The command lines of these commands, in file order."""
         return [command for command in self.commands if command.name in names]
 
-    def location_of(self, data: Any) -> Location | None:
-        """Where the line that made this pykickstart data object (a part, a network device ...) is."""
-        return next((command.location for command in self.commands if command.data is data), None)
-
 
 # Commands the linter's checks read from a handler whether the kickstart uses them or not.
 READ_COMMANDS = frozenset({
