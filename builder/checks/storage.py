@@ -26,7 +26,7 @@ from builder.model.storage import LogicalVolume as ProfileLogicalVolume
 from builder.model.storage import Partition as ProfilePartition
 from builder.model.storage import Raid as ProfileRaid
 from builder.model.storage import Storage
-from builder.vocabulary import KeyPath
+from builder.vocabulary import KeyPath, format_key
 
 Problem = tuple[KeyPath, str, Severity]
 # (key path, rule id, message) of a shared layout check; the rule's severity for rendered kickstarts applies.
@@ -42,8 +42,7 @@ def _error(path: KeyPath, message: str) -> Problem:
 
 
 def _origin(*key: str | int) -> Origin:
-    label = "storage" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in key[1:])
-    return Origin(label, key)
+    return Origin(format_key(key), key)
 
 
 def profile_layout(storage: Storage) -> StorageLayout:
