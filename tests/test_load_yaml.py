@@ -357,3 +357,24 @@ def test_libyaml_and_the_pure_python_parser_read_the_same(path: Path, monkeypatc
     slow = parse_yaml_text(text, path.name)
     assert (fast.data, fast.locations, fast.findings, fast.root) == (slow.data, slow.locations, slow.findings,
                                                                       slow.root)
+
+
+def test_profiles_load_with_a_pyyaml_built_without_libyaml() -> None:
+    """Some distributions' PyYAML lacks the C extension: profiles must still load, with the pure-Python parser."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    code = (
+        "import sys\n"
+        "sys.modules['yaml._yaml'] = None  # what `import yaml._yaml` finds without libyaml: an ImportError\n"
+        "import yaml\n"
+        "assert not yaml.__with_libyaml__\n"
+        "from builder.load.yaml_source import parse_yaml_text\n"
+        "document = parse_yaml_text('system:\\n  hostname: kvm01\\n  ports: [22, 80]\\n', 'p.yaml')\n"
+        "print(document.findings, document.data)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] {'system': {'hostname': 'kvm01', 'ports': [22, 80]}}"

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from yaml._yaml import CParser
 from yaml.events import AliasEvent, CollectionStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -176,16 +175,24 @@ class ProfileYamlLoader(
         _ProfileResolver.__init__(self)
 
 
-class _FastProfileYamlLoader(_BoundedComposer, CParser, yaml.constructor.SafeConstructor, _ProfileResolver):
-    """libyaml's scanner and parser (a 10,000-host inventory reads in a second instead of ten) under the same
-    composer, so the same limits apply at the same lines. A document it refuses is read again by
-    ProfileYamlLoader for the message."""
+_FastLoader: type[_FastProfileYamlLoader] | None
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML without libyaml: the pure-Python loader reads everything, only slower
+    _FastLoader = None
+else:
+    class _FastProfileYamlLoader(_BoundedComposer, CParser, yaml.constructor.SafeConstructor, _ProfileResolver):
+        """libyaml's scanner and parser (a 10,000-host inventory reads in a second instead of ten) under the same
+        composer, so the same limits apply at the same lines. A document it refuses is read again by
+        ProfileYamlLoader for the message."""
 
-    def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
-        CParser.__init__(self, stream)
-        _BoundedComposer.__init__(self, limits)
-        yaml.constructor.SafeConstructor.__init__(self)
-        _ProfileResolver.__init__(self)
+        def __init__(self, stream: str, limits: YamlLimits = PROFILE_LIMITS) -> None:
+            CParser.__init__(self, stream)
+            _BoundedComposer.__init__(self, limits)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _ProfileResolver.__init__(self)
+
+    _FastLoader = _FastProfileYamlLoader
 
 
 _ProfileResolver.add_implicit_resolver(
@@ -271,7 +278,7 @@ def parse_yaml_text(
     """
     loader: ProfileYamlLoader | _FastProfileYamlLoader
     try:
-        loader = (_FastProfileYamlLoader if yaml.__with_libyaml__ else ProfileYamlLoader)(text, limits)
+        loader = (_FastLoader or ProfileYamlLoader)(text, limits)
         root = loader.get_single_node()
     except _Refused as exc:
         return YamlDocument(None, findings=[_syntax_finding(exc, display)])
