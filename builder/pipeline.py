@@ -27,7 +27,7 @@ from builder.model.build import build_profile
 from builder.model.layout import partition_name, split_partition
 from builder.model.profile import InstallSource, Profile
 from builder.render.kickstart import RenderedKickstart, render_kickstart
-from builder.render.secrets import resolve_secrets
+from builder.render.secrets import NO_SECRETS, Secrets, resolve_secrets
 from builder.vocabulary import DEFAULT_ROOTS, TEMPLATE_COMMANDS, KeyPath, Roots, format_key
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ class Prepared:
     modelled: Modelled
     profile: Profile  # as rendered: the variant's profile
     kickstart: RenderedKickstart
+    secrets: Secrets = field(default=NO_SECRETS, compare=False)  # read for this rendering (the kickstart holds them)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class BuildResult:
     profile: Profile  # as rendered: the variant's profile
     kickstart: RenderedKickstart
     findings: tuple[Finding, ...] = field(default=())
+    # The secrets the kickstart was rendered with, for whatever must mask them (their values stay out of repr).
+    secrets: Secrets = field(default=NO_SECRETS, compare=False)
 
     @property
     def name(self) -> str:
@@ -167,7 +170,7 @@ def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
     secrets = resolve_secrets(profile, modelled.loaded.locate, workdir=request.roots.workdir)
     kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback, secrets=secrets,
                                  cache=request.roots.cache)
-    return Prepared(modelled, profile, kickstart)
+    return Prepared(modelled, profile, kickstart, secrets)
 
 
 def validate(preps: Sequence[Prepared], *, sources: Sequence[str] | None = None,
@@ -249,7 +252,8 @@ def _on_vm_disk(partition: str, renamed: dict[str, str]) -> str:
 def _result(prepared: Prepared, report: KickstartReport) -> BuildResult:
     located = [_locate_in_profile(f, prepared, report) for f in report.findings]
     modelled = prepared.modelled
-    return BuildResult(modelled.loaded, prepared.profile, prepared.kickstart, (*modelled.semantic, *located))
+    return BuildResult(modelled.loaded, prepared.profile, prepared.kickstart, (*modelled.semantic, *located),
+                       prepared.secrets)
 
 
 # What a finding about the whole kickstart (no line of it: something is missing) is about in a profile.

@@ -22,7 +22,6 @@ from builder.contract import SCRIPT_HEADER
 from builder.errors import BadInput, ChecksFailed
 from builder.pipeline import BuildRequest, BuildResult, run
 from builder.render.quoting import HEREDOC_END
-from builder.render.secrets import resolve_secrets
 from builder.vocabulary import TEMPLATE_COMMANDS, KeyPath, format_key
 
 _HEREDOC = re.compile(rf"^cat > (?P<path>\S+) <<'{HEREDOC_END}'$")
@@ -295,10 +294,7 @@ def diff_targets(request: BuildRequest, a: str, b: str) -> TargetDiff:
         if not built.ok:
             raise ChecksFailed(f"the {name} kickstart does not render: {len(built.errors)} error(s)", built.findings)
         results.append(built)
-    secrets = [value for result in results for value in _secrets_of(result, request)]
+    # The values each kickstart was rendered with: reading the files again could give others (a file replaced
+    # meanwhile) and leave the rendered ones unmasked.
+    secrets = [value for result in results for value in result.secrets.values.values() if value]
     return compare_kickstarts(results[0], results[1], secrets)
-
-
-def _secrets_of(result: BuildResult, request: BuildRequest) -> list[str]:
-    resolved = resolve_secrets(result.profile, result.loaded.locate, workdir=request.roots.workdir)
-    return [value for value in resolved.values.values() if value]

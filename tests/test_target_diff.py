@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from builder.target_diff import split_kickstart
 from tests.helpers import MINIMAL, SHIPPED_PROFILES, run_cli, write
@@ -101,3 +104,28 @@ def test_split_reads_files_written_with_here_documents() -> None:
     assert network.name == "%post network"
     assert network.lines == ["%post --interpreter=/bin/bash --log=/root/x.log", "set -e", "echo done"]
     assert network.files == {"/etc/a": ("0600", ("A=1",))}
+
+
+def test_a_secret_file_replaced_during_the_diff_stays_masked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each kickstart holds the passphrase read when it was rendered; if the file changes meanwhile (rotated,
+    edited), the diff masks the values the kickstarts hold, not whatever the file says afterwards."""
+    import builder.pipeline
+    from builder.pipeline import BuildRequest
+    from builder.target_diff import diff_targets
+
+    luks = write(tmp_path / "secrets/luks", "passphrase-one\n")
+    profile = write(tmp_path / "host.yaml", f"extends: {HYPERVISOR}\nstorage:\n  layout: custom\n  partitions:\n"
+                    "    - {mount: /boot, size: 1024}\n"
+                    "    - {mount: /, size: 10240, grow: true, encrypted: true, passphrase_file: secrets/luks}\n")
+    render = builder.pipeline.render_kickstart
+    renders = iter(["passphrase-two\n", "passphrase-three\n"])
+
+    def render_then_rotate(*args: Any, **kwargs: Any) -> Any:
+        rendered = render(*args, **kwargs)
+        luks.write_text(next(renders))  # someone replaces the file after this kickstart was rendered
+        return rendered
+
+    monkeypatch.setattr(builder.pipeline, "render_kickstart", render_then_rotate)
+    diff = diff_targets(BuildRequest(profile), "centos7", "el9")
+    shown = diff.format() + json.dumps(diff.to_json())
+    assert "passphrase-" not in shown
