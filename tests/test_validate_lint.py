@@ -395,6 +395,15 @@ def test_a_partition_named_by_onpart_is_on_the_disk_its_name_says(onpart: str, d
     assert allowed.findings == ()
 
 
+def test_a_partition_of_a_software_raid_array_is_on_no_disk_ignoredisk_hides() -> None:
+    """ignoredisk filters disks; an md array's partition (md127p1) is reused whatever --only-use says."""
+    text = ("ignoredisk --only-use=sda\nclearpart --none\nbootloader --location=mbr --boot-drive=sda\n"
+            "part /boot --fstype=xfs --size=1024 --ondisk=sda\npart / --fstype=xfs --size=1 --grow --ondisk=sda\n"
+            "part /srv --fstype=xfs --onpart=md127p1 --noformat\n")
+    report = validate_kickstart_text(text, "k.ks", shell=False, settings=Settings((RuleLayer(select=("KS2",)),)))
+    assert report.findings == ()
+
+
 @pytest.mark.parametrize(("layout", "line", "where"), [
     ("part /boot --fstype=xfs --size=1024 --encrypted\npart / --fstype=xfs --size=1 --grow\n", 2, "/boot"),
     ("part /boot --fstype=xfs --size=1024\npart / --fstype=xfs --size=1 --grow --encrypted\n", None, ""),

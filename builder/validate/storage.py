@@ -70,6 +70,13 @@ def _level(text: str) -> int | None:
     return int(match["level"]) if match else None
 
 
+def _disk_under(onpart: str | None) -> str | None:
+    """The disk an --onpart partition is on, as the disk checks count disks: a partition of a software RAID array
+    (md127p1) is on no disk, since ignoredisk and clearpart --drives filter disks, not md arrays."""
+    disk = disk_of_partition(onpart) if onpart else None
+    return None if disk is None or re.fullmatch(r"md[0-9]+|md/.+", disk) else disk
+
+
 def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude] = ()) -> tuple[
         StorageLayout, list[LayoutProblem]]:
     """The layout of a parsed kickstart and the reference problems only a kickstart can have."""
@@ -102,7 +109,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
                 problems.append(LayoutProblem("KS209", _origin(command, main), None,
                                               f"raid {data.mountpoint} lists {name}, which no part defines"))
                 continue
-            disk = _disk(member.data.disk) or (disk_of_partition(member.data.onPart) if member.data.onPart else None)
+            disk = _disk(member.data.disk) or _disk_under(member.data.onPart)
             members.append(RaidMember(_origin(member, main), disk, _size(member.data), bool(member.data.grow)))
         mount = str(data.mountpoint)
         is_pv = mount.startswith("pv.")
@@ -119,7 +126,7 @@ def kickstart_layout(parsed: ParsedKickstart, resolved: Iterable[ResolvedInclude
         mount = str(data.mountpoint)
         if mount.startswith("raid.") and mount in members_used:
             continue
-        disk = _disk(data.disk) or (disk_of_partition(data.onPart) if data.onPart else None)
+        disk = _disk(data.disk) or _disk_under(data.onPart)
         role_pv = mount.startswith(("pv.", "raid."))
         if mount.lower() == "none":
             continue
