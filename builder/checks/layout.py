@@ -174,11 +174,6 @@ def _lvm(layout: StorageLayout) -> Iterator[LayoutProblem]:
                                 "at most 100")
 
 
-def boot_problems(layout: StorageLayout) -> list[LayoutProblem]:
-    """The problems of /boot (or / when there is no /boot) alone: what `layout_problems` reports about it."""
-    return list(_boot(layout, _volumes(layout)))
-
-
 def _boot(layout: StorageLayout, volumes: list[_Mounted]) -> Iterator[LayoutProblem]:
     """/boot, or / when there is no /boot, must be where EL7's GRUB2 reads it: a partition or RAID1, not on
     LUKS (blivet refuses /boot on an encrypted device: GRUB2 is not set up to unlock it)."""

@@ -94,11 +94,8 @@ def profile_layout(storage: Storage) -> StorageLayout:
 
 
 def layout_problems_of(profile: Profile) -> Iterator[RuledProblem]:
-    """The shared storage checks on the profile's layout, each at the profile key at fault. An encrypted /boot is
-    left to builder.checks.storage_options, which reports it as profiles always have (no rule id)."""
+    """The shared storage checks on the profile's layout, each at the profile key at fault."""
     for problem in layout_problems(profile_layout(profile.storage)):
-        if problem.field == "encrypted":
-            continue
         field = problem.origin.field(problem.field) if problem.field is not None else problem.origin.key
         yield field, problem.rule, problem.message
 

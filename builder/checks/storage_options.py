@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from builder.checks.layout import boot_problems
 from builder.checks.storage import profile_layout
 from builder.errors import Severity
 from builder.model.layout import Partition, Raid, disk_of_partition
@@ -32,11 +31,8 @@ def storage_option_problems(profile: Profile) -> Iterator[Problem]:
 
 
 def _encryption(storage: Storage) -> Iterator[Problem]:
+    # An encrypted /boot (or /) is the shared layout check's (KS206), for profiles and kickstarts alike.
     layout = profile_layout(storage)
-    # Which volume holds /boot is the shared layout check's (KS206 for kickstarts); a profile reports it here.
-    for problem in boot_problems(layout):
-        if problem.field == "encrypted":
-            yield problem.origin.field("encrypted"), problem.message, "error"
     volumes: list[Partition | Raid] = [*(p for p in layout.partitions if not p.implicit), *layout.raids]
     for volume in volumes:
         if volume.encrypted and volume.mount == "swap":
