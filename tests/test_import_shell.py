@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from builder.importer.shell import Write, apply_sed, file_write, sed_edit, split_statements
+from builder.importer.sed import apply_sed, sed_edit
+from builder.importer.shell import Write, file_write, split_statements
 
 BODY = """\
 set -euo pipefail

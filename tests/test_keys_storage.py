@@ -177,8 +177,8 @@ def test_encrypted_boot_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KSBUILD_TEST_LUKS", "pass")
     result = build(write(tmp_path / "host.yaml", text), shell=False)
     assert [f.format() for f in result.errors] == [
-        at(tmp_path, 13, "storage.raids[0].encrypted") + "KS206 error: /boot is encrypted: EL7's boot loader cannot read it; "
-        "keep /boot on a plain partition or RAID1 and encrypt the rest"
+        at(tmp_path, 13, "storage.raids[0].encrypted") + "KS206 error: /boot is encrypted: EL7's boot loader cannot "
+        "read it; keep /boot on a plain partition or RAID1 and encrypt the rest"
     ]
 
 

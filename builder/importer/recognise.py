@@ -14,7 +14,8 @@ import re
 
 from builder.importer.context import ImportContext, refused_url
 from builder.importer.scripts import SHELLS, Scripts, StatementRef
-from builder.importer.shell import SedEdit, Write, apply_sed, file_write, is_literal, sed_edit, words_of
+from builder.importer.sed import SedEdit, apply_sed, sed_edit
+from builder.importer.shell import Write, file_write, is_literal, words_of
 from builder.importer.system_files import (
     KVM_CONF,
     KVM_CONF_PATH,
