@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.importer import Imported, import_kickstart
-from builder.importer.anaconda import installed_files
-from builder.importer.compare import Difference, form
-from builder.importer.roundtrip import RoundTrip, compare_kickstarts
 from builder.importer.scripts import SHELLS
 from builder.importer.yaml_out import ordered
 from builder.validate.kickstart import ParsedKickstart, parse_kickstart
+from tests.import_compare.anaconda import installed_files
+from tests.import_compare.compare import Difference, form
+from tests.import_compare.roundtrip import RoundTrip, compare_kickstarts
 from tests.sandbox import STANDIN, ScriptRun, _copy_with_libs, console, make_root, run_post_scripts
 
 # Tools the corpus's scripts call that the sandbox does not have (tests/sandbox.py has systemctl, yum, virsh ...).

@@ -42,8 +42,10 @@ interface-name={device}
 method=auto
 """
 
-STANDIN = """#!/bin/sh
-echo "{name} $*" >> /var/log/standins.log
+# Every stand-in appends its call here; the round trip reads unit states from it (tests/import_compare).
+STANDINS_LOG = "/var/log/standins.log"
+STANDIN = f"""#!/bin/sh
+echo "{{name}} $*" >> {STANDINS_LOG}
 exit 0
 """
 

@@ -2,7 +2,7 @@
 
 Equivalent means: the same pykickstart command set after normalisation (option order, quoting, defaults and
 names ksbuild chooses itself: pv.01, raid.01), the same packages, and the same files with the same contents and
-modes after both kickstarts' %post scripts ran (builder.importer.compare_files, given the trees). Every
+modes after both kickstarts' %post scripts ran (tests.import_compare.compare_files, given the trees). Every
 difference names what differs and why, or says that nothing explains it (a bug of the import).
 
 Reasons come from three places, in order: what the import report says it did not carry from that line; the

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from builder.importer.compare import Difference, Explainer, Reason, _attributes, _option_name, _same, _show
 from builder.validate.kickstart import CommandLine, ParsedKickstart
+from tests.import_compare.compare import Difference, Explainer, Reason, _attributes, _option_name, _same, _show
 
 NAMES = ("part", "partition", "raid", "volgroup", "logvol")
 _IGNORED = {"members", "physvols", "mountpoint", "vgname", "name", "device"}

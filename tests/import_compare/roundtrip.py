@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.contract import RESERVED_SCRIPT_NAMES, SCRIPT_HEADER
-from builder.importer.compare import (
+from builder.importer.run import Imported
+from builder.validate.kickstart import ParsedKickstart
+from builder.validate.sections import ScriptSection
+from tests.import_compare.compare import (
     Difference,
     Explainer,
     Reason,
@@ -21,12 +24,9 @@ from builder.importer.compare import (
     compare_single,
     form,
 )
-from builder.importer.compare_files import Sides, Tree, compare_trees
-from builder.importer.compare_storage import NAMES as STORAGE_NAMES
-from builder.importer.compare_storage import compare_storage
-from builder.importer.run import Imported
-from builder.validate.kickstart import ParsedKickstart
-from builder.validate.sections import ScriptSection
+from tests.import_compare.compare_files import Sides, Tree, compare_trees
+from tests.import_compare.compare_storage import NAMES as STORAGE_NAMES
+from tests.import_compare.compare_storage import compare_storage
 
 # What each of ksbuild's own sections carries, for the scripts only the rendered kickstart has.
 _OWN_SECTIONS = {

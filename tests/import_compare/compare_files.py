@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from builder.contract import INSTALLED_FILE
-from builder.importer.compare import Difference, Reason, form
 from builder.importer.ifcfg import IFCFG_DIR, bond_options, device_of_path, parse_ifcfg, prefix_of
 from builder.importer.ledger import ImportReport
 from builder.validate.kickstart import ParsedKickstart
+from tests.import_compare.compare import Difference, Reason, form
+from tests.sandbox import STANDINS_LOG
 
 Tree = Mapping[str, tuple[int, bytes]]
-STANDINS_LOG = "/var/log/standins.log"
 _NETWORKS = "/etc/libvirt/qemu/networks"
 _DEFAULT_NETWORK = (f"{_NETWORKS}/default.xml", f"{_NETWORKS}/autostart/default.xml")
 # ifcfg values initscripts assumes when a key is absent.
