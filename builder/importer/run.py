@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from builder.errors import BadInput, ChecksFailed, Finding, Location
+from builder.errors import BadInput, ChecksFailed, Location
 from builder.importer import addons, commands, network, packages, recognise, storage
 from builder.importer.context import ImportContext
 from builder.importer.ledger import ImportReport
 from builder.importer.scripts import Scripts
 from builder.validate.includes import IncludeReader
 from builder.validate.kickstart import RHEL7, CommandLine, parse_kickstart
-from builder.vocabulary import KeyPath, format_key, locate_in
+from builder.vocabulary import KeyPath, locate_in
 
 # Where the import looks when the kickstart does not say (anaconda's own defaults, made explicit).
 DEFAULT_HOSTNAME = "localhost.localdomain"
@@ -180,19 +178,13 @@ def _defaults(ctx: ImportContext) -> None:
 def check(imported: Imported) -> None:
     """The profile model and its semantic checks on the imported data; problems at the kickstart's lines."""
     from builder.checks.semantic import check_profile
-    from builder.model.profile import Profile
+    from builder.model.build import build_profile
 
     try:
-        profile = Profile.model_validate(imported.data)
-    except ValidationError as exc:
-        findings = []
-        for error in exc.errors(include_url=False, include_input=False):
-            path: KeyPath = tuple(p for p in error["loc"] if isinstance(p, str | int))
-            message = str(error["msg"]).removeprefix("Value error, ")
-            findings.append(Finding("import", f"the profile refuses this value: {message}", imported.locate(path),
-                                    format_key(path)))
+        profile = build_profile(imported.data, imported.locate)
+    except BadInput as exc:
         raise BadInput(f"{imported.report.source}: the imported values do not make a valid profile",
-                       findings) from None
+                       exc.findings) from None
     errors = [f for f in check_profile(profile, imported.locate) if f.severity == "error"]
     if errors:
         raise ChecksFailed(f"{imported.report.source}: the imported profile fails its checks", errors)
