@@ -29,7 +29,8 @@ from builder.validate.sections import ScriptSection
 MAX_DEPTH = 8
 MAX_BYTES = 4 * 1024 * 1024
 IncludeKind = Literal["local", "install-time", "url", "not-found", "not-read"]
-_HEREDOC = re.compile(r"<<-?\s*(?:'(?P<single>[^']+)'|\"(?P<double>[^\"]+)\"|\\?(?P<bare>\w+))")
+# A here-document's start and its end word, as the scripts' write readers (here and variables.py) take it.
+HEREDOC_START = re.compile(r"<<-?\s*(?:'(?P<single>[^']+)'|\"(?P<double>[^\"]+)\"|\\?(?P<bare>\w+))")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def commands_written(target: str, body: str) -> frozenset[str] | None:
         index += 1
         if target not in line or line.lstrip().startswith("#"):
             continue
-        heredoc = _HEREDOC.search(line)
+        heredoc = HEREDOC_START.search(line)
         if heredoc is not None:
             end = heredoc["single"] or heredoc["double"] or heredoc["bare"]
             while index < len(lines) and lines[index].strip() != end:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from builder.errors import Finding, Location
 from builder.rules import rule_finding
+from builder.validate.includes import HEREDOC_START
 from builder.validate.sections import ScriptSection
 
 ANACONDA_ENVIRONMENT = frozenset({"ANA_INSTALL_PATH"})
 UNSET_CODE = "SC2154"
 _SOURCE = re.compile(r"(?:^|[;&|({]\s*|\b(?:then|do|else)\s+)(?:\.|source)\s+(?P<path>\"[^\"]*\"|'[^']*'|[^\s;&|)]+)")
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+|declare\s+(?:-\w+\s+)*|readonly\s+)?(?P<name>[A-Za-z_]\w*)\+?=")
-_HEREDOC = re.compile(r"<<-?\s*(?:'(?P<single>[^']+)'|\"(?P<double>[^\"]+)\"|\\?(?P<bare>\w+))")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def _assigned_in_writes(path: str, body: str) -> frozenset[str] | None:
         index += 1
         if path not in line or line.lstrip().startswith("#") or not re.search(r">>?\s*['\"]?" + re.escape(path), line):
             continue
-        heredoc = _HEREDOC.search(line)
+        heredoc = HEREDOC_START.search(line)
         if heredoc is not None:
             end = heredoc["single"] or heredoc["double"] or heredoc["bare"]
             while index < len(lines) and lines[index].strip() != end:
