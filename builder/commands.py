@@ -339,31 +339,23 @@ def _nic_names(values: Sequence[str]) -> dict[str, str]:
 
 def _validate_imported(imported: Any, name: str, kickstart: Path, roots: Roots) -> tuple[Finding, ...]:
     """Render and validate the imported profile as `render` would, each finding at the kickstart line behind its
-    key; errors fail the import. A profile that reads a secret at render time is not rendered here (the import
-    never needs the secret); the report's notes say which variable to set."""
+    key; errors fail the import. A secret the profile reads at render time from an environment variable (a LUKS
+    passphrase, a proxy password) is a placeholder here: the import never needs it, and the rendered kickstart is
+    only validated, never written; the report's notes say which variable to set."""
     from builder.load.profile_loader import LoadedProfile
     from builder.pipeline import BuildRequest, model, prepare, validate
+    from builder.render.secrets import secret_refs
 
-    if _names_a_secret(imported.data):
-        return ()
     loaded = LoadedProfile(name, kickstart, imported.data, imported.origins, (kickstart,),
                            Location(imported.report.source))
     request = BuildRequest(loaded, roots=roots)
-    result = validate([prepare(model(request), request)])[0]
+    modelled = model(request)
+    placeholders = {ref.env: "ksbuild-import-placeholder" for ref in secret_refs(modelled.profile) if ref.env}
+    result = validate([prepare(modelled, request, environ=placeholders)])[0]
     if not result.ok:
         raise ChecksFailed(f"{imported.report.source}: the imported profile does not validate; nothing written",
                            result.findings)
     return result.findings
-
-
-def _names_a_secret(data: object) -> bool:
-    """Whether profile data names a secret read at render time (a LUKS passphrase, a proxy password)."""
-    if isinstance(data, dict):
-        return any(key in ("passphrase_env", "proxy_password_env") or _names_a_secret(value)
-                   for key, value in data.items())
-    if isinstance(data, list):
-        return any(_names_a_secret(item) for item in data)
-    return False
 
 
 def _import_base(ref: str, output: Path | None, roots: Roots) -> tuple[Any, str]:

@@ -13,7 +13,7 @@ need them all) and renders and validates in worker processes, in batches:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,8 +151,9 @@ def template_dirs(modelled: Modelled, templates: Sequence[Path], roots: Roots) -
     return (*templates, *((own,) if own is not None and is_dir(own) else ()))
 
 
-def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
-    """The variant's profile rendered. Raises BadInput for a missing template folder or a broken template."""
+def prepare(modelled: Modelled, request: BuildRequest, environ: Mapping[str, str] | None = None) -> Prepared:
+    """The variant's profile rendered, its secrets read from `environ` (default: the process's environment).
+    Raises BadInput for a missing template folder, a broken template or a secret that cannot be read."""
     for folder in request.templates:
         if not is_dir(folder):
             raise BadInput(f"{folder}: template folder does not exist")
@@ -167,7 +168,7 @@ def prepare(modelled: Modelled, request: BuildRequest) -> Prepared:
         plan = verify_plan(profile, modelled.name)
     callback = variant.callback_url if isinstance(variant, FleetHostVariant) else None
     dirs = template_dirs(modelled, request.templates, request.roots)
-    secrets = resolve_secrets(profile, modelled.loaded.locate, workdir=request.roots.workdir)
+    secrets = resolve_secrets(profile, modelled.loaded.locate, environ, workdir=request.roots.workdir)
     kickstart = render_kickstart(profile, modelled.name, dirs, verify=plan, callback_url=callback, secrets=secrets,
                                  cache=request.roots.cache)
     return Prepared(modelled, profile, kickstart, secrets)

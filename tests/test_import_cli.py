@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -166,6 +168,25 @@ def test_a_bad_nic_name_is_refused_and_nothing_is_written(tmp_path: Path) -> Non
     twice = run_cli("import", kickstart, "-o", "out.yaml", "--nic-name", "52:54:00:3c:00:07=eno1", "--nic-name",
                     "52:54:00:3c:00:07=eno2", cwd=tmp_path)
     assert twice.returncode == 2 and "52:54:00:3c:00:07 is named twice (eno1, eno2)" in twice.stderr
+
+
+def test_a_profile_that_reads_a_passphrase_at_render_time_is_still_validated(tmp_path: Path) -> None:
+    """The LUKS passphrase becomes KSBUILD_LUKS_PASSPHRASE, unset here: the import validates the render anyway
+    (with a placeholder it never writes), so the render's findings reach the user now, not at the first render."""
+    kickstart = PLAIN_KS.replace("rootpw --plaintext " + PLAINTEXT, "rootpw --lock").replace(
+        "autopart --type=lvm\n", "part /boot --fstype=xfs --size=1024 --ondisk=sda\n"
+        "part / --fstype=xfs --size=1 --grow --ondisk=sda --encrypted --passphrase=correct-horse-battery\n")
+    write(tmp_path / "luks.ks", kickstart)
+    env = {k: v for k, v in os.environ.items() if k != "KSBUILD_LUKS_PASSPHRASE"}
+    run = subprocess.run([sys.executable, "-m", "builder", "import", "luks.ks"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False, env=env)
+    assert run.returncode == 0, run.stderr
+    # A finding only the rendered kickstart's validation gives (the profile keeps NetworkManager on).
+    assert "NetworkManager stays on while ksbuild writes ifcfg files" in run.stderr
+    text = (tmp_path / "luks.yaml").read_text()
+    assert "passphrase_env: KSBUILD_LUKS_PASSPHRASE" in text
+    assert "correct-horse-battery" not in text + run.stdout + run.stderr
+    assert "placeholder" not in text + run.stdout + run.stderr
 
 
 def _same_as_without_extends(tmp_path: Path, kickstart: Path, child: str) -> None:
