@@ -12,7 +12,7 @@ of its whole process tree (the command and its workers and shellcheck processes,
 3. one host's address changed in the inventory.
 
 The inventory is written as the README shows one (`--style readme`: block style, a MAC list, `boot_interface`
-and `set` per host, 1.75 MB for 10,000 hosts), or one flow mapping per host (`--style compact`).
+and `set` per host, about 1.6 MB for 10,000 hosts), or one flow mapping per host (`--style compact`).
 
 Peers, for the same hosts: one `ksbuild render` process per host, and one `ksvalidator -v RHEL7` process per
 rendered kickstart. Running them for all N hosts would take hours, so a sample of `--sample` hosts is timed and
