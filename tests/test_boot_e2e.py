@@ -96,21 +96,20 @@ def test_hypervisor_from_iso_installs_and_verifies(booted: str, tree: TestInstal
 
 
 def test_failing_post_is_detected_and_explained(booted: str, tree: TestInstallTree, tmp_path: Path) -> None:
-    started = time.monotonic()
     result = boot_test(
         request(tmp_path, SHIPPED_PROFILES / "golden-image.yaml",
                 ('scripts.post=[{name: broken, body: "echo fetching the agent\\nexit 3"}]',)),
         options(tmp_path, tree.root, verify=False),
     )
-    elapsed = time.monotonic() - started
     assert not result.ok
     verdict = result.phases[0].verdict
     assert verdict.kind == "script-failed"
     assert verdict.failing_script == "broken"
     assert "fetching the agent" in verdict.script_output
     assert "'broken' failed (exit 3" in result.cause
-    # Caught from the log, long before anaconda's 180 s pause would end with the VM powering off.
-    assert elapsed < 150
+    # Caught from the log during anaconda's 180 s pause: the VM was stopped before the installer's exit handler
+    # ran its finish action (which it logs).
+    assert "finish action:" not in (result.run_dir / "installer.log").read_text(errors="replace")
     kept = result.kept_disk
     assert kept is not None and kept.is_file() and kept.parent == result.run_dir
 
